@@ -1,0 +1,218 @@
+"""Sufficient statistics: battles reduced once to counts per (pair, verdict) cell.
+
+For every model in this package that is symmetric in the two slots (Bradley-Terry with ties as
+half, dropped, Davidson or Rao-Kupper) the likelihood depends on the battles only through how
+often each unordered pair ``{i, j}`` produced each verdict. So the battles are reduced once, in
+O(rows), to at most ``4 * n_models * (n_models - 1) / 2`` numbers, and every fit and every
+bootstrap round afterwards costs nothing per battle.
+
+Pairs are stored with ``i < j``; a battle whose A slot holds the higher code is flipped
+(A-wins becomes j-wins). Per-battle weights are kept exact: cells are keyed by
+(pair, verdict, weight), so the bootstrap can still resample *battles* — with the usual
+unweighted or per-pair-constant weights this adds no cells.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from .battles import A_WINS, B_WINS, BOTHBAD, TIE, Battles, as_battles
+
+__all__ = ["PairCounts", "aggregate", "model_totals", "pairwise_matrices"]
+
+#: Above this many (pair, verdict) slots a dense bincount is replaced by a sort.
+DENSE_CELL_LIMIT = 50_000_000
+
+I_WINS, J_WINS = 0, 1  # columns of PairCounts.table, then TIE (2) and BOTHBAD (3)
+
+
+@dataclass(frozen=True)
+class PairCounts:
+    """Battles reduced to counts per unordered pair and verdict.
+
+    Attributes
+    ----------
+    models : list of str
+        Model names; ``i`` and ``j`` index this list.
+    i, j : ndarray of int, shape (P,)
+        The compared pairs, ``i < j``, each pair once.
+    cell_pair : ndarray of int, shape (C,)
+        For each cell, the index of its pair in ``i``/``j``.
+    cell_outcome : ndarray of int, shape (C,)
+        0: ``i`` won, 1: ``j`` won, 2: tie, 3: tie (bothbad).
+    cell_count : ndarray of float, shape (C,)
+        Number of battles in the cell.
+    cell_weight : ndarray of float, shape (C,)
+        Weight of each battle in the cell (1 unless weights were given).
+    """
+
+    models: list[str]
+    i: np.ndarray
+    j: np.ndarray
+    cell_pair: np.ndarray
+    cell_outcome: np.ndarray
+    cell_count: np.ndarray
+    cell_weight: np.ndarray
+
+    @property
+    def n_models(self) -> int:
+        return len(self.models)
+
+    @property
+    def n_pairs(self) -> int:
+        return len(self.i)
+
+    @property
+    def n_battles(self) -> float:
+        return float(self.cell_count.sum())
+
+    @property
+    def weighted(self) -> bool:
+        return bool(np.any(self.cell_weight != 1.0))
+
+    def table(self, cell_count: np.ndarray | None = None) -> np.ndarray:
+        """Weighted counts per pair, shape ``(P, 4)`` (or ``(B, P, 4)`` for a batch of counts).
+
+        Columns: ``i`` won, ``j`` won, tie, tie (bothbad).
+        """
+        counts = self.cell_count if cell_count is None else cell_count
+        w = counts * self.cell_weight
+        slot = self.cell_pair * 4 + self.cell_outcome
+        size = self.n_pairs * 4
+        if w.ndim == 1:
+            return np.bincount(slot, weights=w, minlength=size).reshape(self.n_pairs, 4)
+        out = np.zeros((w.shape[0], size))
+        if _cells_unique(slot, size):
+            out[:, slot] = w
+        else:
+            for r in range(w.shape[0]):
+                out[r] = np.bincount(slot, weights=w[r], minlength=size)
+        return out.reshape(w.shape[0], self.n_pairs, 4)
+
+
+def _cells_unique(slot: np.ndarray, size: int) -> bool:
+    return len(slot) == len(np.unique(slot)) if len(slot) <= size else False
+
+
+def aggregate(battles: Battles | pd.DataFrame) -> PairCounts:
+    """Reduce battles to :class:`PairCounts` in one pass.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from arena_stats import load_battles
+    >>> from arena_stats.aggregate import aggregate
+    >>> b = load_battles(pd.DataFrame({"model_a": ["x", "y", "x"], "model_b": ["y", "x", "y"],
+    ...                                "winner": ["model_a", "model_a", "tie"]}))
+    >>> aggregate(b).table()
+    array([[1., 1., 1., 0.]])
+    """
+    battles = as_battles(battles)
+    n = battles.n_models
+    a = battles.a.astype(np.int64)
+    b = battles.b.astype(np.int64)
+    o = battles.outcome.astype(np.int64)
+    swap = a > b
+    lo = np.where(swap, b, a)
+    hi = np.where(swap, a, b)
+    # flipping the slots turns an A win into a B win and back; ties are symmetric
+    o = np.where(swap & (o == A_WINS), B_WINS, np.where(swap & (o == B_WINS), A_WINS, o))
+    key = (lo * n + hi) * 4 + o
+    counts = battles.counts
+    weights = battles.weights
+    if weights is None and n * n * 4 <= DENSE_CELL_LIMIT:
+        dense = np.bincount(key, weights=counts if "count" in battles.frame else None, minlength=n * n * 4)
+        cells = np.flatnonzero(dense)
+        cell_count = dense[cells].astype(np.float64)
+        cell_weight = np.ones(len(cells))
+    elif weights is None:
+        cells, inv = np.unique(key, return_inverse=True)
+        cell_count = np.bincount(inv, weights=counts)
+        cell_weight = np.ones(len(cells))
+    else:
+        order = np.lexsort((weights, key))
+        k_sorted, w_sorted = key[order], weights[order]
+        new = np.ones(len(order), bool)
+        new[1:] = (k_sorted[1:] != k_sorted[:-1]) | (w_sorted[1:] != w_sorted[:-1])
+        group = np.cumsum(new) - 1
+        cells = k_sorted[new]
+        cell_weight = w_sorted[new]
+        cell_count = np.bincount(group, weights=counts[order])
+    keep = cell_count > 0
+    cells, cell_count, cell_weight = cells[keep], cell_count[keep], cell_weight[keep]
+    pair_key = cells // 4
+    pairs, cell_pair = np.unique(pair_key, return_inverse=True)
+    return PairCounts(
+        models=battles.models,
+        i=(pairs // n).astype(np.int64),
+        j=(pairs % n).astype(np.int64),
+        cell_pair=cell_pair.astype(np.int64),
+        cell_outcome=(cells % 4).astype(np.int64),
+        cell_count=cell_count,
+        cell_weight=cell_weight,
+    )
+
+
+def model_totals(battles: Battles | PairCounts) -> pd.DataFrame:
+    """Per-model battles, wins, losses, ties (``tie (bothbad)`` included) and win rate.
+
+    ``win_rate`` counts a tie as half a win. Unweighted counts of battles.
+    """
+    pc = battles if isinstance(battles, PairCounts) else aggregate(battles)
+    t = np.bincount(pc.cell_pair * 4 + pc.cell_outcome, weights=pc.cell_count,
+                    minlength=pc.n_pairs * 4).reshape(pc.n_pairs, 4)
+    n = pc.n_models
+    wins = np.bincount(pc.i, weights=t[:, I_WINS], minlength=n) + np.bincount(pc.j, weights=t[:, J_WINS], minlength=n)
+    losses = np.bincount(pc.i, weights=t[:, J_WINS], minlength=n) + np.bincount(pc.j, weights=t[:, I_WINS], minlength=n)
+    ties = t[:, TIE] + t[:, BOTHBAD]
+    ties_m = np.bincount(pc.i, weights=ties, minlength=n) + np.bincount(pc.j, weights=ties, minlength=n)
+    total = wins + losses + ties_m
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rate = np.where(total > 0, (wins + 0.5 * ties_m) / np.where(total > 0, total, 1), np.nan)
+    return pd.DataFrame({"battles": total, "wins": wins, "losses": losses, "ties": ties_m,
+                         "win_rate": rate}, index=pd.Index(pc.models, name="model"))
+
+
+def pairwise_matrices(battles: Battles | PairCounts, order: list[str] | None = None
+                      ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Observed win-fraction and battle-count matrices.
+
+    Entry ``[r, c]`` of the first is the fraction of battles between models ``r`` and ``c`` that
+    ``r`` won, ties counting half (NaN where they never met); the second holds how many battles
+    they fought. Rows and columns follow ``order`` (default: the sorted model names).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from arena_stats import load_battles
+    >>> from arena_stats.aggregate import pairwise_matrices
+    >>> b = load_battles(pd.DataFrame({"model_a": ["x", "y"], "model_b": ["y", "x"],
+    ...                                "winner": ["model_a", "tie"]}))
+    >>> frac, count = pairwise_matrices(b)
+    >>> float(frac.loc["x", "y"]), float(count.loc["x", "y"])
+    (0.75, 2.0)
+    """
+    pc = battles if isinstance(battles, PairCounts) else aggregate(battles)
+    n = pc.n_models
+    t = np.bincount(pc.cell_pair * 4 + pc.cell_outcome, weights=pc.cell_count,
+                    minlength=pc.n_pairs * 4).reshape(pc.n_pairs, 4)
+    score_i = t[:, I_WINS] + 0.5 * (t[:, TIE] + t[:, BOTHBAD])
+    total = t.sum(axis=1)
+    count = np.zeros((n, n))
+    score = np.zeros((n, n))
+    count[pc.i, pc.j] = total
+    count[pc.j, pc.i] = total
+    score[pc.i, pc.j] = score_i
+    score[pc.j, pc.i] = total - score_i
+    with np.errstate(invalid="ignore", divide="ignore"):
+        frac = np.where(count > 0, score / np.where(count > 0, count, 1), np.nan)
+    idx = pd.Index(pc.models, name="model")
+    frac_df = pd.DataFrame(frac, index=idx, columns=pd.Index(pc.models, name="opponent"))
+    count_df = pd.DataFrame(count, index=idx, columns=pd.Index(pc.models, name="opponent"))
+    if order is not None:
+        frac_df = frac_df.loc[order, order]
+        count_df = count_df.loc[order, order]
+    return frac_df, count_df

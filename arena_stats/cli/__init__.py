@@ -1,0 +1,73 @@
+"""The ``arena-stats`` command line: a thin shell over the library.
+
+Each subcommand lives in its own module here and defines ``register(subparsers)``, which adds
+its parser and sets ``func`` to a function ``(args) -> int``. Errors that arena_stats raises on
+purpose (:class:`~arena_stats.errors.ArenaStatsError`) become one line on stderr and exit
+status 2; the user never sees a traceback for bad input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+import warnings
+from collections.abc import Sequence
+
+from ..errors import ArenaStatsError
+
+__all__ = ["main", "build_parser"]
+
+#: Subcommand modules, in the order ``--help`` lists them.
+SUBCOMMANDS = ("leaderboard", "matrix", "elo", "plot", "predict", "update")
+
+EXIT_USAGE = 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from .. import __version__
+    parser = argparse.ArgumentParser(
+        prog="arena-stats",
+        description="Bradley-Terry leaderboards with confidence intervals, online Elo, rating "
+                    "plots and preference prediction for pairwise battles (LLM arenas, games).")
+    parser.add_argument("--version", action="version", version=f"arena-stats {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in SUBCOMMANDS:
+        try:
+            module = importlib.import_module(f"{__name__}.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name == f"{__name__}.{name}":
+                continue  # subcommand not shipped in this build
+            raise
+        module.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``arena-stats`` script."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help(sys.stderr)
+        return EXIT_USAGE
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("default")
+            warnings.showwarning = _show_warning
+            return int(args.func(args) or 0)
+    except ArenaStatsError as exc:
+        print(f"arena-stats: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("arena-stats: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:  # noqa: ANN001
+    print(f"arena-stats: warning: {message}", file=sys.stderr)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,160 @@
+"""Options and helpers shared by the subcommands: input, filters, output formats."""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import math
+import sys
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..battles import SCHEMAS, Battles, filter_battles, load_battles
+from ..errors import InputError
+from ..io import atomic_write
+
+__all__ = ["add_input_args", "add_filter_args", "add_output_args", "load_from_args", "emit_table",
+           "parse_key_values", "say"]
+
+FORMATS = ("table", "markdown", "csv", "json")
+
+
+def say(args: argparse.Namespace, message: str) -> None:
+    """A status line on stderr, unless ``--quiet``."""
+    if not getattr(args, "quiet", False):
+        print(message, file=sys.stderr)
+
+
+def add_input_args(parser: argparse.ArgumentParser, example: bool = True) -> None:
+    g = parser.add_argument_group("input")
+    g.add_argument("files", nargs="*", metavar="FILE",
+                   help="battle files: CSV, TSV, JSON, JSON Lines or Parquet, optionally .gz; "
+                        "several files or directories are read together")
+    if example:
+        g.add_argument("--example", action="store_true",
+                       help="use the bundled simulated arena (50 models, 100k battles, ~30%% ties) "
+                            "instead of files")
+    g.add_argument("--schema", choices=SCHEMAS, default="auto",
+                   help="input schema (default: detect from the column names)")
+    g.add_argument("--model-a-col", help="column holding contestant A (generic schema)")
+    g.add_argument("--model-b-col", help="column holding contestant B (generic schema)")
+    g.add_argument("--outcome-col", help="column holding the verdict (generic schema): model_a/model_b/"
+                   "tie/tie (bothbad), a/b/tie, left/right/tie, 1/0/0.5, or the winner's name")
+    g.add_argument("--winner-col", help="winner column (winner-loser schema)")
+    g.add_argument("--loser-col", help="loser column (winner-loser schema)")
+    g.add_argument("--weight-col", help="column of per-battle weights")
+    g.add_argument("--outcome-map", action="append", default=[], metavar="LABEL=VERDICT",
+                   help="map another outcome label to model_a/model_b/tie/tie (bothbad); repeatable")
+
+
+def add_filter_args(parser: argparse.ArgumentParser) -> None:
+    g = parser.add_argument_group("filters (each reports on stderr how many rows it removed)")
+    g.add_argument("--anonymous-only", action="store_true",
+                   help="keep only battles marked anony (when an 'anony' column exists)")
+    g.add_argument("--exclude", action="append", default=[], metavar="MODEL",
+                   help="drop battles involving MODEL; repeatable")
+    g.add_argument("--min-battles", type=int, default=0, metavar="N",
+                   help="drop models with fewer than N battles")
+    g.add_argument("--since", metavar="DATE", help="keep battles with tstamp on or after DATE")
+    g.add_argument("--until", metavar="DATE", help="keep battles with tstamp before DATE")
+    g.add_argument("--where", action="append", default=[], metavar="COLUMN=VALUE",
+                   help="keep rows whose COLUMN equals VALUE; repeatable")
+    g.add_argument("--drop-ties", action="store_true", help="drop ties (both kinds)")
+    g.add_argument("--drop-duplicates", action="store_true", help="drop exact duplicate rows")
+
+
+def add_output_args(parser: argparse.ArgumentParser) -> None:
+    g = parser.add_argument_group("output")
+    g.add_argument("--format", choices=FORMATS, default="table",
+                   help="table (aligned text), markdown, csv or json (records)")
+    g.add_argument("--output", "-o", metavar="FILE", help="write here (atomically) instead of stdout")
+    g.add_argument("--quiet", "-q", action="store_true", help="no progress bar or status lines")
+
+
+def parse_key_values(items: list[str], what: str) -> dict[str, str]:
+    out = {}
+    for item in items:
+        if "=" not in item:
+            raise InputError(f"{what} {item!r} must look like KEY=VALUE")
+        k, v = item.split("=", 1)
+        out[k.strip()] = v.strip()
+    return out
+
+
+def load_from_args(args: argparse.Namespace) -> Battles:
+    """Load (or simulate, with ``--example``) and filter battles; report filters on stderr."""
+    if getattr(args, "example", False):
+        if args.files:
+            raise InputError("give either FILE... or --example, not both")
+        from ..simulate import simulate_arena
+        battles = simulate_arena().battles
+        say(args, "using the bundled example: a simulated arena (50 models, 100,000 battles)")
+    else:
+        if not args.files:
+            raise InputError("no input: give one or more battle files (or --example)")
+        battles = load_battles(
+            args.files, schema=args.schema, model_a_col=args.model_a_col, model_b_col=args.model_b_col,
+            outcome_col=args.outcome_col, winner_col=args.winner_col, loser_col=args.loser_col,
+            weight_col=args.weight_col,
+            outcome_map=parse_key_values(args.outcome_map, "--outcome-map") or None)
+    if hasattr(args, "anonymous_only"):
+        battles = filter_battles(
+            battles, anonymous=args.anonymous_only, exclude=args.exclude, min_battles=args.min_battles,
+            start=args.since, end=args.until, where=parse_key_values(args.where, "--where") or None,
+            drop_ties=args.drop_ties, drop_duplicates=args.drop_duplicates)
+        for step in battles.steps:
+            say(args, f"filter {step}")
+    say(args, f"{battles.n_battles:,.0f} battles, {battles.n_models} models")
+    return battles
+
+
+def _json_value(v: Any) -> Any:
+    if isinstance(v, (np.integer,)):
+        return int(v)
+    if isinstance(v, (np.floating, float)):
+        return None if math.isnan(float(v)) else float(v)
+    if isinstance(v, (np.bool_,)):
+        return bool(v)
+    return v
+
+
+def render_table(frame: pd.DataFrame, fmt: str, float_digits: int = 1) -> str:
+    """Render a frame as aligned text, markdown, CSV or JSON records."""
+    if fmt == "csv":
+        buf = io.StringIO()
+        frame.to_csv(buf, index=False)
+        return buf.getvalue()
+    if fmt == "json":
+        records = [{k: _json_value(v) for k, v in row.items()} for row in frame.to_dict(orient="records")]
+        return json.dumps(records, indent=1) + "\n"
+    shown = frame.copy()
+    for col in shown.columns:
+        if pd.api.types.is_float_dtype(shown[col]):
+            vals = shown[col]
+            if col in ("win_rate", "p_top") or col.startswith("p_"):
+                shown[col] = vals.map(lambda x: "" if pd.isna(x) else f"{x:.3f}")
+            elif np.allclose(vals.dropna() % 1, 0):
+                shown[col] = vals.map(lambda x: "" if pd.isna(x) else f"{x:,.0f}")
+            else:
+                shown[col] = vals.map(lambda x: "" if pd.isna(x) else f"{x:.{float_digits}f}")
+    if fmt == "markdown":
+        cols = [str(c) for c in shown.columns]
+        lines = ["| " + " | ".join(cols) + " |", "|" + "|".join("---" for _ in cols) + "|"]
+        for row in shown.itertuples(index=False):
+            lines.append("| " + " | ".join(str(v) for v in row) + " |")
+        return "\n".join(lines) + "\n"
+    return shown.to_string(index=False) + "\n"
+
+
+def emit_table(frame: pd.DataFrame, args: argparse.Namespace) -> None:
+    """Print or write (atomically) a frame in ``args.format``."""
+    text = render_table(frame, args.format)
+    if getattr(args, "output", None):
+        with atomic_write(args.output, encoding="utf-8") as fh:
+            fh.write(text)
+        say(args, f"wrote {args.output}")
+    else:
+        sys.stdout.write(text)
