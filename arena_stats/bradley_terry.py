@@ -1,0 +1,784 @@
+"""Maximum-likelihood Bradley-Terry fits on pair counts, with four tie conventions.
+
+The model. Each model ``i`` has a strength ``theta_i`` (natural log scale, sum zero). For a
+battle between ``i`` and ``j`` let ``d = theta_i - theta_j``:
+
+* ``half`` (LMSYS's convention, the default): ``P(i beats j) = sigmoid(d)``; a tie counts as half
+  a win for each side, i.e. it contributes ``0.5 log p + 0.5 log (1 - p)``.
+* ``drop``: the same model fitted on decisive battles only.
+* ``davidson`` (Davidson 1970): ``P(i) : P(j) : P(tie) = e^{d/2} : e^{-d/2} : nu``, with the tie
+  parameter ``nu = e^lambda`` estimated jointly.
+* ``rao-kupper`` (Rao & Kupper 1967): ``P(i) = sigmoid(d - tau)``, ``P(j) = sigmoid(-d - tau)``,
+  ``P(tie)`` the rest; ``eta = e^tau >= 1`` is estimated jointly.
+
+``tie (bothbad)`` counts as a tie in all four.
+
+The fit works on :class:`~arena_stats.aggregate.PairCounts`, never on raw rows. Each convention
+supplies the log-likelihood of one pair as a function of ``d`` (and the tie parameter) with its
+first and second derivatives; the engine assembles the full gradient and Hessian (a weighted
+graph Laplacian) and runs damped Newton until the gradient norm of the *mean* log-likelihood is
+at most :data:`GRAD_TOL`. Everything is vectorised over an optional leading batch axis so the
+bootstrap fits all its rounds at once with the same code.
+
+Identifiability: the likelihood is unchanged by adding a constant to every ``theta``, so the
+Hessian is singular along ``1``. Newton steps solve ``(-H + e e^T) delta = g`` with
+``e = 1/sqrt(n)`` on the strengths; because ``g`` is orthogonal to ``e`` this is the minimum-norm
+step, and ``(-H + e e^T)^{-1} - e e^T`` is the Moore-Penrose inverse used for the covariance of
+the sum-zero strengths.
+
+Elo scale. ``rating = init + (scale / ln(base)) * theta``, so that
+``P(i beats j) = 1 / (1 + base ** ((R_j - R_i) / scale))``; ratings are centred on ``init``
+(default 1000) unless an ``anchor`` pins one model.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy.sparse import csr_matrix
+from scipy.sparse.csgraph import connected_components
+
+from .aggregate import PairCounts, aggregate
+from .battles import Battles, as_battles
+from .errors import ConvergenceError, InputError, NoMLEError
+
+__all__ = ["TIES", "BTResult", "fit_bradley_terry", "fit_counts", "elo_transform"]
+
+TIES = ("half", "drop", "davidson", "rao-kupper")
+#: Stop when the Euclidean norm of the gradient of the mean log-likelihood is at most this.
+GRAD_TOL = 1e-8
+MAX_ITER = 100
+MAX_HALVINGS = 40
+DEFAULT_SCALE = 400.0
+DEFAULT_BASE = 10.0
+DEFAULT_INIT = 1000.0
+#: Where the Davidson / Rao-Kupper tie parameter starts (log nu, tau).
+TIE_START = {"davidson": 0.0, "rao-kupper": 0.5}
+#: Names of the tie parameters as reported.
+TIE_PARAM_NAME = {"davidson": "nu", "rao-kupper": "eta"}
+
+
+# ------------------------------------------------------------------------ per-pair likelihood
+def pair_weights(table: np.ndarray, ties: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Split a ``(..., P, 4)`` count table into (i-wins, j-wins, ties) as the convention sees them."""
+    wi, wj = table[..., 0], table[..., 1]
+    wt = table[..., 2] + table[..., 3]
+    if ties == "half":
+        return wi + 0.5 * wt, wj + 0.5 * wt, np.zeros_like(wt)
+    if ties == "drop":
+        return wi, wj, np.zeros_like(wt)
+    return wi, wj, wt
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return 0.5 * (1.0 + np.tanh(0.5 * x))
+
+
+def _log_sigmoid(x: np.ndarray) -> np.ndarray:
+    return -np.logaddexp(0.0, -x)
+
+
+def local_terms(d: np.ndarray, lam: np.ndarray | None, wi: np.ndarray, wj: np.ndarray,
+                wt: np.ndarray, ties: str, derivatives: bool = True, loglik: bool = True
+                ) -> tuple[Any, ...]:
+    """Log-likelihood of each pair and its derivatives in ``d`` and the tie parameter.
+
+    Returns ``(ll, g_d, g_l, h_dd, h_dl, h_ll)``; the tie-parameter terms are ``None`` for
+    ``half`` and ``drop``, and ``ll`` is ``None`` when ``loglik=False`` (the gradient-only
+    iterations of the bootstrap skip the logarithms). ``lam`` broadcasts against ``d``.
+    """
+    if ties in ("half", "drop"):
+        ll = wi * _log_sigmoid(d) + wj * _log_sigmoid(-d) if loglik else None
+        if not derivatives:
+            return (ll,)
+        p = _sigmoid(d)
+        g = wi - (wi + wj) * p
+        h = -(wi + wj) * p * (1.0 - p)
+        return ll, g, None, h, None, None
+    if ties == "davidson":
+        # log Z = log(e^{d/2} + e^{-d/2} + e^lam), computed stably
+        half = 0.5 * d
+        m = np.maximum(np.maximum(half, -half), lam)
+        u, v, nu = np.exp(half - m), np.exp(-half - m), np.exp(lam - m)
+        z = u + v + nu
+        log_z = m + np.log(z)
+        w = wi + wj + wt
+        ll = (wi - wj) * half + wt * lam - w * log_z
+        if not derivatives:
+            return (ll,)
+        pi, pj, pt = u / z, v / z, nu / z
+        diff = pi - pj
+        g_d = 0.5 * (wi - wj) - 0.5 * w * diff
+        g_l = wt - w * pt
+        h_dd = -w * (0.25 * (pi + pj) - 0.25 * diff * diff)
+        h_dl = 0.5 * w * diff * pt
+        h_ll = -w * pt * (1.0 - pt)
+        return ll, g_d, g_l, h_dd, h_dl, h_ll
+    if ties == "rao-kupper":
+        tau = lam
+        a, b = _sigmoid(d - tau), _sigmoid(-d - tau)
+        t = np.clip(1.0 - a - b, 1e-300, None)
+        ll = wi * _log_sigmoid(d - tau) + wj * _log_sigmoid(-d - tau) + wt * np.log(t)
+        if not derivatives:
+            return (ll,)
+        A, B = a * (1 - a), b * (1 - b)
+        Aa, Bb = A * (1 - 2 * a), B * (1 - 2 * b)
+        t_d, t_t = B - A, A + B
+        t_dd = -(Aa + Bb)
+        t_dt = Aa - Bb
+        g_d = wi * (1 - a) - wj * (1 - b) + wt * t_d / t
+        g_l = -wi * (1 - a) - wj * (1 - b) + wt * t_t / t
+        h_dd = -wi * A - wj * B + wt * (t_dd / t - t_d * t_d / (t * t))
+        h_ll = -wi * A - wj * B + wt * (t_dd / t - t_t * t_t / (t * t))
+        h_dl = wi * A - wj * B + wt * (t_dt / t - t_d * t_t / (t * t))
+        return ll, g_d, g_l, h_dd, h_dl, h_ll
+    raise InputError(f"unknown tie convention {ties!r}; expected one of {', '.join(TIES)}")
+
+
+def per_battle_scores(d: np.ndarray, lam: float | None, ties: str) -> tuple[np.ndarray, np.ndarray | None]:
+    """Score (derivative of one battle's log-likelihood) in ``d`` and the tie parameter.
+
+    Returns arrays of shape ``(P, 4)`` for the four verdicts (i won, j won, tie, bothbad).
+    """
+    eye = np.eye(4)
+    g_d = np.empty(d.shape + (4,))
+    g_l = np.empty(d.shape + (4,)) if ties in ("davidson", "rao-kupper") else None
+    for o in range(4):
+        cnt = np.broadcast_to(eye[o], d.shape + (4,))
+        wi, wj, wt = pair_weights(cnt, ties)
+        _, gd, gl, *_ = local_terms(d, None if lam is None else np.asarray(lam), wi, wj, wt, ties)
+        g_d[..., o] = gd
+        if g_l is not None:
+            g_l[..., o] = gl
+    return g_d, g_l
+
+
+# ---------------------------------------------------------------------------- Newton engine
+@dataclass
+class _Problem:
+    """Counts of one fit (or a batch of fits) in the form the Newton engine wants."""
+
+    i: np.ndarray
+    j: np.ndarray
+    n: int
+    wi: np.ndarray  # (B, P)
+    wj: np.ndarray
+    wt: np.ndarray
+    ties: str
+    l2: float = 0.0
+    total: np.ndarray = field(default_factory=lambda: np.ones(1))  # (B,) total weight
+
+    @property
+    def has_tie_param(self) -> bool:
+        return self.ties in ("davidson", "rao-kupper")
+
+    @property
+    def dim(self) -> int:
+        return self.n + int(self.has_tie_param)
+
+
+def _split(x: np.ndarray, prob: _Problem) -> tuple[np.ndarray, np.ndarray | None]:
+    theta = x[:, : prob.n]
+    lam = x[:, prob.n:prob.n + 1] if prob.has_tie_param else None
+    return theta, lam
+
+
+def _objective(x: np.ndarray, prob: _Problem) -> np.ndarray:
+    theta, lam = _split(x, prob)
+    d = theta[:, prob.i] - theta[:, prob.j]
+    (ll,) = local_terms(d, lam, prob.wi, prob.wj, prob.wt, prob.ties, derivatives=False)
+    out = ll.sum(axis=1)
+    if prob.l2:
+        out = out - 0.5 * prob.l2 * (theta * theta).sum(axis=1)
+    return out
+
+
+def _grad_hess(x: np.ndarray, prob: _Problem, hessian: bool = True
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """Log-likelihood, gradient ``(B, dim)`` and Hessian ``(B, dim, dim)`` at ``x``."""
+    theta, lam = _split(x, prob)
+    n, i, j = prob.n, prob.i, prob.j
+    d = theta[:, i] - theta[:, j]
+    ll, g_d, g_l, h_dd, h_dl, h_ll = local_terms(d, lam, prob.wi, prob.wj, prob.wt, prob.ties)
+    nb = x.shape[0]
+    g = np.zeros((nb, prob.dim))
+    _scatter_signed(g, g_d, i, j)
+    if prob.has_tie_param:
+        g[:, n] = g_l.sum(axis=1)
+    if prob.l2:
+        ll = ll.sum(axis=1) - 0.5 * prob.l2 * (theta * theta).sum(axis=1)
+        g[:, :n] -= prob.l2 * theta
+    else:
+        ll = ll.sum(axis=1)
+    if not hessian:
+        return ll, g, None
+    h = np.zeros((nb, prob.dim, prob.dim))
+    diag = np.zeros((nb, prob.dim))
+    _scatter_unsigned(diag, h_dd, i, j)
+    h[:, i, j] = -h_dd
+    h[:, j, i] = -h_dd
+    idx = np.arange(n)
+    h[:, idx, idx] = diag[:, :n]
+    if prob.has_tie_param:
+        col = np.zeros((nb, prob.dim))
+        _scatter_signed(col, h_dl, i, j)
+        h[:, :n, n] = col[:, :n]
+        h[:, n, :n] = col[:, :n]
+        h[:, n, n] = h_ll.sum(axis=1)
+    if prob.l2:
+        h[:, idx, idx] -= prob.l2
+    return ll, g, h
+
+
+def _incidence(i: np.ndarray, j: np.ndarray, n: int, signed: bool) -> csr_matrix:
+    """Sparse (P x n) matrix with +1 at column i and +1 (or -1) at column j of each pair."""
+    p = len(i)
+    rows = np.concatenate([np.arange(p), np.arange(p)])
+    vals = np.concatenate([np.ones(p), -np.ones(p) if signed else np.ones(p)])
+    return csr_matrix((vals, (rows, np.concatenate([i, j]))), shape=(p, n))
+
+
+def _scatter_signed(out: np.ndarray, v: np.ndarray, i: np.ndarray, j: np.ndarray) -> None:
+    """out[:, :n] += v at i and -v at j, for every batch row (pairs may repeat an index)."""
+    n = out.shape[1]
+    out += np.asarray((_incidence(i, j, n, True).T @ v.T).T)
+
+
+def _scatter_unsigned(out: np.ndarray, v: np.ndarray, i: np.ndarray, j: np.ndarray) -> None:
+    n = out.shape[1]
+    out += np.asarray((_incidence(i, j, n, False).T @ v.T).T)
+
+
+def _chord(prob: _Problem, x0: np.ndarray, step_matrix: np.ndarray, tol: float = GRAD_TOL,
+           max_iter: int = 50) -> tuple[np.ndarray, np.ndarray]:
+    """Chord iterations ``x += M g(x)`` with one fixed matrix ``M`` for a batch of fits.
+
+    With ``M`` the inverse Hessian at the full-data MLE this converges linearly and fast for
+    bootstrap resamples, whose Hessians differ from it by a few percent, and each iteration
+    costs one gradient instead of a factorisation per round. Returns ``(x, converged)``.
+    """
+    x = x0.copy()
+    n = prob.n
+    inc = _incidence(prob.i, prob.j, prob.dim, True)
+    converged = np.zeros(x.shape[0], bool)
+    active = np.arange(x.shape[0])
+    wi, wj, wt = prob.wi, prob.wj, prob.wt
+    for _ in range(max_iter):
+        xa = x[active]
+        theta = xa[:, :n]
+        lam = xa[:, n:n + 1] if prob.has_tie_param else None
+        d = theta[:, prob.i] - theta[:, prob.j]
+        _, g_d, g_l, *_ = local_terms(d, lam, wi[active], wj[active], wt[active], prob.ties, loglik=False)
+        g = np.asarray((inc.T @ g_d.T).T)
+        if prob.has_tie_param:
+            g[:, n] = g_l.sum(axis=1)
+        if prob.l2:
+            g[:, :n] -= prob.l2 * theta
+        gnorm = np.linalg.norm(g, axis=1) / prob.total[active]
+        done = gnorm <= tol
+        converged[active[done]] = True
+        if done.all() or not np.isfinite(gnorm).all():
+            active = active[~done]
+            break
+        keep = ~done
+        x[active[keep]] = xa[keep] + g[keep] @ step_matrix
+        active = active[keep]
+        _recentre_rows(x, active, n)
+    return x, converged
+
+
+def _recentre_rows(x: np.ndarray, rows: np.ndarray, n: int) -> None:
+    x[rows, :n] -= x[rows, :n].mean(axis=1, keepdims=True)
+
+
+def _null_vector(prob: _Problem) -> np.ndarray:
+    e = np.zeros(prob.dim)
+    e[: prob.n] = 1.0 / np.sqrt(prob.n)
+    return e
+
+
+def _newton(prob: _Problem, x0: np.ndarray, tol: float = GRAD_TOL, max_iter: int = MAX_ITER
+            ) -> tuple[np.ndarray, np.ndarray, int, np.ndarray, np.ndarray, np.ndarray]:
+    """Damped Newton for a batch of fits.
+
+    Returns ``(x, loglik, iterations, grad_norm, hessian, converged)`` where ``grad_norm`` is the
+    norm of the gradient of the mean log-likelihood.
+    """
+    x = x0.copy()
+    e = _null_vector(prob)
+    ee = np.outer(e, e)
+    nb = x.shape[0]
+    active = np.ones(nb, bool)
+    ll, g, h = _grad_hess(x, prob)
+    gnorm = np.linalg.norm(g, axis=1) / prob.total
+    it = 0
+    while it < max_iter:
+        active = gnorm > tol
+        if not active.any():
+            break
+        it += 1
+        a = np.flatnonzero(active)
+        sub = _subproblem(prob, a)
+        step = np.linalg.solve(-h[a] + ee, g[a][..., None])[..., 0]
+        x_new, ll_new = _line_search(sub, x[a], ll[a], step)
+        x[a] = x_new
+        ll_a, g_a, h_a = _grad_hess(x[a], sub)
+        ll[a], g[a], h[a] = ll_a, g_a, h_a
+        gnorm[a] = np.linalg.norm(g_a, axis=1) / sub.total
+    converged = gnorm <= tol
+    return x, ll, it, gnorm, h, converged
+
+
+def _subproblem(prob: _Problem, rows: np.ndarray) -> _Problem:
+    if prob.wi.shape[0] == 1 or len(rows) == prob.wi.shape[0]:
+        return prob if len(rows) == prob.wi.shape[0] else _Problem(
+            prob.i, prob.j, prob.n, prob.wi[rows], prob.wj[rows], prob.wt[rows], prob.ties, prob.l2,
+            prob.total[rows])
+    return _Problem(prob.i, prob.j, prob.n, prob.wi[rows], prob.wj[rows], prob.wt[rows], prob.ties,
+                    prob.l2, prob.total[rows])
+
+
+def _line_search(prob: _Problem, x: np.ndarray, ll: np.ndarray, step: np.ndarray
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """Halve the step of each batch member until its log-likelihood does not decrease."""
+    t = np.ones(x.shape[0])
+    x_new = x + step
+    _recentre(x_new, prob)
+    ll_new = _feasible_objective(x_new, prob)
+    for _ in range(MAX_HALVINGS):
+        # a relative slack absorbs round-off when the step is already at machine precision
+        bad = ~(ll_new >= ll - 1e-12 * np.abs(ll))
+        if not bad.any():
+            break
+        t[bad] *= 0.5
+        x_new[bad] = x[bad] + t[bad, None] * step[bad]
+        _recentre(x_new, prob)
+        sub = _subproblem(prob, np.flatnonzero(bad))
+        ll_new[bad] = _feasible_objective(x_new[bad], sub)
+    return x_new, ll_new
+
+
+def _feasible_objective(x: np.ndarray, prob: _Problem) -> np.ndarray:
+    out = _objective(x, prob)
+    if prob.ties == "rao-kupper":
+        out = np.where(x[:, prob.n] > 0, out, -np.inf)
+    return np.where(np.isfinite(out), out, -np.inf)
+
+
+def _recentre(x: np.ndarray, prob: _Problem) -> None:
+    x[:, : prob.n] -= x[:, : prob.n].mean(axis=1, keepdims=True)
+
+
+# --------------------------------------------------------------------------- existence check
+def check_mle_exists(pc: PairCounts, ties: str, table: np.ndarray | None = None) -> None:
+    """Raise :class:`NoMLEError` when the MLE does not exist, naming the models responsible.
+
+    The MLE exists iff the directed graph with an edge ``i -> j`` whenever ``i`` scored against
+    ``j`` (a win, or a tie when ties carry information) is strongly connected; Davidson and
+    Rao-Kupper also need at least one tie and one decisive battle.
+    """
+    t = pc.table() if table is None else table
+    wi, wj, wt = pair_weights(t, ties)
+    n = pc.n_models
+    names = pc.models
+    beat_ij = (wi + wt) > 0  # i scored against j
+    beat_ji = (wj + wt) > 0
+    rows = np.concatenate([pc.i[beat_ij], pc.j[beat_ji]])
+    cols = np.concatenate([pc.j[beat_ij], pc.i[beat_ji]])
+    graph = csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(n, n))
+    played = np.zeros(n, bool)
+    played[pc.i[(wi + wj + wt) > 0]] = True
+    played[pc.j[(wi + wj + wt) > 0]] = True
+    if not played.all():
+        missing = [names[k] for k in np.flatnonzero(~played)]
+        raise NoMLEError(f"no usable battles for {_list(missing)} (under ties={ties!r}); "
+                         "their ratings are not identified", missing)
+    n_weak, weak = connected_components(graph, directed=True, connection="weak")
+    if n_weak > 1:
+        groups = [[names[k] for k in np.flatnonzero(weak == c)] for c in range(n_weak)]
+        groups.sort(key=len)
+        desc = "; ".join(_list(g) for g in groups[:4])
+        raise NoMLEError(
+            f"the comparison graph falls into {n_weak} groups that never met each other ({desc}); "
+            "ratings across groups are not comparable. Fit each group separately, or add a prior "
+            "(l2 > 0 / --prior)", [m for g in groups[:-1] for m in g])
+    n_strong, strong = connected_components(graph, directed=True, connection="strong")
+    if n_strong > 1:
+        # condensation: components that never lose (no edge into them) or never win
+        comp_in = np.zeros(n_strong, bool)
+        comp_out = np.zeros(n_strong, bool)
+        cr, cc = strong[rows], strong[cols]
+        cross = cr != cc
+        comp_out[cr[cross]] = True
+        comp_in[cc[cross]] = True
+        never_lose = [names[k] for k in np.flatnonzero(~comp_in[strong])]
+        never_win = [names[k] for k in np.flatnonzero(~comp_out[strong])]
+        parts = []
+        if never_lose:
+            parts.append(f"{_list(never_lose)} never lost against the others")
+        if never_win:
+            parts.append(f"{_list(never_win)} never won against the others")
+        raise NoMLEError("the maximum-likelihood ratings do not exist (they diverge to infinity): "
+                         + "; ".join(parts) + ". Add a prior (l2 > 0 / --prior) or more battles",
+                         never_lose + never_win)
+    if ties in ("davidson", "rao-kupper"):
+        total_t = float(wt.sum())
+        total_d = float((wi + wj).sum())
+        if total_t <= 0:
+            raise NoMLEError(f"ties={ties!r} needs at least one tie to estimate the tie parameter; "
+                             "these battles have none (use ties='half' or 'drop')")
+        if total_d <= 0:
+            raise NoMLEError(f"ties={ties!r} needs at least one decisive battle; all are ties")
+
+
+def _list(names: Sequence[str], limit: int = 8) -> str:
+    shown = ", ".join(map(str, names[:limit]))
+    return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
+
+
+# ------------------------------------------------------------------------------- the result
+def elo_transform(theta: np.ndarray, models: Sequence[str], scale: float, base: float, init: float,
+                  anchor: Mapping[str, float] | None) -> np.ndarray:
+    """Map sum-zero strengths (``(..., n)``) to Elo-scale ratings, centred or anchored."""
+    k = scale / np.log(base)
+    r = init + k * (theta - theta.mean(axis=-1, keepdims=True))
+    if anchor:
+        if len(anchor) != 1:
+            raise InputError("anchor takes exactly one MODEL=RATING")
+        (name, value), = anchor.items()
+        models = list(models)
+        if name not in models:
+            from .battles import _suggest
+            raise InputError(f"anchor model {name!r} is not among the fitted models{_suggest(name, models)}")
+        r = r - r[..., [models.index(name)]] + float(value)
+    return r
+
+
+@dataclass(frozen=True)
+class BTResult:
+    """A fitted Bradley-Terry model.
+
+    Attributes
+    ----------
+    models : list of str
+    theta : ndarray
+        Strengths on the natural log scale, summing to zero.
+    ratings : pandas.Series
+        Elo-scale ratings (``init + scale / ln(base) * theta``, or anchored).
+    se, se_robust : pandas.Series
+        Standard errors of the ratings from the observed Fisher information and from the
+        sandwich (robust) estimator, Elo points.
+    cov, cov_robust : pandas.DataFrame
+        Covariance matrices of the ratings (Elo points squared), under the sum-zero constraint.
+    tie_param, tie_param_se : float or None
+        ``nu`` (Davidson) or ``eta`` (Rao-Kupper) and its standard error; ``None`` otherwise.
+    loglik : float
+        Log-likelihood at the optimum (ties as half-wins for ``half``).
+    n_iter : int
+    grad_norm : float
+        Norm of the gradient of the mean log-likelihood at the optimum.
+    n_battles : float
+    settings : dict
+        ``ties, l2, scale, base, init, anchor, tol``.
+    counts : PairCounts
+        The sufficient statistics the model was fitted on.
+    """
+
+    models: list[str]
+    theta: np.ndarray
+    ratings: pd.Series
+    se: pd.Series
+    se_robust: pd.Series
+    cov: pd.DataFrame
+    cov_robust: pd.DataFrame
+    tie_param: float | None
+    tie_param_se: float | None
+    loglik: float
+    n_iter: int
+    grad_norm: float
+    n_battles: float
+    settings: dict[str, Any]
+    counts: PairCounts = field(repr=False)
+    log_tie: float | None = None
+
+    @property
+    def ties(self) -> str:
+        return str(self.settings["ties"])
+
+    def _index(self, names: Any) -> np.ndarray:
+        lookup = {m: k for k, m in enumerate(self.models)}
+        arr = np.atleast_1d(np.asarray(names, dtype=object))
+        out = np.empty(len(arr), np.int64)
+        for k, nm in enumerate(arr):
+            if nm not in lookup:
+                from .battles import _suggest
+                raise InputError(f"unknown model {nm!r}{_suggest(nm, self.models)}")
+            out[k] = lookup[nm]
+        return out
+
+    def predict_proba(self, model_a: Any, model_b: Any) -> np.ndarray:
+        """Outcome probabilities for battles ``model_a`` vs ``model_b``.
+
+        Returns an array of shape ``(n, 3)``: P(a wins), P(b wins), P(tie). Under ``half`` and
+        ``drop`` the tie column is 0 and the first two are the BT preference probabilities.
+
+        Examples
+        --------
+        >>> from arena_stats.simulate import simulate_arena
+        >>> from arena_stats import fit_bradley_terry
+        >>> fit = fit_bradley_terry(simulate_arena(4, 2000, seed=3).battles, ties="davidson")
+        >>> p = fit.predict_proba(["model-000"], ["model-001"])
+        >>> p.shape, bool(abs(p.sum() - 1) < 1e-12)
+        ((1, 3), True)
+        """
+        a, b = self._index(model_a), self._index(model_b)
+        d = self.theta[a] - self.theta[b]
+        return outcome_probabilities(d, self.ties, self.log_tie)
+
+    def win_probability(self, model_a: Any, model_b: Any) -> np.ndarray:
+        """P(a is preferred to b), a tie counting half."""
+        p = self.predict_proba(model_a, model_b)
+        return p[:, 0] + 0.5 * p[:, 2]
+
+    def win_probability_matrix(self, order: Sequence[str] | None = None) -> pd.DataFrame:
+        """Predicted P(row beats column), ties counting half; diagonal 0.5."""
+        d = self.theta[:, None] - self.theta[None, :]
+        p = outcome_probabilities(d.ravel(), self.ties, self.log_tie)
+        m = (p[:, 0] + 0.5 * p[:, 2]).reshape(d.shape)
+        df = pd.DataFrame(m, index=pd.Index(self.models, name="model"),
+                          columns=pd.Index(self.models, name="opponent"))
+        return df.loc[list(order), list(order)] if order is not None else df
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per model, best first: rating, se, se_robust, theta."""
+        df = pd.DataFrame({"model": self.models, "rating": self.ratings.to_numpy(),
+                           "se": self.se.to_numpy(), "se_robust": self.se_robust.to_numpy(),
+                           "theta": self.theta})
+        return df.sort_values("rating", ascending=False, kind="stable").reset_index(drop=True)
+
+    def summary(self, top: int | None = 20) -> str:
+        """A readable summary table, like statsmodels' ``summary()``."""
+        s = self.settings
+        lines = [
+            "Bradley-Terry maximum-likelihood fit",
+            "=" * 64,
+            f"ties: {s['ties']:<14} models: {len(self.models):<8} battles: {self.n_battles:,.0f}",
+            f"log-likelihood: {self.loglik:.4f}   iterations: {self.n_iter}   "
+            f"|grad| (mean ll): {self.grad_norm:.2e}",
+            f"scale: {s['scale']:g}  base: {s['base']:g}  init: {s['init']:g}  l2: {s['l2']:g}"
+            + (f"  anchor: {s['anchor']}" if s.get("anchor") else ""),
+        ]
+        if self.tie_param is not None:
+            name = TIE_PARAM_NAME[self.ties]
+            lines.append(f"tie parameter {name}: {self.tie_param:.4f} (se {self.tie_param_se:.4f})")
+        lines.append("-" * 64)
+        frame = self.to_frame()
+        if top is not None:
+            frame = frame.head(top)
+        lines.append(f"{'model':<32} {'rating':>9} {'se':>7} {'se_robust':>9}")
+        for row in frame.itertuples(index=False):
+            lines.append(f"{str(row.model)[:32]:<32} {row.rating:9.2f} {row.se:7.2f} {row.se_robust:9.2f}")
+        if top is not None and len(self.models) > top:
+            lines.append(f"... {len(self.models) - top} more models")
+        return "\n".join(lines)
+
+    def __str__(self) -> str:
+        return self.summary()
+
+
+def outcome_probabilities(d: np.ndarray, ties: str, log_tie: float | None) -> np.ndarray:
+    """P(i), P(j), P(tie) for strength differences ``d`` under a tie convention."""
+    d = np.asarray(d, dtype=np.float64)
+    if ties in ("half", "drop"):
+        p = _sigmoid(d)
+        return np.stack([p, 1 - p, np.zeros_like(p)], axis=-1)
+    if ties == "davidson":
+        half = 0.5 * d
+        m = np.maximum(np.abs(half), log_tie)
+        u, v, nu = np.exp(half - m), np.exp(-half - m), np.exp(log_tie - m)
+        z = u + v + nu
+        return np.stack([u / z, v / z, nu / z], axis=-1)
+    a, b = _sigmoid(d - log_tie), _sigmoid(-d - log_tie)
+    return np.stack([a, b, 1 - a - b], axis=-1)
+
+
+# ------------------------------------------------------------------------------------ fitting
+def _validate_settings(ties: str, l2: float, scale: float, base: float) -> None:
+    if ties not in TIES:
+        raise InputError(f"unknown tie convention {ties!r}; expected one of {', '.join(TIES)}")
+    if not (l2 >= 0 and np.isfinite(l2)):
+        raise InputError(f"l2 must be a non-negative number, got {l2!r}")
+    if not (scale > 0 and base > 1):
+        raise InputError(f"need scale > 0 and base > 1, got scale={scale!r}, base={base!r}")
+
+
+def make_problem(pc: PairCounts, ties: str, l2: float = 0.0, cell_count: np.ndarray | None = None
+                 ) -> _Problem:
+    """Counts (or a batch of resampled counts) as a Newton problem."""
+    table = pc.table(cell_count)
+    if table.ndim == 2:
+        table = table[None]
+    wi, wj, wt = pair_weights(table, ties)
+    total = (wi + wj + wt).sum(axis=1)
+    return _Problem(pc.i, pc.j, pc.n_models, wi, wj, wt, ties, l2, np.where(total > 0, total, 1.0))
+
+
+def start_point(n: int, ties: str, batch: int = 1) -> np.ndarray:
+    x0 = np.zeros((batch, n + int(ties in TIE_START)))
+    if ties in TIE_START:
+        x0[:, n] = TIE_START[ties]
+    return x0
+
+
+def fit_counts(pc: PairCounts, ties: str = "half", *, l2: float = 0.0, scale: float = DEFAULT_SCALE,
+               base: float = DEFAULT_BASE, init: float = DEFAULT_INIT,
+               anchor: Mapping[str, float] | None = None, tol: float = GRAD_TOL,
+               max_iter: int = MAX_ITER, x0: np.ndarray | None = None) -> BTResult:
+    """:func:`fit_bradley_terry` on already aggregated :class:`PairCounts`."""
+    _validate_settings(ties, l2, scale, base)
+    if pc.n_models < 2:
+        raise InputError("need at least two models to fit")
+    if l2 == 0:
+        check_mle_exists(pc, ties)
+    else:
+        try:
+            check_mle_exists(pc, ties)
+        except NoMLEError as exc:
+            warnings.warn(f"without the prior the MLE would not exist ({exc}); the l2={l2:g} prior "
+                          "keeps the ratings finite, so they depend on it", stacklevel=3)
+    prob = make_problem(pc, ties, l2)
+    start = start_point(pc.n_models, ties) if x0 is None else np.asarray(x0, float).reshape(1, -1)
+    x, ll, n_iter, gnorm, h, ok = _newton(prob, start, tol=tol, max_iter=max_iter)
+    if not ok[0]:
+        raise ConvergenceError(f"Newton did not reach |grad| <= {tol:g} in {max_iter} iterations "
+                               f"(|grad| = {gnorm[0]:.3g})")
+    return _build_result(pc, prob, x[0], float(ll[0]), n_iter, float(gnorm[0]), h[0],
+                         dict(ties=ties, l2=float(l2), scale=float(scale), base=float(base),
+                              init=float(init), anchor=dict(anchor) if anchor else None, tol=tol))
+
+
+def _build_result(pc: PairCounts, prob: _Problem, x: np.ndarray, ll: float, n_iter: int, gnorm: float,
+                  h: np.ndarray, settings: dict[str, Any]) -> BTResult:
+    n = pc.n_models
+    e = _null_vector(prob)
+    info = -h
+    if prob.l2:
+        cov_x = np.linalg.inv(info)
+    else:
+        cov_x = np.linalg.inv(info + np.outer(e, e)) - np.outer(e, e)
+    meat = _meat(pc, prob, x)
+    cov_r = cov_x @ meat @ cov_x
+    k = settings["scale"] / np.log(settings["base"])
+    theta = x[:n]
+    ratings = elo_transform(theta, pc.models, settings["scale"], settings["base"], settings["init"],
+                            settings["anchor"])
+    idx = pd.Index(pc.models, name="model")
+    cov_theta = cov_x[:n, :n]
+    cov_rob_theta = cov_r[:n, :n]
+    if settings["anchor"]:
+        # anchoring fixes one model: ratings are differences to it
+        a = pc.models.index(next(iter(settings["anchor"])))
+        tr = np.eye(n)
+        tr[:, a] -= 1.0
+        cov_theta = tr @ cov_theta @ tr.T
+        cov_rob_theta = tr @ cov_rob_theta @ tr.T
+    cov = pd.DataFrame(k * k * cov_theta, index=idx, columns=idx)
+    cov_rob = pd.DataFrame(k * k * cov_rob_theta, index=idx, columns=idx)
+    tie_param = tie_se = log_tie = None
+    if prob.has_tie_param:
+        log_tie = float(x[n])
+        tie_param = float(np.exp(log_tie))
+        tie_se = float(tie_param * np.sqrt(max(cov_x[n, n], 0.0)))
+    return BTResult(
+        models=list(pc.models), theta=theta.copy(),
+        ratings=pd.Series(ratings, index=idx, name="rating"),
+        se=pd.Series(np.sqrt(np.clip(np.diag(cov.to_numpy()), 0, None)), index=idx, name="se"),
+        se_robust=pd.Series(np.sqrt(np.clip(np.diag(cov_rob.to_numpy()), 0, None)), index=idx,
+                            name="se_robust"),
+        cov=cov, cov_robust=cov_rob, tie_param=tie_param, tie_param_se=tie_se, loglik=ll,
+        n_iter=n_iter, grad_norm=gnorm, n_battles=pc.n_battles, settings=settings, counts=pc,
+        log_tie=log_tie)
+
+
+def _meat(pc: PairCounts, prob: _Problem, x: np.ndarray) -> np.ndarray:
+    """Sum over battles of the outer product of per-battle scores (the sandwich's meat)."""
+    n = pc.n_models
+    theta = x[:n]
+    lam = float(x[n]) if prob.has_tie_param else None
+    d = theta[pc.i] - theta[pc.j]
+    g_d, g_l = per_battle_scores(d, lam, prob.ties)  # (P, 4)
+    cp, co = pc.cell_pair, pc.cell_outcome
+    cw = pc.cell_count * pc.cell_weight ** 2
+    sd = g_d[cp, co]
+    q_dd = np.bincount(cp, weights=cw * sd * sd, minlength=pc.n_pairs)
+    meat = np.zeros((prob.dim, prob.dim))
+    np.add.at(meat, (pc.i, pc.i), q_dd)
+    np.add.at(meat, (pc.j, pc.j), q_dd)
+    np.add.at(meat, (pc.i, pc.j), -q_dd)
+    np.add.at(meat, (pc.j, pc.i), -q_dd)
+    if prob.has_tie_param:
+        sl = g_l[cp, co]
+        q_dl = np.bincount(cp, weights=cw * sd * sl, minlength=pc.n_pairs)
+        col = np.bincount(pc.i, weights=q_dl, minlength=n) - np.bincount(pc.j, weights=q_dl, minlength=n)
+        meat[:n, n] = col
+        meat[n, :n] = col
+        meat[n, n] = float((cw * sl * sl).sum())
+    return meat
+
+
+def fit_bradley_terry(battles: Battles | PairCounts | pd.DataFrame, ties: str = "half", *,
+                      l2: float = 0.0, scale: float = DEFAULT_SCALE, base: float = DEFAULT_BASE,
+                      init: float = DEFAULT_INIT, anchor: Mapping[str, float] | None = None,
+                      tol: float = GRAD_TOL, max_iter: int = MAX_ITER) -> BTResult:
+    """Fit a Bradley-Terry model by maximum likelihood.
+
+    Parameters
+    ----------
+    battles : Battles, PairCounts or pandas.DataFrame
+        The battles (a DataFrame is passed to :func:`~arena_stats.load_battles`). Per-battle
+        weights (``weight`` column / ``weight_col=``) multiply each battle's log-likelihood.
+    ties : {"half", "drop", "davidson", "rao-kupper"}
+        How ties (``tie`` and ``tie (bothbad)``) enter the likelihood; see the module docstring.
+    l2 : float
+        Strength of a Gaussian prior on the natural-scale strengths: the objective is
+        ``loglik - l2 / 2 * sum(theta ** 2)``. With ``l2 > 0`` the fit also exists when the MLE
+        would not (a warning says so).
+    scale, base, init : float
+        Elo scale: ``P(i beats j) = 1 / (1 + base ** ((R_j - R_i) / scale))``, ratings centred on
+        ``init``.
+    anchor : dict, optional
+        ``{model: rating}``: shift all ratings so that this model has this rating.
+    tol : float
+        Stop when the gradient norm of the mean log-likelihood is at most ``tol``.
+    max_iter : int
+        Newton iterations at most.
+
+    Returns
+    -------
+    BTResult
+
+    Raises
+    ------
+    NoMLEError
+        The comparison graph is disconnected, or some models never lose / never win (names them).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from arena_stats import fit_bradley_terry
+    >>> df = pd.DataFrame({"model_a": ["x", "y", "z", "x"], "model_b": ["y", "z", "x", "z"],
+    ...                    "winner": ["model_a", "model_a", "model_a", "tie"]})
+    >>> fit = fit_bradley_terry(df)
+    >>> round(float(fit.ratings.mean()), 6)
+    1000.0
+    >>> fit.grad_norm <= 1e-8
+    True
+    """
+    pc = battles if isinstance(battles, PairCounts) else aggregate(as_battles(battles))
+    return fit_counts(pc, ties, l2=l2, scale=scale, base=base, init=init, anchor=anchor, tol=tol,
+                      max_iter=max_iter)

@@ -1,0 +1,47 @@
+"""``arena-stats matrix``: observed pairwise win fractions, battle counts or predicted probabilities."""
+
+from __future__ import annotations
+
+import argparse
+
+from ..aggregate import aggregate, pairwise_matrices
+from ..bradley_terry import fit_counts
+from .common import add_filter_args, add_input_args, add_output_args, emit_table, load_from_args
+from .leaderboard import add_fit_args, parse_anchor
+
+KINDS = ("win-fraction", "counts", "predicted")
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("matrix", help="pairwise win-fraction, battle-count or predicted matrices",
+                       description="Print a model x opponent matrix, rows and columns ordered by "
+                                   "Bradley-Terry rating: the observed fraction of battles the row model "
+                                   "won against the column model (ties count half; empty where they never "
+                                   "met), the number of battles, or the fitted win probability.")
+    add_input_args(p)
+    add_filter_args(p)
+    add_fit_args(p)
+    p.add_argument("--kind", choices=KINDS, default="win-fraction", help="which matrix (default win-fraction)")
+    p.add_argument("--top", type=int, metavar="K", help="only the K best-rated models")
+    add_output_args(p)
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    battles = load_from_args(args)
+    pc = aggregate(battles)
+    fit = fit_counts(pc, args.ties, l2=args.prior, scale=args.scale, base=args.base, init=args.init,
+                     anchor=parse_anchor(args.anchor))
+    order = list(fit.ratings.sort_values(ascending=False, kind="stable").index)
+    if args.top:
+        order = order[: args.top]
+    if args.kind == "predicted":
+        mat = fit.win_probability_matrix(order)
+    else:
+        frac, count = pairwise_matrices(pc, order)
+        mat = frac if args.kind == "win-fraction" else count
+    out = mat.reset_index()
+    if args.format in ("table", "markdown"):
+        out = out.round(3)
+    emit_table(out, args)
+    return 0
