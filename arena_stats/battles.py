@@ -530,10 +530,8 @@ def _normalise(frame: pd.DataFrame, file: str, schema: str, cols: dict[str, str 
     if schema == "kaggle":
         _require(frame, [ca, cb, *KAGGLE_ONE_HOT], file, schema)
         hot = frame[list(KAGGLE_ONE_HOT)]
-        try:
-            vals = hot.to_numpy(dtype=np.float64)
-        except (ValueError, TypeError):
-            vals = np.full(hot.shape, np.nan)
+        vals = np.column_stack([pd.to_numeric(hot[c], errors="coerce").to_numpy(dtype=np.float64)
+                                for c in KAGGLE_ONE_HOT])
         ok = np.isin(vals, (0.0, 1.0)).all(axis=1) & (np.nansum(vals, axis=1) == 1)
         if not ok.all():
             row = int(np.flatnonzero(~ok)[0])

@@ -26,6 +26,8 @@ __all__ = ["SimulatedArena", "simulate_arena", "EXAMPLE_SEED"]
 RATING_MEAN = 1000.0
 RATING_SPREAD = 100.0
 POPULARITY_SIGMA = 1.0
+#: How fast the chance that a tie is "both bad" grows as the pair gets weaker (logit per unit).
+BOTHBAD_WEAKNESS = 1.5
 EXAMPLE_SEED = 20240813
 LANGUAGES = ("English", "Chinese", "German", "Spanish", "Russian", "French", "Japanese")
 LANGUAGE_P = (0.70, 0.09, 0.05, 0.05, 0.04, 0.04, 0.03)
@@ -117,8 +119,11 @@ def simulate_arena(n_models: int = 50, n_battles: int = 100_000, *, tie_rate: fl
     outcome = np.where(r < p_a, A_WINS, np.where(r < p_a + p_b, B_WINS, TIE)).astype(np.int8)
     # bothbad: more likely when both are weak; logistic in the pair's mean strength
     weak = -(theta[a] + theta[b]) / 2
-    p_bb = 1 / (1 + np.exp(-(np.log(bothbad_share / (1 - bothbad_share)) + 1.5 * weak)))
-    outcome[(outcome == TIE) & (rng.random(n_battles) < p_bb)] = BOTHBAD
+    share = min(max(bothbad_share, 1e-12), 1 - 1e-12)
+    p_bb = 1 / (1 + np.exp(-(np.log(share / (1 - share)) + BOTHBAD_WEAKNESS * weak)))
+    draw = rng.random(n_battles)
+    if bothbad_share > 0:
+        outcome[(outcome == TIE) & (draw < p_bb)] = BOTHBAD
     # staggered entry: each model enters at a random day; a battle happens after both entered
     entry = np.sort(rng.uniform(0, 0.8 * days, n_models))
     rng.shuffle(entry)
