@@ -8,8 +8,9 @@ a planted truth, and for benchmarks. The generative model:
 * Skewed pair frequencies: each model has a log-normal popularity and a pair is drawn with
   probability proportional to the product of the two popularities, so a few pairs dominate and
   many are rare, as in a real arena. Models also enter at staggered dates.
-* Verdicts from a Davidson model (:data:`DAVIDSON_NU` sets the tie rate, ~30 % by default); a
-  share of ties are ``tie (bothbad)``, more often when both contestants are weak.
+* Verdicts drawn so that the ties-as-half BT fit is consistent for the planted ratings (or from
+  a Davidson model, ``tie_model="davidson"``), with ~30 % ties by default; a share of ties are
+  ``tie (bothbad)``, more often when both contestants are weak.
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ class SimulatedArena:
     true_ratings : pandas.Series
         The planted ratings on the Elo scale (scale 400, base 10), mean 1000.
     nu : float
-        The Davidson tie parameter used.
+        The tie parameter used: Davidson's ``nu``, or ``c`` of the ``half`` tie model.
     """
 
     battles: Battles
@@ -64,7 +65,7 @@ def _tie_nu(tie_rate: float) -> float:
 def simulate_arena(n_models: int = 50, n_battles: int = 100_000, *, tie_rate: float = 0.3,
                    bothbad_share: float = 0.25, seed: int = EXAMPLE_SEED, spread: float = RATING_SPREAD,
                    scale: float = 400.0, base: float = 10.0, start: str = "2024-01-01",
-                   days: int = 365, n_judges: int = 2000) -> SimulatedArena:
+                   days: int = 365, n_judges: int = 2000, tie_model: str = "half") -> SimulatedArena:
     """Simulate an arena of ``n_models`` models and ``n_battles`` battles.
 
     Parameters
@@ -85,6 +86,12 @@ def simulate_arena(n_models: int = 50, n_battles: int = 100_000, *, tie_rate: fl
         Time span of the ``tstamp`` column.
     n_judges : int
         Number of distinct voters in the ``judge`` column (for clustered bootstraps).
+    tie_model : {"half", "davidson"}
+        How verdicts are drawn. ``half``: ``P(a) + P(tie) / 2 = sigmoid(d)`` with
+        ``P(tie) = 4 c s (1 - s)``, so the ties-as-half BT fit (LMSYS's) is consistent for the
+        planted ratings. ``davidson``: a Davidson model with tie parameter ``nu``, consistent for
+        ``fit_bradley_terry(..., ties="davidson")``. The planted ratings are what the matching fit
+        estimates; the other fit estimates a monotone but compressed transform of them.
 
     Examples
     --------
@@ -110,12 +117,23 @@ def simulate_arena(n_models: int = 50, n_battles: int = 100_000, *, tie_rate: fl
     while clash.any():
         b[clash] = rng.choice(n_models, size=int(clash.sum()), p=pop)
         clash = a == b
-    nu = _tie_nu(tie_rate)
     d = theta[a] - theta[b]
-    u, v = np.exp(d / 2), np.exp(-d / 2)
-    z = u + v + nu
-    p_a, p_b = u / z, v / z
     r = rng.random(n_battles)
+    if tie_model == "davidson":
+        nu = _tie_nu(tie_rate)
+        u, v = np.exp(d / 2), np.exp(-d / 2)
+        z = u + v + nu
+        p_a, p_b = u / z, v / z
+    elif tie_model == "half":
+        # P(tie) = 4 c s (1 - s) with s = sigmoid(d), and P(a) = s - P(tie) / 2: then
+        # P(a) + P(tie) / 2 = sigmoid(d), so the ties-as-half BT fit is consistent for theta.
+        nu = min(max(tie_rate, 0.0), 1.0) * 1.08
+        s_ = 1 / (1 + np.exp(-d))
+        p_t = 4 * nu * s_ * (1 - s_)
+        p_a = s_ - p_t / 2
+        p_b = 1 - s_ - p_t / 2
+    else:
+        raise ValueError(f"tie_model must be 'half' or 'davidson', got {tie_model!r}")
     outcome = np.where(r < p_a, A_WINS, np.where(r < p_a + p_b, B_WINS, TIE)).astype(np.int8)
     # bothbad: more likely when both are weak; logistic in the pair's mean strength
     weak = -(theta[a] + theta[b]) / 2

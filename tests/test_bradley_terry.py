@@ -169,7 +169,7 @@ def test_tie_model_hessian_matches_finite_differences(ties):
 
 
 def test_simulated_davidson_arena_recovers_planted_ratings_and_nu():
-    sim = simulate_arena(6, 60_000, seed=21, bothbad_share=0.0)
+    sim = simulate_arena(6, 60_000, seed=21, bothbad_share=0.0, tie_model="davidson")
     fit = fit_bradley_terry(sim.battles, ties="davidson")
     z = (fit.ratings - sim.true_ratings.loc[fit.models]) / fit.se
     assert np.abs(z).max() < 4

@@ -1,0 +1,133 @@
+"""The count bootstrap: exact multinomial draws, equivalence with the row bootstrap, coverage."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.stats import chisquare, multinomial
+
+from arena_stats import bootstrap, fit_bradley_terry, load_battles
+from arena_stats.bootstrap import multinomial_counts, rank_summary
+from arena_stats.simulate import simulate_arena
+
+
+def test_multinomial_counts_match_the_exact_pmf():
+    p = np.array([0.5, 0.3, 0.2])
+    n, draws = 6, 40_000
+    x = multinomial_counts(np.random.default_rng(0), n, p, draws)
+    assert (x.sum(axis=1) == n).all()
+    outcomes = [c for c in itertools.product(range(n + 1), repeat=3) if sum(c) == n]
+    index = {c: k for k, c in enumerate(outcomes)}
+    observed = np.bincount([index[tuple(r)] for r in x], minlength=len(outcomes))
+    expected = multinomial.pmf(np.array(outcomes), n, p) * draws
+    assert chisquare(observed, expected).pvalue > 1e-3
+
+
+def test_multinomial_counts_mean_and_covariance():
+    rng = np.random.default_rng(1)
+    p = rng.dirichlet(np.ones(30))
+    n = 500
+    x = multinomial_counts(rng, n, p, 20_000)
+    np.testing.assert_allclose(x.mean(axis=0), n * p, atol=5 * np.sqrt(n * p / 20_000).max() + 1e-9)
+    cov = np.cov(x.T)
+    theory = n * (np.diag(p) - np.outer(p, p))
+    assert np.abs(cov - theory).max() < 0.08 * np.abs(theory).max()
+
+
+def test_same_seed_gives_identical_numbers_and_threads_do_not_matter(small_arena):
+    a = bootstrap(small_arena.battles, rounds=120, seed=7, threads=1)
+    b = bootstrap(small_arena.battles, rounds=120, seed=7, threads=2)
+    c = bootstrap(small_arena.battles, rounds=120, seed=8)
+    assert np.array_equal(a.ratings.to_numpy(), b.ratings.to_numpy())
+    assert not np.array_equal(a.ratings.to_numpy(), c.ratings.to_numpy())
+
+
+def test_each_round_equals_a_full_fit_on_its_counts(small_arena):
+    """Round r of the batched solver equals an independent fit on that round's counts."""
+    from arena_stats.aggregate import aggregate
+    from arena_stats.bootstrap import CHUNK
+    pc = aggregate(small_arena.battles)
+    bs = bootstrap(small_arena.battles, rounds=3, seed=5, threads=1)
+    rng = np.random.default_rng(np.random.SeedSequence(5).spawn(1)[0])
+    counts = multinomial_counts(rng, int(pc.cell_count.sum()), pc.cell_count, 3)
+    from dataclasses import replace
+    for r in range(3):
+        refit = fit_bradley_terry(replace(pc, cell_count=counts[r].astype(float)))
+        # both stop at |grad of mean loglik| <= 1e-8, which bounds their gap well below 1e-4 Elo
+        np.testing.assert_allclose(bs.ratings.iloc[r].to_numpy(), refit.ratings.to_numpy(), atol=1e-4)
+    assert CHUNK >= 3
+
+
+def _row_bootstrap_sd(battles, rounds, seed):
+    frame = battles.to_frame()
+    rng = np.random.default_rng(seed)
+    out = []
+    for _ in range(rounds):
+        idx = rng.integers(0, len(frame), len(frame))
+        out.append(fit_bradley_terry(load_battles(frame.iloc[idx])).ratings)
+    return pd.DataFrame(out).std(ddof=1)
+
+
+def test_count_bootstrap_widths_equal_row_bootstrap_widths():
+    battles = simulate_arena(6, 4000, seed=3).battles
+    rounds = 400
+    sd_rows = _row_bootstrap_sd(battles, rounds, seed=1)
+    sd_counts = bootstrap(battles, rounds=rounds, seed=2).ratings.std(ddof=1)
+    log_ratio = np.log(sd_counts / sd_rows.loc[sd_counts.index])
+    se = np.sqrt(1 / rounds)  # relative s.e. of a ratio of two independent sd estimates
+    assert abs(log_ratio.mean()) < 3 * se
+    assert np.abs(log_ratio).max() < 4.5 * se
+
+
+def test_cluster_bootstrap_is_wider_when_clusters_share_verdicts():
+    """Votes copied within a cluster carry less information; clustering must see that."""
+    base = simulate_arena(6, 1500, seed=4).battles.to_frame()
+    copies = pd.concat([base.assign(voter=np.arange(len(base)))] * 4, ignore_index=True)
+    battles = load_battles(copies)
+    plain = bootstrap(battles, rounds=200, seed=1).ratings.std().mean()
+    clustered = bootstrap(battles, rounds=200, seed=1, cluster="voter").ratings.std().mean()
+    assert 1.6 < clustered / plain < 2.4  # sqrt(4) = 2
+
+
+def test_rank_summary_counts_strictly_better_models():
+    ratings = np.array([[3.0, 2.0, 1.0], [1.0, 2.0, 3.0], [2.0, 2.0, 1.0]])
+    ranks, lo, hi, p_top = rank_summary(ratings, 0.95)
+    assert ranks.tolist() == [[1, 2, 3], [3, 2, 1], [1, 1, 3]]
+    assert p_top.tolist() == pytest.approx([2 / 3, 1 / 3, 1 / 3])
+
+
+def test_intervals_contain_the_point_estimate_and_summary_reads(small_arena):
+    bs = bootstrap(small_arena.battles, rounds=100, seed=0, ties="davidson")
+    assert ((bs.ci_lower <= bs.point.ratings) & (bs.point.ratings <= bs.ci_upper)).all()
+    assert "100 rounds" in bs.summary()
+    assert list(bs.to_frame().columns) == ["model", "rating", "ci_lower", "ci_upper", "sd", "rank_lower",
+                                           "rank_upper", "p_top"]
+
+
+def test_degenerate_rounds_are_counted_not_hidden():
+    frame = simulate_arena(5, 400, seed=1).battles.to_frame()
+    # a model with two battles, one win and one loss: many resamples leave it without one of them
+    extra = pd.DataFrame({"model_a": ["rare", "rare"], "model_b": ["model-000", "model-001"],
+                          "winner": ["model_a", "model_b"]})
+    bs = bootstrap(load_battles(pd.concat([frame, extra], ignore_index=True)), rounds=100, seed=0)
+    assert bs.n_degenerate > 0
+    assert np.isfinite(bs.ratings.to_numpy()).all()
+
+
+@pytest.mark.slow
+def test_bootstrap_and_sandwich_intervals_cover_the_truth_95_percent():
+    hits_boot, hits_sand, total = 0, 0, 0
+    for seed in range(200):
+        sim = simulate_arena(8, 3000, seed=1000 + seed)
+        bs = bootstrap(sim.battles, rounds=200, seed=seed)
+        truth = sim.true_ratings.loc[bs.point.models]
+        hits_boot += int(((bs.ci_lower <= truth) & (truth <= bs.ci_upper)).sum())
+        se = bs.point.se_robust
+        fit = bs.point.ratings
+        hits_sand += int(((fit - 1.959964 * se <= truth) & (truth <= fit + 1.959964 * se)).sum())
+        total += len(truth)
+    assert 0.93 <= hits_boot / total <= 0.97, hits_boot / total
+    assert 0.93 <= hits_sand / total <= 0.97, hits_sand / total
