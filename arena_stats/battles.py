@@ -450,24 +450,39 @@ def detect_schema(columns: Iterable[str]) -> str:
         "or name the columns yourself (model_a_col=, model_b_col=, outcome_col=)")
 
 
-def _names(series: pd.Series, file: str, column: str) -> pd.Series:
+def _names(series: pd.Series, file: str, column: str) -> pd.Categorical:
+    """Contestant names as a Categorical of stripped strings; blank or missing names are errors.
+
+    Works on the distinct values only (a factorize, or the dictionary of a Parquet column), so a
+    10-million-row column costs one hash pass.
+    """
     if isinstance(series.dtype, pd.CategoricalDtype):
-        cats = series.cat.categories.astype(str).str.strip()
-        series = series.cat.rename_categories(cats) if cats.is_unique else series.astype(str).str.strip()
-        bad = series.isna() | (series.astype(str) == "")
+        codes = series.cat.codes.to_numpy()
+        uniques = series.cat.categories
     else:
-        bad = series.isna().to_numpy()
-        series = series.astype(str).str.strip()
-        bad = bad | (series == "").to_numpy()
-    bad = np.asarray(bad)
+        codes, uniques = pd.factorize(series, use_na_sentinel=True)
+    stripped = np.asarray(pd.Index(uniques).astype(str).str.strip(), dtype=object)
+    blank_unique = np.append(stripped == "", True)  # the trailing slot catches code -1 (missing)
+    bad = blank_unique[np.where(codes < 0, len(stripped), codes)]
     if bad.any():
         row = int(np.flatnonzero(bad)[0]) + 1
         raise InputError(f"missing or blank contestant name ({int(bad.sum())} such rows; "
                          "expected a model name)", file=file, row=row, column=column)
-    return series
+    cats, inverse = np.unique(stripped.astype(str), return_inverse=True)
+    return pd.Categorical.from_codes(inverse[codes].astype(np.int32), categories=pd.Index(cats))
 
 
-def _parse_outcomes(raw: pd.Series, a_names: pd.Series, b_names: pd.Series, file: str, column: str,
+def _unify(*cats: pd.Categorical) -> tuple[list[np.ndarray], pd.Index]:
+    """Re-code several Categoricals against the sorted union of their categories."""
+    union = pd.Index(np.unique(np.concatenate([np.asarray(c.categories, dtype=str) for c in cats])))
+    codes = []
+    for c in cats:
+        lut = union.get_indexer(c.categories).astype(np.int32)
+        codes.append(lut[np.asarray(c.codes)])
+    return codes, union
+
+
+def _parse_outcomes(raw: pd.Series, a_names: pd.Categorical, b_names: pd.Categorical, file: str, column: str,
                     outcome_map: Mapping[Any, str] | None) -> np.ndarray:
     """Map outcome labels to codes; the winner's own name is accepted as a label too."""
     table = dict(_LABELS)
@@ -493,8 +508,8 @@ def _parse_outcomes(raw: pd.Series, a_names: pd.Series, b_names: pd.Series, file
         # the winning contestant's name is a valid label
         idx = np.flatnonzero(unknown)
         rv = raw.iloc[idx].astype(str).str.strip().to_numpy()
-        is_a = rv == a_names.iloc[idx].astype(str).to_numpy()
-        is_b = rv == b_names.iloc[idx].astype(str).to_numpy()
+        is_a = rv == np.asarray(a_names[idx], dtype=str)
+        is_b = rv == np.asarray(b_names[idx], dtype=str)
         codes[idx[is_a]] = A_WINS
         codes[idx[is_b & ~is_a]] = B_WINS
         unknown = codes < 0
@@ -568,8 +583,8 @@ def _normalise(frame: pd.DataFrame, file: str, schema: str, cols: dict[str, str 
         rest = frame.drop(columns=[ca, cb] + [c for c, _ in parts])
         for c, code in parts:
             piece = rest.copy()
-            piece.insert(0, "model_a", names_a.to_numpy())
-            piece.insert(1, "model_b", names_b.to_numpy())
+            piece.insert(0, "model_a", names_a)
+            piece.insert(1, "model_b", names_b)
             piece.insert(2, "outcome", np.int8(code))
             piece.insert(3, "count", pd.to_numeric(frame[c]).to_numpy(dtype=np.float64))
             pieces.append(piece)
@@ -586,32 +601,30 @@ def _normalise(frame: pd.DataFrame, file: str, schema: str, cols: dict[str, str 
     if schema in ("arena", "generic"):
         outcome = _parse_outcomes(frame[co], names_a, names_b, file, co, outcome_map)
     out = frame.drop(columns=[c for c in used if c in frame.columns])
-    out.insert(0, "model_a", names_a.to_numpy() if not isinstance(names_a.dtype, pd.CategoricalDtype)
-               else names_a.astype(object).to_numpy())
-    out.insert(1, "model_b", names_b.to_numpy() if not isinstance(names_b.dtype, pd.CategoricalDtype)
-               else names_b.astype(object).to_numpy())
+    out.insert(0, "model_a", names_a)
+    out.insert(1, "model_b", names_b)
     out.insert(2, "outcome", outcome)
     return out, schema
 
 
-def _check_self(names_a: pd.Series, names_b: pd.Series, file: str, column: str) -> None:
-    same = (names_a.astype(str).to_numpy() == names_b.astype(str).to_numpy())
+def _check_self(names_a: pd.Categorical, names_b: pd.Categorical, file: str, column: str) -> None:
+    (ca, cb), union = _unify(names_a, names_b)
+    same = ca == cb
     if same.any():
         row = int(np.flatnonzero(same)[0])
-        raise InputError(f"contestant {str(names_a.iloc[row])!r} battles itself ({int(same.sum())} such rows; "
+        raise InputError(f"contestant {str(union[ca[row]])!r} battles itself ({int(same.sum())} such rows; "
                          "expected two different contestants)", file=file, row=row + 1, column=column)
 
 
 def _categorical_frame(frame: pd.DataFrame) -> pd.DataFrame:
     """Encode both name columns against one shared, sorted category list."""
-    a = frame["model_a"].to_numpy(dtype=object)
-    b = frame["model_b"].to_numpy(dtype=object)
-    codes, uniques = pd.factorize(np.concatenate([a, b]), sort=True)
-    n = len(frame)
-    cats = pd.Index(uniques.astype(str))
+    cats = [c if isinstance(c, pd.Categorical) else _names(pd.Series(c), "<input>", "model")
+            for c in (frame["model_a"].array, frame["model_b"].array)]
+    cats = [pd.Categorical(c) if not isinstance(c, pd.Categorical) else c for c in cats]
+    (ca, cb), union = _unify(*cats)
     frame = frame.copy()
-    frame["model_a"] = pd.Categorical.from_codes(codes[:n].astype(np.int32), categories=cats)
-    frame["model_b"] = pd.Categorical.from_codes(codes[n:].astype(np.int32), categories=cats)
+    frame["model_a"] = pd.Categorical.from_codes(ca, categories=union)
+    frame["model_b"] = pd.Categorical.from_codes(cb, categories=union)
     return frame
 
 
@@ -720,6 +733,14 @@ def load_battles(source: Any, *more: Any, schema: str = "auto", model_a_col: str
         frames.append(norm)
         sources.append(name)
         schemas.append(used_schema)
+    if len(frames) > 1:
+        # share one category list before concatenating so the names stay categorical
+        cats = [f[col].array if isinstance(f[col].dtype, pd.CategoricalDtype)
+                else _names(f[col], "<input>", col) for f in frames for col in ("model_a", "model_b")]
+        codes, union = _unify(*cats)
+        for k, f in enumerate(frames):
+            frames[k] = f.assign(model_a=pd.Categorical.from_codes(codes[2 * k], categories=union),
+                                 model_b=pd.Categorical.from_codes(codes[2 * k + 1], categories=union))
     frame = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
     if len(frame) == 0:
         raise InputError("no battles in the input")

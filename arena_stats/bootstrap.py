@@ -32,7 +32,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -168,6 +168,25 @@ def rank_summary(ratings: np.ndarray, confidence: float) -> tuple[np.ndarray, np
     return ranks, lo, hi, (ranks == 1).mean(axis=0)
 
 
+def _merge_tie_kinds(pc: PairCounts) -> PairCounts:
+    """Fold ``tie (bothbad)`` cells into ``tie`` cells of the same pair and weight.
+
+    Every fit convention treats the two kinds of tie alike, and resampling battles then merging
+    their cells is the same as merging then resampling, so this is exact and saves up to a
+    quarter of the random draws.
+    """
+    if not (pc.cell_outcome == 3).any():
+        return pc
+    outcome = np.where(pc.cell_outcome == 3, 2, pc.cell_outcome)
+    key = pc.cell_pair * 4 + outcome
+    if pc.weighted:
+        return pc
+    cells, inverse = np.unique(key, return_inverse=True)
+    return replace(pc, cell_pair=cells // 4, cell_outcome=cells % 4,
+                   cell_count=np.bincount(inverse, weights=pc.cell_count),
+                   cell_weight=np.ones(len(cells)))
+
+
 def _cluster_matrix(battles: Battles, pc: PairCounts, cluster: str) -> csr_matrix:
     """Sparse (cluster x cell) matrix of battle counts."""
     if cluster not in battles.frame:
@@ -292,6 +311,8 @@ def bootstrap(battles: Battles | pd.DataFrame, rounds: int = DEFAULT_ROUNDS, tie
         if not np.allclose(pc.cell_count, np.round(pc.cell_count)):
             raise InputError("the bootstrap resamples battles, so battle counts must be whole numbers")
         n_total = int(round(n_total))
+    if kmat is None:
+        pc = _merge_tie_kinds(pc)
     seeds = np.random.SeedSequence(seed).spawn((rounds + CHUNK - 1) // CHUNK)
 
     def work(c: int) -> tuple[np.ndarray, int]:

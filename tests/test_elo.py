@@ -1,0 +1,221 @@
+"""Online Elo and its bootstrap, checked against a plain textbook loop (FastChat's compute_elo)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from arena_stats import load_battles
+from arena_stats.elo import (BACKENDS, VECTOR_MIN_ROUNDS, bootstrap_indices, compute_elo, default_backend,
+                             elo_bootstrap, time_order)
+from arena_stats.errors import InputError
+from arena_stats.simulate import simulate_arena
+
+try:
+    import numba  # noqa: F401
+    HAVE_NUMBA = True
+except ImportError:
+    HAVE_NUMBA = False
+
+AVAILABLE = [b for b in BACKENDS if b != "numba" or HAVE_NUMBA]
+LABELS = np.array(["model_a", "model_b", "tie", "tie (bothbad)"], dtype=object)
+
+
+def plain_elo(model_a, model_b, winner, k=4.0, scale=400.0, base=10.0, init=1000.0, weight=None):
+    """FastChat's compute_elo, written out independently: a dict and a loop."""
+    rating: dict[str, float] = {}
+    for t, (ma, mb, w) in enumerate(zip(model_a, model_b, winner)):
+        ra = rating.get(ma, init)
+        rb = rating.get(mb, init)
+        ea = 1 / (1 + base ** ((rb - ra) / scale))
+        eb = 1 / (1 + base ** ((ra - rb) / scale))
+        sa = {"model_a": 1.0, "model_b": 0.0, "tie": 0.5, "tie (bothbad)": 0.5}[w]
+        kk = k * (1.0 if weight is None else weight[t])
+        rating[ma] = ra + kk * (sa - ea)
+        rating[mb] = rb + kk * (1 - sa - eb)
+    return rating
+
+
+def random_battles(n_battles=3000, n_models=12, seed=0, tstamp=False):
+    rng = np.random.default_rng(seed)
+    names = [f"m{i:02d}" for i in range(n_models)]
+    a = rng.integers(0, n_models, n_battles)
+    b = (a + rng.integers(1, n_models, n_battles)) % n_models
+    df = pd.DataFrame({"model_a": np.array(names, dtype=object)[a], "model_b": np.array(names, dtype=object)[b],
+                       "winner": LABELS[rng.choice(4, n_battles, p=[0.35, 0.3, 0.2, 0.15])]})
+    if tstamp:
+        df["tstamp"] = rng.integers(0, 200, n_battles).astype(float)  # many equal times
+    return df
+
+
+def as_array(rating: dict[str, float], models: list[str]) -> np.ndarray:
+    return np.array([rating[m] for m in models])
+
+
+@pytest.mark.parametrize("backend", AVAILABLE)
+def test_online_elo_equals_plain_loop_with_ties(backend):
+    df = random_battles()
+    res = compute_elo(df, backend=backend)
+    ref = plain_elo(df["model_a"], df["model_b"], df["winner"])
+    assert res.order == "file"
+    np.testing.assert_allclose(res.ratings.to_numpy(), as_array(ref, res.models), rtol=0, atol=1e-9)
+
+
+@pytest.mark.parametrize("backend", AVAILABLE)
+def test_online_elo_equals_plain_loop_with_other_settings(backend):
+    df = random_battles(seed=3)
+    res = compute_elo(df, k=32, scale=173.7, base=np.e, init=1500, backend=backend)
+    ref = plain_elo(df["model_a"], df["model_b"], df["winner"], k=32, scale=173.7, base=np.e, init=1500)
+    np.testing.assert_allclose(res.ratings.to_numpy(), as_array(ref, res.models), rtol=0, atol=1e-9)
+
+
+def test_online_elo_follows_tstamp_with_stable_ties():
+    df = random_battles(seed=1, tstamp=True)
+    res = compute_elo(df)
+    ordered = df.sort_values("tstamp", kind="stable")
+    ref = plain_elo(ordered["model_a"], ordered["model_b"], ordered["winner"])
+    assert res.order == "tstamp"
+    np.testing.assert_allclose(res.ratings.to_numpy(), as_array(ref, res.models), rtol=0, atol=1e-9)
+    # and the order matters: file order gives other numbers
+    unordered = plain_elo(df["model_a"], df["model_b"], df["winner"])
+    assert np.abs(res.ratings.to_numpy() - as_array(unordered, res.models)).max() > 1e-3
+
+
+def test_time_order_puts_missing_timestamps_last():
+    b = load_battles(pd.DataFrame({"model_a": ["x", "y", "x"], "model_b": ["y", "x", "y"],
+                                   "winner": ["tie"] * 3, "tstamp": [30.0, np.nan, 10.0]}))
+    order, how = time_order(b)
+    assert order.tolist() == [2, 0, 1] and how == "tstamp"
+
+
+@pytest.mark.parametrize("backend", AVAILABLE)
+def test_weighted_elo_scales_each_step(backend):
+    df = random_battles(n_battles=500, seed=4)
+    df["w"] = np.random.default_rng(0).uniform(0.2, 2.0, len(df))
+    res = compute_elo(load_battles(df, weight_col="w"), backend=backend)
+    ref = plain_elo(df["model_a"], df["model_b"], df["winner"], weight=df["w"].to_numpy())
+    np.testing.assert_allclose(res.ratings.to_numpy(), as_array(ref, res.models), rtol=0, atol=1e-9)
+
+
+def test_aggregated_counts_replay_as_repeated_battles():
+    agg = pd.DataFrame({"model_a": ["x", "y"], "model_b": ["y", "z"], "wins_a": [3, 1], "wins_b": [1, 2],
+                        "ties": [2, 0]})
+    b = load_battles(agg, schema="aggregated")
+    res = compute_elo(b)
+    rows = b.to_frame()
+    reps = rows.loc[rows.index.repeat(b.counts.astype(int))]
+    ref = plain_elo(reps["model_a"], reps["model_b"], reps["winner"])
+    np.testing.assert_allclose(res.ratings.to_numpy(), as_array(ref, res.models), rtol=0, atol=1e-9)
+    assert res.n_battles == 9
+
+
+def test_battle_history_ends_at_final_ratings_and_has_pre_battle_expectations():
+    df = random_battles(n_battles=400, seed=5)
+    res = compute_elo(df, history="battle")
+    h = res.history
+    assert len(h) == 400 and list(h["row"]) == list(range(400))
+    last = pd.concat([h[["step", "model_a", "rating_a"]].set_axis(["step", "model", "rating"], axis=1),
+                      h[["step", "model_b", "rating_b"]].set_axis(["step", "model", "rating"], axis=1)])
+    last = last.astype({"model": object}).sort_values("step").groupby("model")["rating"].last()
+    np.testing.assert_allclose(last.reindex(res.models).to_numpy(), res.ratings.to_numpy(), atol=1e-9)
+    # expected_a of battle t from the plain loop's ratings after t battles
+    t = 250
+    before = plain_elo(df["model_a"][:t], df["model_b"][:t], df["winner"][:t])
+    ra, rb = before.get(df["model_a"][t], 1000.0), before.get(df["model_b"][t], 1000.0)
+    assert h["expected_a"][t] == pytest.approx(1 / (1 + 10 ** ((rb - ra) / 400)), abs=1e-12)
+
+
+def test_day_history_gives_end_of_day_ratings():
+    df = random_battles(n_battles=600, seed=6)
+    df["tstamp"] = pd.Timestamp("2024-03-01").timestamp() + np.sort(
+        np.random.default_rng(1).uniform(0, 5 * 86400, len(df)))
+    res = compute_elo(df, history="day")
+    h = res.history
+    assert set(h.columns) == {"date", "model", "rating", "battles"}
+    day3 = pd.Timestamp("2024-03-03")
+    upto = df[pd.to_datetime(df["tstamp"], unit="s") < day3 + pd.Timedelta(days=1)]
+    ref = plain_elo(upto["model_a"], upto["model_b"], upto["winner"])
+    rows = h[h["date"] == day3].set_index("model")
+    for m, r in rows["rating"].items():
+        assert r == pytest.approx(ref[m], abs=1e-9)
+    final = h.sort_values("date").groupby("model")["rating"].last()
+    np.testing.assert_allclose(final.reindex(res.models).to_numpy(), res.ratings.to_numpy(), atol=1e-9)
+
+
+@pytest.mark.parametrize("rounds", [3, VECTOR_MIN_ROUNDS + 1])
+@pytest.mark.parametrize("backend", AVAILABLE)
+def test_bootstrap_rounds_replay_as_plain_loops(rounds, backend):
+    df = random_battles(n_battles=1500, seed=7, tstamp=True)
+    res = elo_bootstrap(df, rounds=rounds, seed=11, backend=backend)
+    ordered = df.sort_values("tstamp", kind="stable").reset_index(drop=True)
+    for r in (0, rounds - 1):
+        idx = bootstrap_indices(len(df), seed=11, round=r)
+        sample = ordered.iloc[idx]
+        ref = plain_elo(sample["model_a"], sample["model_b"], sample["winner"])
+        got = res.ratings.iloc[r]
+        for m in res.ratings.columns:
+            if m in ref:
+                assert got[m] == pytest.approx(ref[m], abs=1e-9)
+            else:
+                assert np.isnan(got[m])
+
+
+def test_bootstrap_is_reproducible_and_seed_dependent():
+    sim = simulate_arena(n_models=6, n_battles=2000, seed=2)
+    a = elo_bootstrap(sim.battles, rounds=30, seed=5)
+    b = elo_bootstrap(sim.battles, rounds=30, seed=5)
+    c = elo_bootstrap(sim.battles, rounds=30, seed=6)
+    assert np.array_equal(a.ratings.to_numpy(), b.ratings.to_numpy(), equal_nan=True)
+    assert not np.allclose(a.ratings.to_numpy(), c.ratings.to_numpy())
+    # the first rounds do not depend on how many rounds were asked for
+    d = elo_bootstrap(sim.battles, rounds=5, seed=5)
+    np.testing.assert_allclose(d.ratings.to_numpy(), a.ratings.to_numpy()[:5], atol=1e-9)
+
+
+def test_bootstrap_draws_are_uniform_with_replacement():
+    n = 1000
+    draws = np.concatenate([bootstrap_indices(n, seed=0, round=r) for r in range(50)])
+    counts = np.bincount(draws, minlength=n)
+    # chi-square with n-1 df: mean 999, sd ~45; 6 sd either way
+    chi2 = ((counts - 50.0) ** 2 / 50.0).sum()
+    assert 999 - 6 * 45 < chi2 < 999 + 6 * 45
+    one = bootstrap_indices(n, seed=0, round=0)
+    assert 0.55 < len(np.unique(one)) / n < 0.71  # 1 - 1/e of the battles appear
+
+
+def test_bootstrap_interval_covers_and_ranks_planted_truth():
+    sim = simulate_arena(n_models=5, n_battles=6000, seed=3, spread=150)
+    res = elo_bootstrap(sim.battles, rounds=200, seed=0, k=4)
+    truth_order = sim.true_ratings.sort_values(ascending=False).index.tolist()
+    assert res.rating.sort_values(ascending=False).index.tolist() == truth_order
+    frame = res.to_frame()
+    assert list(frame.columns[:5]) == ["rank", "model", "rating", "ci_lower", "ci_upper"]
+    assert (frame["ci_lower"] <= frame["rating"]).all() and (frame["rating"] <= frame["ci_upper"]).all()
+    assert res.p_top.sum() == pytest.approx(1.0)
+
+
+def test_elo_rejects_bad_input_with_specific_errors():
+    df = random_battles(n_battles=50)
+    with pytest.raises(InputError, match="k must be"):
+        compute_elo(df, k=0)
+    with pytest.raises(InputError, match="needs a 'tstamp'"):
+        compute_elo(df, history="day")
+    with pytest.raises(InputError, match="history must be"):
+        compute_elo(df, history="week")
+    with pytest.raises(InputError, match="rounds"):
+        elo_bootstrap(df, rounds=0)
+    with pytest.raises(InputError, match="unknown backend"):
+        compute_elo(df, backend="cuda")
+    agg = pd.DataFrame({"model_a": ["x"], "model_b": ["y"], "wins_a": [1.5], "wins_b": [1]})
+    with pytest.raises(InputError, match="whole battle counts"):
+        compute_elo(load_battles(agg, schema="aggregated"))
+
+
+def test_result_frame_and_summary_echo_settings():
+    res = compute_elo(random_battles(n_battles=200), k=8)
+    frame = res.to_frame()
+    assert frame["rating"].is_monotonic_decreasing and frame["rank"].iloc[0] == 1
+    assert {"battles", "wins", "losses", "ties", "win_rate"} <= set(frame.columns)
+    assert res.k == 8 and "k=8" in res.summary()
+    assert res.backend == default_backend()
