@@ -542,6 +542,24 @@ def _stream_file(path: str, acc: _Counts, opts: Mapping[str, Any]) -> None:
         raise InputError("no rows", file=path)
 
 
+def _stream_frame(frame: pd.DataFrame, acc: _Counts, opts: Mapping[str, Any]) -> None:
+    """A DataFrame through the same batch code, via a (mostly zero-copy) Arrow table."""
+    name = "<DataFrame>"
+    if len(frame) == 0:
+        raise InputError("no rows", file=name)
+    spec = _resolve([str(c) for c in frame.columns], name, opts)
+    try:
+        table = pa.Table.from_pandas(frame.reset_index(drop=True)[spec.columns], preserve_index=False)
+    except (pa.ArrowException, TypeError, ValueError):
+        # mixed-type object columns have no Arrow type: take the pandas route
+        _add_pair_counts(acc, aggregate(load_battles(frame, **opts["load_kwargs"])))
+        return
+    row0 = 0
+    for batch in table.to_batches(max_chunksize=opts["batch_rows"]):
+        _add_batch(batch, spec, acc, opts["labels"], name, row0)
+        row0 += batch.num_rows
+
+
 def stream_pair_counts(source: Any, *more: Any, schema: str = "auto", model_a_col: str | None = None,
                        model_b_col: str | None = None, outcome_col: str | None = None,
                        winner_col: str | None = None, loser_col: str | None = None,
@@ -561,7 +579,8 @@ def stream_pair_counts(source: Any, *more: Any, schema: str = "auto", model_a_co
     source, *more : path, directory, list of them, DataFrame, Battles or PairCounts
         Parquet, CSV/TSV and JSON Lines files (optionally ``.gz``; Parquet uncompressed by gzip)
         are streamed; directories are searched recursively (names starting with ``.`` or ``_``
-        are skipped). JSON arrays, ``.parquet.gz`` and in-memory inputs are reduced whole.
+        are skipped). DataFrames go through the same batch code via Arrow (the fast way to
+        reduce an in-memory frame); JSON arrays and ``.parquet.gz`` files are loaded whole.
     schema, model_a_col, model_b_col, outcome_col, winner_col, loser_col, wins_a_col, wins_b_col, ties_col, bothbad_col, weight_col, outcome_map, format
         As in :func:`~arena_stats.battles.load_battles`.
     batch_rows : int
@@ -611,8 +630,10 @@ def stream_pair_counts(source: Any, *more: Any, schema: str = "auto", model_a_co
         for item in items:
             if isinstance(item, PairCounts):
                 _add_pair_counts(acc, item)
-            elif isinstance(item, (Battles, pd.DataFrame)):
-                _add_pair_counts(acc, aggregate(load_battles(item, **load_kwargs)))
+            elif isinstance(item, Battles):
+                _add_pair_counts(acc, aggregate(item))
+            elif isinstance(item, pd.DataFrame):
+                _stream_frame(item, acc, opts)
             elif isinstance(item, str):
                 _stream_file(item, acc, opts)
             else:

@@ -136,9 +136,11 @@ def test_every_schema_streams_like_load_battles(tmp_path):
             frame.to_parquet(path)
         else:
             frame.to_json(path, orient="records", lines=True)
+        if name == "agg.csv":
+            # a model seen only in rows with zero counts fought no battle: it is not a model
+            assert "w" not in stream_pair_counts(path).models
+            frame.iloc[:2].to_csv(path, index=False)
         assert_same_counts(stream_pair_counts(path, **kwargs), aggregate(load_battles(path, **kwargs)))
-    # a model seen only in rows with zero counts is not a model, as in load_battles
-    assert "w" not in stream_pair_counts(tmp_path / "agg.csv").models
 
 
 @pytest.mark.parametrize("row, column, change, match", [
@@ -206,3 +208,19 @@ def test_real_data_streams_like_load_battles(shared_data, tmp_path):
     assert got.n_models > 1000  # thousands of players: the sparse path on real data
     assert_same_counts(got, aggregate(load_battles(tennis)))
     json.dumps(got.models[:3])  # names are plain str
+
+
+def test_dataframes_stream_through_arrow_like_load_battles(arena_frame):
+    frame = arena_frame[["model_a", "model_b", "winner", "weight"]]
+    want = aggregate(load_battles(frame))
+    assert_same_counts(stream_pair_counts(frame, batch_rows=333), want)
+    categorical = frame.astype({"model_a": "category", "model_b": "category", "winner": "category"})
+    assert_same_counts(stream_pair_counts(categorical), want)
+    # numeric verdicts and integer player ids; an object column mixing ints and strings falls back to pandas
+    numeric = pd.DataFrame({"left": [1, 2, 3, 1], "right": [2, 3, 1, 3], "winner": [1.0, 0.0, 0.5, 1.0]})
+    assert_same_counts(stream_pair_counts(numeric), aggregate(load_battles(numeric)))
+    mixed = pd.DataFrame({"model_a": [1, "x", "y"], "model_b": ["x", "y", 1], "winner": ["a", "b", "tie"]})
+    assert_same_counts(stream_pair_counts(mixed), aggregate(load_battles(mixed)))
+    with pytest.raises(InputError) as err:
+        stream_pair_counts(frame.assign(winner=frame["winner"].where(frame.index != 10, "??")))
+    assert (err.value.file, err.value.row, err.value.column) == ("<DataFrame>", 11, "winner")
