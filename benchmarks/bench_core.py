@@ -1,0 +1,88 @@
+"""Benchmark of the core pipeline: Parquet file -> validated battles -> counts -> BT fit ->
+1,000-round bootstrap -> leaderboard, timed end to end in a fresh process with its peak memory.
+
+Usage::
+
+    python benchmarks/bench_core.py                 # 1M x 130 and 10M x 300 (the issue's targets)
+    python benchmarks/bench_core.py --quick         # small sizes, seconds (run by the test suite)
+    python benchmarks/bench_core.py --sizes 1000000:130 --rounds 1000
+
+Data are simulated arenas (``arena_stats.simulate.simulate_arena``) written once to Parquet under
+``benchmarks/out/`` (git-ignored). Each measurement runs in a new interpreter so that the peak
+resident memory (``ru_maxrss``) belongs to that run alone; the wall time starts before reading
+the file and ends when the leaderboard frame exists.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+OUT = Path(__file__).resolve().parent / "out"
+FULL_SIZES = [(1_000_000, 130), (10_000_000, 300)]
+QUICK_SIZES = [(20_000, 20)]
+DATA_SEED = 7
+
+
+def data_file(n_battles: int, n_models: int) -> Path:
+    path = OUT / f"arena_{n_battles}_{n_models}.parquet"
+    if not path.exists():
+        from arena_stats.simulate import simulate_arena
+        OUT.mkdir(parents=True, exist_ok=True)
+        frame = simulate_arena(n_models, n_battles, seed=DATA_SEED).battles.to_frame()
+        tmp = path.with_suffix(".tmp")
+        frame.to_parquet(tmp, index=False)
+        os.replace(tmp, path)
+    return path
+
+
+CHILD = r"""
+import json, resource, sys, time
+t0 = time.perf_counter()
+from arena_stats import load_battles, leaderboard
+t_import = time.perf_counter() - t0
+path, rounds = sys.argv[1], int(sys.argv[2])
+t0 = time.perf_counter()
+battles = load_battles(path)
+t_load = time.perf_counter() - t0
+board = leaderboard(battles, rounds=rounds, seed=0)
+t_total = time.perf_counter() - t0
+print(json.dumps({"import_s": t_import, "load_s": t_load, "total_s": t_total,
+                  "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                  "models": int(len(board)), "battles": float(battles.n_battles)}))
+"""
+
+
+def run_one(path: Path, rounds: int) -> dict:
+    out = subprocess.run([sys.executable, "-c", CHILD, str(path), str(rounds)], capture_output=True,
+                         text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--quick", action="store_true", help="small sizes only (seconds)")
+    ap.add_argument("--sizes", nargs="*", metavar="BATTLES:MODELS", help="sizes to run")
+    ap.add_argument("--rounds", type=int, default=1000, help="bootstrap rounds (default 1000)")
+    ap.add_argument("--repeat", type=int, default=3, help="runs per size; the best is reported")
+    args = ap.parse_args(argv)
+    sizes = QUICK_SIZES if args.quick else FULL_SIZES
+    if args.sizes:
+        sizes = [tuple(int(x) for x in s.split(":")) for s in args.sizes]
+    print(f"{'battles':>12} {'models':>7} {'rounds':>7} {'load s':>8} {'total s':>8} {'peak MB':>8}")
+    for n, m in sizes:
+        path = data_file(n, m)
+        runs = [run_one(path, args.rounds) for _ in range(1 if args.quick else args.repeat)]
+        best = min(runs, key=lambda r: r["total_s"])
+        print(f"{n:>12,} {m:>7} {args.rounds:>7} {best['load_s']:8.2f} {best['total_s']:8.2f} "
+              f"{max(r['peak_mb'] for r in runs):8.0f}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
