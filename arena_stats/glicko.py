@@ -36,7 +36,7 @@ import pandas as pd
 from scipy.stats import norm
 
 from .battles import Battles, as_battles, timestamps
-from .elo import _expand, _scores, time_order
+from .elo import _expand, _scores, summary_lines, time_order
 from .errors import ConvergenceError, InputError
 
 __all__ = ["GlickoResult", "glicko2", "glicko2_update", "GLICKO_SCALE", "DEFAULT_RATING", "DEFAULT_RD",
@@ -109,14 +109,11 @@ class GlickoResult:
         return df.sort_values("rating", ascending=False, kind="stable").reset_index(drop=True)
 
     def summary(self, top: int | None = 20) -> str:
-        lines = [f"Glicko-2 over {self.n_periods} rating periods ({self.period}), tau={self.tau:g}; "
-                 f"{self.confidence:.0%} intervals rating +- z*RD", "-" * 64,
-                 f"{'rank':>4} {'model':<30} {'rating':>8} {'RD':>6} {'battles':>8}"]
-        frame = self.to_frame()
-        for row in (frame.head(top) if top else frame).itertuples(index=False):
-            lines.append(f"{row.rank:>4} {str(row.model)[:30]:<30} {row.rating:8.1f} {row.rd:6.1f} "
-                         f"{row.battles:8,.0f}")
-        return "\n".join(lines)
+        title = [f"Glicko-2 over {self.n_periods} rating periods ({self.period}), tau={self.tau:g}; "
+                 f"{self.confidence:.0%} intervals rating +- z*RD"]
+        return summary_lines(title, self.to_frame(), [("rank", "rank", ">4"), ("model", "model", "<30"),
+                                                      ("rating", "rating", "8.1f"), ("rd", "RD", "6.1f"),
+                                                      ("battles", "battles", "8,.0f")], top)
 
     def __str__(self) -> str:
         return self.summary()
