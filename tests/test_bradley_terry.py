@@ -8,12 +8,11 @@ import numpy as np
 import pandas as pd
 import pytest
 import statsmodels.api as sm
-from scipy.optimize import minimize
 
 from arena_stats import NoMLEError, fit_bradley_terry, load_battles
 from arena_stats.aggregate import aggregate
 from arena_stats.battles import A_WINS, B_WINS, BOTHBAD, TIE
-from arena_stats.bradley_terry import TIES, outcome_probabilities
+from arena_stats.bradley_terry import TIES
 from arena_stats.simulate import simulate_arena
 
 K = 400 / np.log(10)  # Elo points per natural-log unit
@@ -115,38 +114,66 @@ def test_sandwich_equals_statsmodels_battle_clustered_hc0(ties):
     np.testing.assert_allclose(se_diff, glm.bse, rtol=1e-6)
 
 
-def _direct_tie_model_fit(frame: pd.DataFrame, ties: str):
-    """Maximise the per-battle likelihood with scipy, parameterised with the first model at 0."""
+def _design(frame: pd.DataFrame):
     models = sorted(set(frame.model_a) | set(frame.model_b))
     col = {m: k for k, m in enumerate(models)}
     a = frame.model_a.map(col).to_numpy()
     b = frame.model_b.map(col).to_numpy()
-    code = frame.winner.map({"model_a": 0, "model_b": 1, "tie": 2, "tie (bothbad)": 2}).to_numpy()
-
-    def tie_param(s):
-        # Rao-Kupper needs tau > 0: optimise its logarithm
-        return np.exp(s) if ties == "rao-kupper" else s
-
-    def negll(p):
-        theta = np.concatenate([[0.0], p[:-1]])
-        probs = outcome_probabilities(theta[a] - theta[b], ties, tie_param(p[-1]))
-        return -np.log(probs[np.arange(len(a)), code]).sum()
-
-    res = minimize(negll, np.zeros(len(models)), method="BFGS", options={"gtol": 1e-9, "maxiter": 5000})
-    res = minimize(negll, res.x, method="BFGS", options={"gtol": 1e-10})
-    theta = np.concatenate([[0.0], res.x[:-1]])
-    return models, K * (theta - theta.mean()) + 1000, tie_param(res.x[-1]), -res.fun
+    # 2: model_a won, 1: tie of either kind, 0: model_b won
+    o = frame.winner.map({"model_a": 2, "model_b": 0, "tie": 1, "tie (bothbad)": 1}).to_numpy()
+    return models, a, b, o
 
 
-@pytest.mark.parametrize("ties", ["davidson", "rao-kupper"])
 @pytest.mark.parametrize("seed", [4, 5])
-def test_tie_models_equal_direct_scipy_fit(ties, seed):
-    frame = _random_arena(seed, n_models=5, n_battles=1500)
-    models, ref, log_tie, ll = _direct_tie_model_fit(frame, ties)
-    fit = fit_bradley_terry(load_battles(frame), ties=ties)
-    np.testing.assert_allclose(fit.ratings.loc[models].to_numpy(), ref, atol=1e-4)
-    assert abs(np.log(fit.tie_param) - log_tie) < 1e-5
-    assert fit.loglik >= ll - 1e-9  # the exact Newton optimum is never worse than BFGS
+def test_davidson_equals_statsmodels_poisson_loglinear_fit(seed):
+    """Davidson is log-linear: a Poisson GLM on (pair, verdict) counts with pair effects."""
+    frame = _random_arena(seed, n_models=6, n_battles=3000)
+    models, a, b, o = _design(frame)
+    n = len(models)
+    lo, hi = np.minimum(a, b), np.maximum(a, b)
+    o_lo = np.where(a > b, 2 - o, o)  # verdict seen from the lower-coded model
+    # every verdict of every pair that met, zeros included (the Poisson trick needs them)
+    counts = pd.DataFrame({"lo": lo, "hi": hi, "o": o_lo}).value_counts()
+    counts = counts.unstack(fill_value=0).stack()
+    cells = counts.rename("count").reset_index()
+    pairs = {p: k for k, p in enumerate(sorted(set(zip(cells.lo, cells.hi))))}
+    X = np.zeros((len(cells), len(pairs) + n + 1))
+    for r, (l, h, v) in enumerate(zip(cells.lo, cells.hi, cells.o)):
+        X[r, pairs[(l, h)]] = 1.0
+        sign = {2: 0.5, 0: -0.5, 1: 0.0}[v]
+        X[r, len(pairs) + l] += sign
+        X[r, len(pairs) + h] -= sign
+        X[r, -1] = float(v == 1)
+    X = np.delete(X, len(pairs), axis=1)  # model 0 is the reference
+    glm = sm.GLM(cells["count"].to_numpy(), X, family=sm.families.Poisson()).fit(tol=1e-14)
+    theta = np.concatenate([[0.0], glm.params[len(pairs):len(pairs) + n - 1]])
+    fit = fit_bradley_terry(load_battles(frame), ties="davidson")
+    np.testing.assert_allclose(fit.ratings.loc[models].to_numpy(), K * (theta - theta.mean()) + 1000, atol=1e-6)
+    assert abs(fit.log_tie - glm.params[-1]) < 1e-9
+
+
+@pytest.mark.filterwarnings("ignore")
+@pytest.mark.parametrize("seed", [4, 5])
+def test_rao_kupper_equals_statsmodels_ordered_logit(seed):
+    """Rao-Kupper is an ordered logit (b wins < tie < a wins) with symmetric cut points.
+
+    Adding every battle a second time with the slots swapped makes the unconstrained ordered
+    logit's optimum symmetric, so statsmodels' OrderedModel fits the constrained model.
+    """
+    from statsmodels.miscmodels.ordinal_model import OrderedModel
+    frame = _random_arena(seed, n_models=6, n_battles=3000)
+    models, a, b, o = _design(frame)
+    n = len(models)
+    X = np.zeros((len(a), n))
+    X[np.arange(len(a)), a] = 1.0
+    X[np.arange(len(a)), b] = -1.0
+    model = OrderedModel(np.concatenate([o, 2 - o]), np.vstack([X, -X])[:, 1:], distr="logit")
+    res = model.fit(method="bfgs", disp=False, maxiter=300, gtol=1e-8)
+    res = model.fit(start_params=res.params, method="newton", disp=False, tol=1e-14)
+    theta = np.concatenate([[0.0], res.params[: n - 1]])
+    fit = fit_bradley_terry(load_battles(frame), ties="rao-kupper")
+    np.testing.assert_allclose(fit.ratings.loc[models].to_numpy(), K * (theta - theta.mean()) + 1000, atol=1e-6)
+    assert abs(np.log(fit.tie_param) + res.params[n - 1]) < 1e-7  # first cut point is -tau
 
 
 @pytest.mark.parametrize("ties", ["davidson", "rao-kupper"])
