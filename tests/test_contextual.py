@@ -1,0 +1,292 @@
+"""The contextual BT fit against statsmodels, a published fit and direct scipy maximisation."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import statsmodels.api as sm
+from scipy import optimize
+from statsmodels.tools.numdiff import approx_hess
+
+from arena_stats import InputError, NoMLEError, fit_bradley_terry, load_battles
+from arena_stats.battles import A_WINS, B_WINS, TIE, Battles
+from arena_stats.bradley_terry import TIES
+from arena_stats.contextual import (POSITION, bootstrap_contextual, build_design, contextual_leaderboard,
+                                    fit_contextual)
+from arena_stats.leaderboard import LEADERBOARD_COLUMNS
+from arena_stats.simulate import simulate_arena
+
+K = 400 / np.log(10)
+
+
+def _with_covariates(seed: int, n_models: int = 6, n_battles: int = 3000) -> Battles:
+    """A simulated arena plus one continuous and one discrete covariate (both 'a minus b')."""
+    b = simulate_arena(n_models, n_battles, seed=seed).battles
+    rng = np.random.default_rng(seed + 100)
+    return Battles(b.frame.assign(length=rng.normal(size=len(b)), headers=rng.integers(-2, 3, len(b)) * 1.0))
+
+
+def _expanded(b: Battles, cols: list[str], position: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Design matrix with model 0 as reference (columns models 1.., covariates) and y (tie = 0.5)."""
+    n, rows = b.n_models, np.arange(len(b))
+    d = np.zeros((len(b), n))
+    d[rows, b.a] = 1.0
+    d[rows, b.b] = -1.0
+    parts = [d[:, 1:]] + [b.frame[c].to_numpy(float)[:, None] for c in cols]
+    if position:
+        parts.append(np.ones((len(b), 1)))
+    y = np.where(b.outcome == A_WINS, 1.0, np.where(b.outcome == B_WINS, 0.0, 0.5))
+    return np.hstack(parts), y
+
+
+def _assert_equals_statsmodels(fit, plain, robust) -> None:
+    """Coefficients, model-based and HC0 standard errors agree to 1e-6."""
+    coef, se = _reference_coded(fit, fit.cov_params)
+    _, se_r = _reference_coded(fit, fit.cov_params_robust)
+    assert np.abs(coef - plain.params).max() < 1e-6
+    assert np.abs(se - plain.bse).max() < 1e-6
+    assert np.abs(se_r - robust.bse).max() < 1e-6
+
+
+def _glm(x: np.ndarray, y: np.ndarray, **kwargs):
+    model = sm.GLM(y, x, family=sm.families.Binomial(), **kwargs)
+    return model.fit(tol=1e-13), model.fit(cov_type="HC0", tol=1e-13)
+
+
+def _reference_coded(fit, cov: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Our estimates and standard errors mapped to model-0-reference coding."""
+    n, p = len(fit.models), len(fit.beta)
+    lin = np.zeros((n - 1 + p, n + p))
+    for k in range(1, n):
+        lin[k - 1, k], lin[k - 1, 0] = 1.0, -1.0
+    lin[n - 1:, n:n + p] = np.eye(p)
+    full = fit.params.to_numpy()[: n + p]
+    c = cov.to_numpy()[: n + p, : n + p]
+    return lin @ full, np.sqrt(np.diag(lin @ c @ lin.T))
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_half_ties_fit_equals_statsmodels_glm_in_coefficients_and_both_standard_errors(seed):
+    b = _with_covariates(seed)
+    fit = fit_contextual(b, ["length", "headers"], position=True, tol=1e-12)
+    x, y = _expanded(b, ["length", "headers"], position=True)
+    _assert_equals_statsmodels(fit, *_glm(x, y))
+
+
+def test_drop_ties_fit_equals_statsmodels_logit_with_hc0():
+    b = _with_covariates(3)
+    fit = fit_contextual(b, ["length"], ties="drop", position=True, tol=1e-12)
+    x, y = _expanded(b, ["length"], position=True)
+    keep = np.isin(b.outcome, [A_WINS, B_WINS])
+    logit = sm.Logit(y[keep], x[keep])
+    _assert_equals_statsmodels(fit, logit.fit(disp=0, tol=1e-12), logit.fit(disp=0, cov_type="HC0", tol=1e-12))
+
+
+def test_weighted_fit_equals_statsmodels_glm_with_variance_weights():
+    b = _with_covariates(4)
+    w = np.random.default_rng(0).uniform(0.2, 3.0, len(b))
+    bw = Battles(b.frame.assign(weight=w))
+    fit = fit_contextual(bw, ["length"], tol=1e-12)
+    x, y = _expanded(b, ["length"], position=False)
+    _assert_equals_statsmodels(fit, *_glm(x, y, var_weights=w))
+
+
+def test_cells_and_rows_give_the_same_fit_and_standard_errors():
+    b = _with_covariates(5, n_battles=4000)
+    cells = fit_contextual(b, ["headers"], ties="davidson", position=True, reduce=True, tol=1e-12)
+    rows = fit_contextual(b, ["headers"], ties="davidson", position=True, reduce=False, tol=1e-12)
+    assert cells.n_units < rows.n_units == len(b)
+    for attr in ("params", "se", "se_robust", "beta_se_robust"):
+        assert np.abs(getattr(cells, attr) - getattr(rows, attr)).max() < 1e-8
+    assert abs(cells.loglik - rows.loglik) < 1e-7
+
+
+@pytest.mark.parametrize("ties", TIES)
+def test_without_covariates_the_fit_equals_the_plain_fit(ties):
+    b = simulate_arena(7, 4000, seed=6).battles
+    ours, plain = fit_contextual(b, ties=ties), fit_bradley_terry(b, ties=ties)
+    assert np.abs(ours.ratings - plain.ratings).max() < 1e-6
+    assert np.abs(ours.se - plain.se).max() < 1e-6
+    assert np.abs(ours.se_robust - plain.se_robust).max() < 1e-6
+    assert abs(ours.loglik - plain.loglik) < 1e-6
+    assert ours.tie_param == pytest.approx(plain.tie_param, abs=1e-8) if plain.tie_param else ours.tie_param is None
+
+
+def test_baseball_home_advantage_matches_the_bradleyterry2_vignette(shared_data):
+    battles = load_battles(shared_data / "bradleyterry2_r_datasets" / "baseball.csv", schema="aggregated",
+                           model_a_col="home.team", model_b_col="away.team", wins_a_col="home.wins",
+                           wins_b_col="away.wins")
+    fit = fit_contextual(battles, position=True)
+    assert round(float(fit.beta[POSITION]), 4) == 0.3023
+    assert round(float(fit.beta_se[POSITION]), 4) == 0.1309
+    # summary(baseballModel2) of the vignette: team coefficients (Baltimore = 0) and standard errors
+    vignette = {"Boston": (1.1438, 0.3378), "Cleveland": (0.7047, 0.3350), "Detroit": (1.4754, 0.3446),
+                "Milwaukee": (1.6196, 0.3474), "New York": (1.2813, 0.3404), "Toronto": (1.3271, 0.3403)}
+    theta, cov = fit.params, fit.cov_params
+    for team, (coef, se) in vignette.items():
+        assert round(float(theta[team] - theta["Baltimore"]), 4) == coef
+        var = cov.loc[team, team] + cov.loc["Baltimore", "Baltimore"] - 2 * cov.loc[team, "Baltimore"]
+        assert round(float(np.sqrt(var)), 4) == se
+
+
+def _icehockey(shared_data) -> Battles:
+    raw = pd.read_csv(shared_data / "bradleyterry2_r_datasets" / "icehockey.csv")
+    # home.ice is the opponent's (slot b's) home ice, so "a minus b" is -home.ice
+    raw = raw.assign(winner=raw["result"].map({1.0: "model_a", 0.0: "model_b", 0.5: "tie"}),
+                     home=-raw["home.ice"].astype(float))
+    return load_battles(raw, model_a_col="visitor", model_b_col="opponent", outcome_col="winner")
+
+
+def test_icehockey_home_ice_with_half_ties_equals_statsmodels_glm(shared_data):
+    b = _icehockey(shared_data)
+    fit = fit_contextual(b, ["home"], tol=1e-12)
+    x, y = _expanded(b, ["home"], position=False)
+    _assert_equals_statsmodels(fit, *_glm(x, y))
+    assert fit.beta["home"] > 0  # home ice helps
+
+
+def _direct_negloglik(ties: str, b: Battles, cols: list[str], l2: float = 0.0):
+    """The likelihood written out from the model's definition, on free parameters (model 0 = 0)."""
+    n = b.n_models
+    x = np.column_stack([b.frame[c].to_numpy(float) for c in cols])
+    o, a, bb = b.outcome, b.a, b.b
+
+    def nll(v: np.ndarray) -> float:
+        theta = np.concatenate([[0.0], v[: n - 1]])
+        beta, lam = v[n - 1:n - 1 + x.shape[1]], v[-1]
+        eta = theta[a] - theta[bb] + x @ beta
+        if ties == "davidson":
+            z = np.exp(eta / 2) + np.exp(-eta / 2) + np.exp(lam)
+            p = np.where(o == A_WINS, np.exp(eta / 2), np.where(o == B_WINS, np.exp(-eta / 2), np.exp(lam))) / z
+        else:  # rao-kupper: P(a) = sigmoid(eta - tau), P(b) = sigmoid(-eta - tau)
+            pa, pb = 1 / (1 + np.exp(-(eta - lam))), 1 / (1 + np.exp(eta + lam))
+            p = np.where(o == A_WINS, pa, np.where(o == B_WINS, pb, 1 - pa - pb))
+        return -np.log(p).sum() + 0.5 * l2 * beta @ beta
+
+    return nll
+
+
+@pytest.mark.parametrize("ties", ["davidson", "rao-kupper"])
+def test_tie_models_with_covariates_equal_direct_maximisation_and_numerical_hessian(ties):
+    b = _with_covariates(7, n_models=5, n_battles=2500)
+    cols = ["length", "headers"]
+    fit = fit_contextual(b, cols, ties=ties, tol=1e-12)
+    nll = _direct_negloglik(ties, b, cols)
+    n = b.n_models
+    start = np.concatenate([np.zeros(n - 1 + len(cols)), [0.5]])
+    best = optimize.minimize(nll, start, method="BFGS", options={"gtol": 1e-9})
+    theta = fit.params.to_numpy()[:n]
+    ours = np.concatenate([theta[1:] - theta[0], fit.beta.to_numpy(), [fit.params.iloc[-1]]])
+    assert np.abs(ours - best.x).max() < 1e-5
+    assert fit.loglik == pytest.approx(-best.fun, abs=1e-6)
+    cov = np.linalg.inv(approx_hess(ours, nll))
+    se_num = np.sqrt(np.diag(cov))
+    n_b = len(cols)
+    assert np.allclose(fit.beta_se.to_numpy(), se_num[n - 1:n - 1 + n_b], rtol=1e-4)
+
+
+def test_l2_penalty_on_beta_is_maximised():
+    b = _with_covariates(8, n_models=4, n_battles=600)
+    fit = fit_contextual(b, ["length", "headers"], ties="davidson", l2=25.0, tol=1e-12)
+    nll = _direct_negloglik("davidson", b, ["length", "headers"], l2=25.0)
+    best = optimize.minimize(nll, np.concatenate([np.zeros(5), [0.0]]), method="BFGS", options={"gtol": 1e-9})
+    n = b.n_models
+    assert np.abs(fit.beta.to_numpy() - best.x[n - 1:n + 1]).max() < 1e-5
+    unpenalised = fit_contextual(b, ["length", "headers"], ties="davidson")
+    assert np.abs(fit.beta).sum() < np.abs(unpenalised.beta).sum()
+
+
+def test_bootstrap_is_reproducible_bit_for_bit_whatever_the_threads():
+    b = _with_covariates(9, n_models=5, n_battles=2000)
+    one = bootstrap_contextual(b, ["length"], rounds=60, seed=11, threads=1)
+    two = bootstrap_contextual(b, ["length"], rounds=60, seed=11, threads=2)
+    other = bootstrap_contextual(b, ["length"], rounds=60, seed=12, threads=1)
+    assert one.ratings.equals(two.ratings) and one.beta.equals(two.beta)
+    assert not one.ratings.equals(other.ratings)
+    assert one.n_degenerate == 0
+
+
+def test_bootstrap_sd_agrees_with_the_sandwich_standard_errors():
+    b = _with_covariates(10, n_models=5, n_battles=5000)
+    boot = bootstrap_contextual(b, ["length"], position=True, rounds=300, seed=1)
+    sd = boot.ratings.std(ddof=1)
+    ratio = sd / boot.point.se_robust
+    assert ratio.between(0.8, 1.25).all()
+    beta_ratio = boot.beta.std(ddof=1) / boot.point.beta_se_robust
+    assert beta_ratio.between(0.8, 1.25).all()
+
+
+def test_cluster_bootstrap_widens_intervals_when_votes_are_duplicated_within_clusters():
+    b = simulate_arena(5, 1500, seed=12).battles
+    # every vote cast four times by the same voter: the battle bootstrap sees 4x the data
+    frame = pd.concat([b.frame.assign(voter=np.arange(len(b)))] * 4, ignore_index=True)
+    dup = Battles(frame)
+    battle = bootstrap_contextual(dup, position=True, rounds=200, seed=2)
+    clustered = bootstrap_contextual(dup, position=True, rounds=200, seed=2, cluster="voter")
+    widen = (clustered.ratings.std() / battle.ratings.std()).median()
+    assert 1.6 < widen < 2.5  # sqrt(4) = 2
+
+
+def test_leaderboard_has_the_core_columns_for_every_interval_method():
+    b = _with_covariates(13, n_models=5, n_battles=2000)
+    for ci in ("sandwich", "fisher", "none"):
+        board, _ = contextual_leaderboard(b, ["length"], ci=ci)
+        assert list(board.columns) == LEADERBOARD_COLUMNS
+        assert board["rating"].is_monotonic_decreasing
+    board, boot = contextual_leaderboard(b, ["length"], ci="bootstrap", rounds=40, seed=0)
+    assert list(board.columns) == LEADERBOARD_COLUMNS + ["rank_lower", "rank_upper", "p_top"]
+    assert (board["ci_lower"] <= board["rating"]).all() and (board["rating"] <= board["ci_upper"]).all()
+    assert board["battles"].sum() == 2 * len(b)
+
+
+def test_position_covariate_recovers_a_planted_first_slot_advantage():
+    rng = np.random.default_rng(14)
+    n, m = 6, 30000
+    theta = rng.normal(0, 0.5, n)
+    a, b = rng.integers(0, n, m), rng.integers(0, n, m)
+    keep = a != b
+    a, b = a[keep], b[keep]
+    p = 1 / (1 + np.exp(-(theta[a] - theta[b] + 0.25)))
+    win = rng.random(len(a)) < p
+    df = pd.DataFrame({"model_a": [f"m{k}" for k in a], "model_b": [f"m{k}" for k in b],
+                       "winner": np.where(win, "model_a", "model_b")})
+    fit = fit_contextual(df, position=True)
+    lo, hi = fit.coef_table().loc[POSITION, ["ci_lower", "ci_upper"]]
+    assert lo < 0.25 < hi
+
+
+def test_missing_or_bad_covariates_name_the_column_and_row():
+    b = simulate_arena(4, 200, seed=1).battles
+    with pytest.raises(InputError, match="length"):
+        fit_contextual(b, ["length"])
+    bad = Battles(b.frame.assign(length=np.where(np.arange(len(b)) == 7, np.nan, 1.0)))
+    with pytest.raises(InputError, match="row 8"):
+        fit_contextual(bad, ["length"])
+
+
+def test_disconnected_battles_raise_no_mle_error():
+    df = pd.DataFrame({"model_a": ["a", "b", "c", "d"], "model_b": ["b", "a", "d", "c"],
+                       "winner": ["model_a", "model_a", "model_a", "model_a"], "x": [1.0, -1.0, 0.5, 0.2]})
+    with pytest.raises(NoMLEError):
+        fit_contextual(df, ["x"])
+
+
+def test_design_reduces_discrete_covariates_to_cells_sorted_by_pair():
+    b = _with_covariates(15)
+    d = build_design(b, ["headers"], position=True)
+    assert d.reduced and d.n_units < len(b) and d.n_battles == len(b)
+    assert (np.diff(d.pair) >= 0).all() and (d.a < d.b).all()
+    continuous = build_design(b, ["length"])
+    assert not continuous.reduced and (np.diff(continuous.pair) >= 0).all()
+
+
+def test_predictions_use_the_covariates_and_sum_to_one():
+    b = _with_covariates(16)
+    for ties in TIES:
+        fit = fit_contextual(b, ["length"], ties=ties)
+        p0 = fit.predict_proba(["model-000"], ["model-001"])
+        p1 = fit.predict_proba(["model-000"], ["model-001"], [[2.0]])
+        assert np.allclose(p0.sum(axis=1), 1) and np.allclose(p1.sum(axis=1), 1)
+        assert (p1[0, 0] > p0[0, 0]) == (fit.beta["length"] > 0)
+        assert "length" in fit.summary()
