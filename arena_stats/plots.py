@@ -1,0 +1,487 @@
+"""Plots of ratings, intervals, pairwise tables and histories (matplotlib).
+
+Every function returns a :class:`matplotlib.figure.Figure` built with the object API (no pyplot
+state, never ``plt.show()``), so it works under any backend, in notebooks and in the CLI, and
+figures can be saved as PNG, SVG or PDF. Design choices:
+
+* *Readable from 2 to 300 models.* Figure size grows with the number of labelled models
+  (:data:`INCH_PER_LABEL` per label, within :data:`MIN_SIZE` and :data:`MAX_SIZE`) and the label
+  font shrinks towards :data:`MIN_FONT`; ``top_k`` keeps the best ``k`` models. Heatmaps print
+  their numbers only up to :data:`MAX_ANNOTATED` models.
+* *Sorted by rating.* Heatmaps and distributions follow a rating order: the one given, a fit's
+  ratings, or a Bradley-Terry fit of the battles (falling back to win rate when the MLE does
+  not exist).
+* *Rank tiers.* The forest plot shades runs of models whose intervals overlap the tier's leader
+  (a new tier starts at the first model whose upper bound is below the leader's lower bound),
+  so "statistically tied" groups are visible at a glance.
+* ``style="paper"``: serif fonts, small sizes, no top/right spines, thin lines, 300 dpi, and
+  colour maps that survive grey-scale printing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import matplotlib as mpl
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+from .aggregate import aggregate, model_totals, pairwise_matrices
+from .battles import Battles, as_battles
+from .errors import InputError, NoMLEError
+
+__all__ = ["plot_leaderboard", "plot_win_fraction", "plot_battle_counts", "plot_win_probability",
+           "plot_calibration", "plot_ratings_over_time", "plot_bootstrap", "rank_tiers", "STYLES",
+           "PLOT_KINDS"]
+
+STYLES = ("default", "paper")
+#: Inches per labelled model along a labelled axis.
+INCH_PER_LABEL = 0.17
+MIN_SIZE = 4.0
+MAX_SIZE = 60.0
+MIN_FONT = 4.0
+MAX_FONT = 10.0
+#: Heatmaps print the value in each cell up to this many models.
+MAX_ANNOTATED = 20
+#: Default number of lines in a ratings-over-time plot.
+DEFAULT_TOP_LINES = 10
+PAPER_RC = {
+    "font.family": "serif", "font.size": 8, "axes.titlesize": 9, "axes.labelsize": 8,
+    "xtick.labelsize": 7, "ytick.labelsize": 7, "legend.fontsize": 7, "lines.linewidth": 1.0,
+    "axes.linewidth": 0.6, "axes.spines.top": False, "axes.spines.right": False,
+    "savefig.dpi": 300, "pdf.fonttype": 42, "ps.fonttype": 42,
+}
+DEFAULT_RC = {"savefig.dpi": 150}
+#: Above this many labels the layout is computed from the label lengths instead of by
+#: matplotlib's constrained layout, which measures every label several times (seconds at 300).
+MAX_AUTO_LAYOUT = 60
+CMAPS = {"default": {"diverging": "RdBu", "sequential": "viridis"},
+         "paper": {"diverging": "PuOr", "sequential": "Greys"}}
+
+#: The plot kinds of ``arena-stats plot``, with the function drawing each.
+PLOT_KINDS = {
+    "leaderboard": "plot_leaderboard", "win-fraction": "plot_win_fraction",
+    "battle-counts": "plot_battle_counts", "win-probability": "plot_win_probability",
+    "calibration": "plot_calibration", "over-time": "plot_ratings_over_time",
+    "bootstrap-ratings": "plot_bootstrap", "bootstrap-ranks": "plot_bootstrap",
+}
+
+
+# matplotlib 3.10 replaced vert=False by orientation="horizontal"
+_HORIZONTAL: dict[str, Any] = ({"orientation": "horizontal"}
+                               if tuple(int(p) for p in mpl.__version__.split(".")[:2]) >= (3, 10)
+                               else {"vert": False})
+
+
+# ------------------------------------------------------------------------------ helpers
+@contextlib.contextmanager
+def _styled(style: str) -> Iterator[None]:
+    if style not in STYLES:
+        raise InputError(f"unknown style {style!r}; expected one of {', '.join(STYLES)}")
+    with mpl.rc_context(PAPER_RC if style == "paper" else DEFAULT_RC):
+        yield
+
+
+def _label_font(n: int, style: str) -> float:
+    base = PAPER_RC["ytick.labelsize"] if style == "paper" else MAX_FONT
+    return float(np.clip(base * 30 / max(n, 30), MIN_FONT, base))
+
+
+def _span(n: int, extra: float = 1.5) -> float:
+    return float(np.clip(n * INCH_PER_LABEL + extra, MIN_SIZE, MAX_SIZE))
+
+
+def _check_top_k(top_k: int | None) -> None:
+    if top_k is not None and (int(top_k) != top_k or top_k < 1):
+        raise InputError(f"top_k must be a positive whole number, got {top_k!r}")
+
+
+def _as_board(result: Any) -> pd.DataFrame:
+    """A leaderboard frame (model, rating, ci_lower, ci_upper, ...) from any result or frame."""
+    frame = result if isinstance(result, pd.DataFrame) else getattr(result, "to_frame", lambda: None)()
+    if frame is None:
+        raise InputError(f"cannot plot a {type(result).__name__}; expected a leaderboard DataFrame or a result "
+                         "with to_frame()")
+    frame = frame.copy()
+    if "model" not in frame:
+        frame = frame.reset_index().rename(columns={"index": "model"})
+    missing = [c for c in ("model", "rating") if c not in frame]
+    if missing:
+        raise InputError(f"the leaderboard lacks column(s) {', '.join(missing)}")
+    if "ci_lower" not in frame or "ci_upper" not in frame:
+        if "se" in frame:
+            frame["ci_lower"] = frame["rating"] - 1.959963984540054 * frame["se"]
+            frame["ci_upper"] = frame["rating"] + 1.959963984540054 * frame["se"]
+        else:
+            frame["ci_lower"] = frame["ci_upper"] = frame["rating"]
+    return frame.sort_values("rating", ascending=False, kind="stable").reset_index(drop=True)
+
+
+def rank_tiers(rating: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> np.ndarray:
+    """Tier of each model (1 = top), models sorted by rating, best first.
+
+    A new tier starts at the first model whose upper bound lies below the current tier
+    leader's lower bound.
+
+    Examples
+    --------
+    >>> rank_tiers(np.array([10, 9, 5, 4]), np.array([8, 7, 3, 2]), np.array([12, 11, 7, 6])).tolist()
+    [1, 1, 2, 2]
+    """
+    rating = np.asarray(rating, float)
+    if len(rating) > 1 and np.any(np.diff(rating) > 0):
+        raise InputError("rank_tiers needs the models sorted by rating, best first")
+    tiers = np.ones(len(rating), np.int64)
+    leader = 0
+    for m in range(1, len(rating)):
+        if upper[m] < lower[leader]:
+            leader = m
+            tiers[m] = tiers[m - 1] + 1
+        else:
+            tiers[m] = tiers[m - 1]
+    return tiers
+
+
+def _order(battles: Battles | None, ratings: Any) -> list[str]:
+    """Models best first: from ratings (Series, result, list) or a BT fit of the battles."""
+    if ratings is not None:
+        if isinstance(ratings, (list, tuple, pd.Index, np.ndarray)):
+            return [str(m) for m in ratings]
+        series = ratings if isinstance(ratings, pd.Series) else getattr(ratings, "ratings", None)
+        if isinstance(series, pd.Series):
+            return list(series.sort_values(ascending=False, kind="stable").index)
+        raise InputError(f"cannot order models by a {type(ratings).__name__}")
+    from .bradley_terry import fit_bradley_terry
+    assert battles is not None
+    try:
+        fit = fit_bradley_terry(battles)
+        return list(fit.ratings.sort_values(ascending=False, kind="stable").index)
+    except NoMLEError:
+        rate = model_totals(battles)["win_rate"]
+        return list(rate.sort_values(ascending=False, kind="stable").index)
+
+
+def _heatmap(matrix: pd.DataFrame, *, cmap: str, vmin: float | None, vmax: float | None, fmt: str,
+             title: str, colorbar: str, style: str) -> Figure:
+    n = len(matrix)
+    size = _span(n, extra=2.5)
+    fig = Figure(figsize=(size + 1.0, size))
+    ax = fig.add_subplot()
+    values = matrix.to_numpy(dtype=float)
+    img = ax.imshow(np.ma.masked_invalid(values), cmap=cmap, vmin=vmin, vmax=vmax, aspect="equal",
+                    interpolation="nearest")
+    font = _label_font(n, style)
+    ax.set_xticks(np.arange(n), labels=list(matrix.columns), rotation=90, fontsize=font)
+    ax.set_yticks(np.arange(n), labels=list(matrix.index), fontsize=font)
+    ax.xaxis.tick_top()
+    ax.set_xlabel("model B (opponent)")
+    ax.set_ylabel("model A")
+    if n <= MAX_ANNOTATED:
+        for r in range(n):
+            for c in range(n):
+                if np.isfinite(values[r, c]):
+                    ax.text(c, r, format(values[r, c], fmt), ha="center", va="center",
+                            fontsize=max(MIN_FONT, font - 2), color="black")
+    if style != "paper":
+        ax.set_title(title, pad=12)
+    _layout(fig, n, list(matrix.index), font, top=True, right=1.2, bottom=0.3)
+    fig.colorbar(img, ax=ax, label=colorbar, shrink=0.6)
+    return fig
+
+
+def _spread(values: np.ndarray) -> np.ndarray:
+    """A violin needs spread: a constant (e.g. always rank 1) becomes a hair-thin pair."""
+    if len(values) == 0:
+        return np.array([np.nan, np.nan])
+    if np.ptp(values) == 0:
+        v = float(values[0])
+        return np.array([v - 1e-6 * max(1.0, abs(v)), v + 1e-6 * max(1.0, abs(v))])
+    return values
+
+
+def _layout(fig: Figure, n: int, labels: Sequence[str], font: float, *, left: bool = True, top: bool = False,
+            right: float = 0.3, bottom: float = 0.6) -> None:
+    """Constrained layout for few labels; margins from the longest label for many."""
+    if n <= MAX_AUTO_LAYOUT:
+        fig.set_layout_engine("constrained")
+        return
+    width_in = max((len(str(m)) for m in labels), default=1) * font * 0.6 / 72 + 0.4
+    w, h = fig.get_size_inches()
+    fig.subplots_adjust(left=min(0.6, (width_in if left else 0.6) / w), right=1 - right / w,
+                        top=1 - min(0.6 * h, (width_in if top else 0.5) + 0.2) / h, bottom=bottom / h)
+
+
+def _limit(order: list[str], top_k: int | None) -> list[str]:
+    _check_top_k(top_k)
+    return order[:top_k] if top_k else order
+
+
+# --------------------------------------------------------------------------------- plots
+def plot_leaderboard(result: Any, *, top_k: int | None = None, style: str = "default",
+                     title: str | None = None) -> Figure:
+    """Forest plot: each model's rating and interval, best at the top, rank tiers shaded.
+
+    Parameters
+    ----------
+    result : DataFrame or result
+        A leaderboard (columns ``model, rating, ci_lower, ci_upper``) or anything with
+        ``to_frame()`` giving one (BT fit, bootstrap, Elo, Glicko results).
+    top_k : int, optional
+        Show only the best ``top_k`` models.
+    style : {"default", "paper"}
+    title : str, optional
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> board = pd.DataFrame({"model": ["a", "b", "c"], "rating": [1050, 1000, 950],
+    ...                       "ci_lower": [1030, 980, 900], "ci_upper": [1070, 1020, 990]})
+    >>> fig = plot_leaderboard(board)
+    >>> [t.get_text() for t in fig.axes[0].get_yticklabels()]
+    ['a', 'b', 'c']
+    """
+    board = _as_board(result)
+    _check_top_k(top_k)
+    if top_k:
+        board = board.head(top_k)
+    n = len(board)
+    with _styled(style):
+        fig = Figure(figsize=(7.0 if style != "paper" else 3.5 + 0.02 * n, _span(n)))
+        ax = fig.add_subplot()
+        y = np.arange(n)
+        r = board["rating"].to_numpy(float)
+        lo, hi = board["ci_lower"].to_numpy(float), board["ci_upper"].to_numpy(float)
+        tiers = rank_tiers(r, lo, hi)
+        for t in np.unique(tiers):
+            rows = np.flatnonzero(tiers == t)
+            if t % 2 == 0:
+                ax.axhspan(rows[0] - 0.5, rows[-1] + 0.5, color="0.92", zorder=0, lw=0)
+        ax.errorbar(r, y, xerr=[r - lo, hi - r], fmt="o", ms=3 if n > 50 else 4, capsize=0 if n > 50 else 2,
+                    color="black" if style == "paper" else "C0", ecolor="0.4" if style == "paper" else "C0",
+                    elinewidth=0.8, zorder=2)
+        font = _label_font(n, style)
+        ax.set_yticks(y, labels=[str(m) for m in board["model"]], fontsize=font)
+        ax.set_ylim(n - 0.5, -0.5)
+        ax.set_xlabel("rating")
+        ax.grid(axis="x", color="0.85", lw=0.5, zorder=0)
+        if n <= 60:
+            ax2 = ax.secondary_yaxis("right")
+            ax2.set_yticks(y, labels=[f"tier {t}" if k == 0 or tiers[k - 1] != t else ""
+                                      for k, t in enumerate(tiers)], fontsize=max(MIN_FONT, font - 1))
+            ax2.tick_params(length=0)
+        if title or style != "paper":
+            ax.set_title(title or f"Ratings with intervals ({n} models; shaded: rank tiers)")
+        _layout(fig, n, [str(m) for m in board["model"]], font)
+    return fig
+
+
+def plot_win_fraction(battles: Battles | pd.DataFrame, *, ratings: Any = None, top_k: int | None = None,
+                      style: str = "default") -> Figure:
+    """Observed fraction of battles the row model won against the column model (ties half).
+
+    Examples
+    --------
+    >>> from arena_stats.simulate import simulate_arena
+    >>> fig = plot_win_fraction(simulate_arena(n_models=4, n_battles=500, seed=1).battles)
+    >>> len(fig.axes[0].get_yticklabels())
+    4
+    """
+    battles = as_battles(battles)
+    order = _limit(_order(battles, ratings), top_k)
+    frac, _ = pairwise_matrices(aggregate(battles), order=order)
+    with _styled(style):
+        return _heatmap(frac, cmap=CMAPS[style]["diverging"], vmin=0.0, vmax=1.0, fmt=".2f",
+                        title="Observed win fraction of A against B (ties count half)",
+                        colorbar="win fraction", style=style)
+
+
+def plot_battle_counts(battles: Battles | pd.DataFrame, *, ratings: Any = None, top_k: int | None = None,
+                       style: str = "default") -> Figure:
+    """Number of battles between each pair, models ordered by rating."""
+    battles = as_battles(battles)
+    order = _limit(_order(battles, ratings), top_k)
+    _, count = pairwise_matrices(aggregate(battles), order=order)
+    with _styled(style):
+        return _heatmap(count.where(count > 0), cmap=CMAPS[style]["sequential"], vmin=0.0, vmax=None, fmt=".0f",
+                        title="Battles per pair", colorbar="battles", style=style)
+
+
+def plot_win_probability(fit: Any, *, top_k: int | None = None, style: str = "default") -> Figure:
+    """Predicted probability that the row model beats the column model, from a fitted model."""
+    order = _limit(_order(None, fit), top_k)
+    probs = fit.win_probability_matrix().loc[order, order].astype(float)
+    values = probs.to_numpy(copy=True)
+    np.fill_diagonal(values, np.nan)
+    with _styled(style):
+        return _heatmap(pd.DataFrame(values, index=order, columns=order), cmap=CMAPS[style]["diverging"],
+                        vmin=0.0, vmax=1.0, fmt=".2f", title="Predicted P(A beats B)",
+                        colorbar="predicted win probability", style=style)
+
+
+def plot_calibration(fit: Any, *, top_k: int | None = None, min_battles: int = 1, style: str = "default"
+                     ) -> Figure:
+    """Observed vs predicted win fraction per pair: does the fitted model describe the data?
+
+    One point per compared pair (area proportional to its battles), with the identity line.
+    The prediction counts a tie as half a win, like the observation.
+
+    Parameters
+    ----------
+    fit : BTResult
+        A fit (its ``counts`` are the observations).
+    top_k : int, optional
+        Only pairs among the best ``top_k`` models.
+    min_battles : int
+        Only pairs with at least this many battles.
+    """
+    pc = getattr(fit, "counts", None)
+    if pc is None:
+        raise InputError("plot_calibration needs a fit that carries its counts (a BTResult)")
+    order = _limit(_order(None, fit), top_k)
+    frac, count = pairwise_matrices(pc, order=order)
+    n = len(order)
+    iu = np.triu_indices(n, k=1)
+    obs = frac.to_numpy()[iu]
+    cnt = count.to_numpy()[iu]
+    keep = (cnt >= max(min_battles, 1)) & np.isfinite(obs)
+    pa, pb = np.asarray(order, dtype=object)[iu[0]][keep], np.asarray(order, dtype=object)[iu[1]][keep]
+    proba = np.asarray(fit.predict_proba(list(pa), list(pb)), float).reshape(-1, 3) if keep.any() else \
+        np.zeros((0, 3))
+    pred = proba[:, 0] + 0.5 * proba[:, 2]
+    obs, cnt = obs[keep], cnt[keep]
+    with _styled(style):
+        fig = Figure(figsize=(4.0, 4.0) if style == "paper" else (6.0, 6.0))
+        ax = fig.add_subplot()
+        area = 8 + 120 * cnt / cnt.max() if len(cnt) else 10
+        ax.scatter(pred, obs, s=area, alpha=0.6, color="black" if style == "paper" else "C0",
+                   edgecolors="none", label="model pair")
+        ax.plot([0, 1], [0, 1], color="0.5", lw=0.8, ls="--")
+        ax.set_xlim(0, 1)
+        ax.set_ylim(0, 1)
+        ax.set_aspect("equal")
+        ax.set_xlabel("predicted win fraction (ties half)")
+        ax.set_ylabel("observed win fraction")
+        if len(cnt):
+            rmse = float(np.sqrt(np.average((obs - pred) ** 2, weights=cnt)))
+            ax.text(0.03, 0.95, f"{len(cnt)} pairs, battle-weighted RMSE {rmse:.3f}", transform=ax.transAxes,
+                    va="top", fontsize=8)
+        if style != "paper":
+            ax.set_title("Calibration: observed vs predicted per pair")
+        fig.set_layout_engine("constrained")
+    return fig
+
+
+def plot_ratings_over_time(history: Any, *, models: Sequence[str] | None = None,
+                           top_k: int | None = DEFAULT_TOP_LINES, select: str = "last", bands: bool = True,
+                           style: str = "default", title: str | None = None) -> Figure:
+    """Ratings over time, one line per model, with interval bands where available.
+
+    Parameters
+    ----------
+    history : RatingsOverTime or DataFrame
+        Tidy ``date, model, rating`` (+ ``ci_lower, ci_upper``): :func:`ratings_over_time`,
+        ``compute_elo(..., history="day").history`` or ``glicko2(..., history=True).history``.
+    models : list of str, optional
+        The models to draw (default: ``top_k`` of them chosen by ``select``).
+    top_k : int
+    select : {"last", "peak"}
+        Choose the models with the best rating at the last date, or the best peak rating.
+    bands : bool
+        Shade ``ci_lower``-``ci_upper`` (or ``rating +- 1.96 rd`` for Glicko histories).
+    """
+    frame = history.frame if hasattr(history, "frame") else history
+    if not isinstance(frame, pd.DataFrame) or not {"date", "model", "rating"} <= set(frame.columns):
+        raise InputError("plot_ratings_over_time needs a tidy frame with date, model and rating columns")
+    frame = frame.copy()
+    if "ci_lower" not in frame and "rd" in frame:
+        frame["ci_lower"] = frame["rating"] - 1.959963984540054 * frame["rd"]
+        frame["ci_upper"] = frame["rating"] + 1.959963984540054 * frame["rd"]
+    _check_top_k(top_k)
+    if select not in ("last", "peak"):
+        raise InputError(f"select must be 'last' or 'peak', got {select!r}")
+    if models is None:
+        if select == "peak":
+            score = frame.groupby("model", observed=True)["rating"].max()
+        else:
+            score = frame.sort_values("date").groupby("model", observed=True)["rating"].last()
+        models = list(score.sort_values(ascending=False, kind="stable").index[:top_k or len(score)])
+    else:
+        unknown = [m for m in models if m not in set(frame["model"])]
+        if unknown:
+            raise InputError(f"no history for model(s) {', '.join(map(str, unknown))}")
+    with _styled(style):
+        fig = Figure(figsize=(4.5, 3.0) if style == "paper" else (10.0, 5.5))
+        ax = fig.add_subplot()
+        colors = mpl.colormaps["tab20" if len(models) > 10 else "tab10"]
+        styles = ["-", "--", ":", "-."]
+        for k, m in enumerate(models):
+            rows = frame[frame["model"] == m].sort_values("date")
+            color = colors(k % colors.N)
+            ls = styles[(k // 10) % 4] if style == "paper" else "-"
+            ax.plot(rows["date"], rows["rating"], color=color, ls=ls, label=str(m))
+            if bands and "ci_lower" in rows and rows["ci_lower"].notna().any():
+                ax.fill_between(rows["date"].to_numpy(), rows["ci_lower"].to_numpy(float),
+                                rows["ci_upper"].to_numpy(float), color=color, alpha=0.15, lw=0)
+        ax.set_ylabel("rating")
+        ax.set_xlabel("date")
+        ax.grid(color="0.9", lw=0.5)
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False,
+                  fontsize=_label_font(len(models), style), ncols=1 if len(models) <= 30 else 2)
+        if title or style != "paper":
+            ax.set_title(title or "Ratings over time")
+        fig.set_layout_engine("constrained")
+    return fig
+
+
+def plot_bootstrap(result: Any, *, what: str = "ratings", kind: str = "box", top_k: int | None = None,
+                   style: str = "default") -> Figure:
+    """Bootstrap distribution of each model's rating or rank, as box or violin plots.
+
+    Parameters
+    ----------
+    result : BootstrapResult or EloBootstrapResult (anything with ``ratings`` and ``ranks``
+        frames of rounds x models), or a rounds x models DataFrame of ratings.
+    what : {"ratings", "ranks"}
+    kind : {"box", "violin"}
+    top_k : int, optional
+    """
+    if what not in ("ratings", "ranks"):
+        raise InputError(f"what must be 'ratings' or 'ranks', got {what!r}")
+    if kind not in ("box", "violin"):
+        raise InputError(f"kind must be 'box' or 'violin', got {kind!r}")
+    table = result if isinstance(result, pd.DataFrame) else getattr(result, what, None)
+    if isinstance(result, pd.DataFrame) and what == "ranks":
+        values = result.to_numpy(float)
+        filled = np.where(np.isnan(values), -np.inf, values)
+        ranks = 1 + (filled[:, None, :] > filled[:, :, None]).sum(axis=2)
+        table = pd.DataFrame(ranks, columns=result.columns)
+    if not isinstance(table, pd.DataFrame):
+        raise InputError(f"cannot plot the bootstrap of a {type(result).__name__}")
+    ratings = result if isinstance(result, pd.DataFrame) else result.ratings
+    order = _limit(list(ratings.median(axis=0).sort_values(ascending=False, kind="stable").index), top_k)
+    n = len(order)
+    data = [table[m].dropna().to_numpy(float) for m in order]
+    with _styled(style):
+        fig = Figure(figsize=(7.0 if style != "paper" else 3.5, _span(n)))
+        ax = fig.add_subplot()
+        pos = np.arange(n)
+        if kind == "box":
+            ax.boxplot(data, positions=pos, widths=0.6, showfliers=n <= 50, flierprops=dict(ms=2),
+                       medianprops=dict(color="black" if style == "paper" else "C1"), **_HORIZONTAL)
+        else:
+            parts = ax.violinplot([_spread(d) for d in data], positions=pos,
+                                  widths=0.8, showmedians=True, **_HORIZONTAL)
+            if style == "paper":
+                for body in parts["bodies"]:
+                    body.set_facecolor("0.6")
+        ax.set_yticks(pos, labels=[str(m) for m in order], fontsize=_label_font(n, style))
+        ax.set_ylim(n - 0.5, -0.5)
+        ax.set_xlabel("rank (1 = best)" if what == "ranks" else "rating")
+        ax.grid(axis="x", color="0.9", lw=0.5)
+        if style != "paper":
+            ax.set_title(f"Bootstrap distribution of {what} ({len(ratings)} rounds)")
+        _layout(fig, n, [str(m) for m in order], _label_font(n, style))
+    return fig
