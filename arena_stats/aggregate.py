@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .battles import A_WINS, B_WINS, BOTHBAD, TIE, Battles, as_battles
+from .battles import BOTHBAD, TIE, Battles, as_battles
 
 __all__ = ["PairCounts", "aggregate", "model_totals", "pairwise_matrices"]
 
@@ -97,6 +97,27 @@ def _cells_unique(slot: np.ndarray, size: int) -> bool:
     return len(slot) == len(np.unique(slot)) if len(slot) <= size else False
 
 
+def cell_keys(a: np.ndarray, b: np.ndarray, outcome: np.ndarray, n_models: int) -> np.ndarray:
+    """Cell key ``((lo * n + hi) * 4 + verdict)`` of each battle, verdict seen from ``lo``.
+
+    Works in 32-bit integers while the keys fit (fewer than ~23,000 models), which halves the
+    memory traffic on logs of tens of millions of battles.
+    """
+    dtype = np.int32 if 4 * n_models * n_models < 2**31 else np.int64
+    a = a.astype(dtype, copy=False)
+    b = b.astype(dtype, copy=False)
+    lo = np.minimum(a, b)
+    hi = np.maximum(a, b)
+    o = outcome.astype(dtype)
+    # swapping the slots turns an A win (0) into a B win (1) and back: xor 1 on decisive verdicts
+    o ^= (a > b) & (o < 2)
+    lo *= n_models
+    lo += hi
+    lo <<= 2
+    lo |= o
+    return lo
+
+
 def aggregate(battles: Battles | pd.DataFrame) -> PairCounts:
     """Reduce battles to :class:`PairCounts` in one pass.
 
@@ -112,15 +133,7 @@ def aggregate(battles: Battles | pd.DataFrame) -> PairCounts:
     """
     battles = as_battles(battles)
     n = battles.n_models
-    a = battles.a.astype(np.int64)
-    b = battles.b.astype(np.int64)
-    o = battles.outcome.astype(np.int64)
-    swap = a > b
-    lo = np.where(swap, b, a)
-    hi = np.where(swap, a, b)
-    # flipping the slots turns an A win into a B win and back; ties are symmetric
-    o = np.where(swap & (o == A_WINS), B_WINS, np.where(swap & (o == B_WINS), A_WINS, o))
-    key = (lo * n + hi) * 4 + o
+    key = cell_keys(battles.a, battles.b, battles.outcome, n)
     counts = battles.counts
     weights = battles.weights
     if weights is None and n * n * 4 <= DENSE_CELL_LIMIT:

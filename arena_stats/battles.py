@@ -46,6 +46,9 @@ SCHEMAS = ("auto", "arena", "kaggle", "generic", "winner-loser", "aggregated")
 
 KAGGLE_ONE_HOT = ("winner_model_a", "winner_model_b", "winner_tie")
 AGGREGATED_COLUMNS = ("wins_a", "wins_b")
+# every column name a schema may read by default (kept when ``keep=`` prunes the others)
+_SCHEMA_COLUMNS = ("model_a", "model_b", "winner", "left", "right", "loser", "winner_name", "loser_name",
+                   "ties", "ties_bothbad", *KAGGLE_ONE_HOT, *AGGREGATED_COLUMNS)
 
 # Text spellings of each verdict accepted in the generic schema (compared lower-cased, stripped).
 _LABELS: dict[str, int] = {}
@@ -339,7 +342,8 @@ def _format_of(path: str) -> tuple[str, bool]:
     return _FORMATS[ext], gz
 
 
-def read_table(path: str | os.PathLike, format: str | None = None) -> pd.DataFrame:
+def read_table(path: str | os.PathLike, format: str | None = None,
+               columns: Iterable[str] | None = None) -> pd.DataFrame:
     """Read one CSV/TSV/JSON/JSON Lines/Parquet file (optionally gzip-compressed) into a frame.
 
     Parameters
@@ -347,6 +351,9 @@ def read_table(path: str | os.PathLike, format: str | None = None) -> pd.DataFra
     path : path-like
         The file. The format comes from the extension unless ``format`` is given.
     format : {"csv", "tsv", "json", "jsonl", "parquet"}, optional
+    columns : iterable of str, optional
+        Read only these columns where present (CSV/TSV/Parquet skip the others while reading);
+        ``None`` reads every column.
 
     Raises
     ------
@@ -366,11 +373,14 @@ def read_table(path: str | os.PathLike, format: str | None = None) -> pd.DataFra
             if gz:
                 src.seek(0)
             dict_cols = [c for c in ("model_a", "model_b", "winner") if c in schema_names]
-            return pq.read_table(src, read_dictionary=dict_cols).to_pandas()
+            wanted = None if columns is None else [c for c in schema_names if c in set(columns)]
+            return pq.read_table(src, columns=wanted, read_dictionary=dict_cols).to_pandas()
         opener = gzip.open if gz else open
         if fmt in ("csv", "tsv"):
             with opener(path, "rt", encoding="utf-8", newline="") as fh:
-                return pd.read_csv(fh, sep="," if fmt == "csv" else "\t", low_memory=False)
+                wanted = None if columns is None else set(columns)
+                return pd.read_csv(fh, sep="," if fmt == "csv" else "\t", low_memory=False,
+                                   usecols=None if wanted is None else (lambda c: c in wanted))
         if fmt == "json":
             with opener(path, "rt", encoding="utf-8") as fh:
                 text = fh.read()
@@ -462,13 +472,15 @@ def _names(series: pd.Series, file: str, column: str) -> pd.Categorical:
     else:
         codes, uniques = pd.factorize(series, use_na_sentinel=True)
     stripped = np.asarray(pd.Index(uniques).astype(str).str.strip(), dtype=object)
-    blank_unique = np.append(stripped == "", True)  # the trailing slot catches code -1 (missing)
-    bad = blank_unique[np.where(codes < 0, len(stripped), codes)]
-    if bad.any():
+    blank = stripped == ""
+    if blank.any() or (len(codes) and codes.min() < 0):
+        bad = np.append(blank, True)[np.where(codes < 0, len(stripped), codes)]
         row = int(np.flatnonzero(bad)[0]) + 1
         raise InputError(f"missing or blank contestant name ({int(bad.sum())} such rows; "
                          "expected a model name)", file=file, row=row, column=column)
     cats, inverse = np.unique(stripped.astype(str), return_inverse=True)
+    if len(cats) == len(stripped) and np.array_equal(inverse, np.arange(len(inverse))):
+        return pd.Categorical.from_codes(codes, categories=pd.Index(cats))  # already clean and sorted
     return pd.Categorical.from_codes(inverse[codes].astype(np.int32), categories=pd.Index(cats))
 
 
@@ -477,6 +489,9 @@ def _unify(*cats: pd.Categorical) -> tuple[list[np.ndarray], pd.Index]:
     union = pd.Index(np.unique(np.concatenate([np.asarray(c.categories, dtype=str) for c in cats])))
     codes = []
     for c in cats:
+        if len(c.categories) == len(union) and c.categories.equals(union):
+            codes.append(np.asarray(c.codes))
+            continue
         lut = union.get_indexer(c.categories).astype(np.int32)
         codes.append(lut[np.asarray(c.codes)])
     return codes, union
@@ -634,7 +649,7 @@ def load_battles(source: Any, *more: Any, schema: str = "auto", model_a_col: str
                  wins_a_col: str | None = None, wins_b_col: str | None = None,
                  ties_col: str | None = None, bothbad_col: str | None = None,
                  weight_col: str | None = None, outcome_map: Mapping[Any, str] | None = None,
-                 format: str | None = None) -> Battles:
+                 format: str | None = None, keep: Iterable[str] | None = None) -> Battles:
     """Read battles from files or a DataFrame, detect the schema and validate every row.
 
     Parameters
@@ -657,6 +672,9 @@ def load_battles(source: Any, *more: Any, schema: str = "auto", model_a_col: str
         Extra outcome labels, e.g. ``{"-1": "model_b", "home": "model_a"}``.
     format : str, optional
         Force the file format instead of using the extension.
+    keep : iterable of str, optional
+        Other columns to keep (e.g. ``["tstamp", "judge"]``). ``None`` keeps every column; a
+        list lets CSV and Parquet readers skip the rest, which is much faster on large files.
 
     Returns
     -------
@@ -708,12 +726,17 @@ def load_battles(source: Any, *more: Any, schema: str = "auto", model_a_col: str
                                    outcome_col=outcome_col, winner_col=winner_col, loser_col=loser_col,
                                    wins_a_col=wins_a_col, wins_b_col=wins_b_col, ties_col=ties_col,
                                    bothbad_col=bothbad_col, weight_col=weight_col, outcome_map=outcome_map,
-                                   format=format)
+                                   format=format, keep=keep)
                 frames.append(sub.to_frame().drop(columns="winner").assign(outcome=sub.outcome))
                 sources.extend(sub.sources)
                 schemas.append(sub.schema)
                 continue
-            raw = read_table(name, format=format)
+            wanted = None
+            if keep is not None:
+                wanted = set(keep) | set(_SCHEMA_COLUMNS) | {c for c in cols.values() if c}
+                if weight_col:
+                    wanted.add(weight_col)
+            raw = read_table(name, format=format, columns=wanted)
         else:
             raise InputError(f"cannot read battles from a {type(item).__name__}; expected a path or DataFrame")
         if len(raw) == 0:

@@ -96,7 +96,7 @@ def load_from_args(args: argparse.Namespace) -> Battles:
         if not args.files:
             raise InputError("no input: give one or more battle files (or --example)")
         battles = load_battles(
-            args.files, schema=args.schema, model_a_col=args.model_a_col, model_b_col=args.model_b_col,
+            args.files, schema=args.schema, keep=_columns_needed(args), model_a_col=args.model_a_col, model_b_col=args.model_b_col,
             outcome_col=args.outcome_col, winner_col=args.winner_col, loser_col=args.loser_col,
             weight_col=args.weight_col,
             outcome_map=parse_key_values(args.outcome_map, "--outcome-map") or None)
@@ -109,6 +109,21 @@ def load_from_args(args: argparse.Namespace) -> Battles:
             say(args, f"filter {step}")
     say(args, f"{battles.n_battles:,.0f} battles, {battles.n_models} models")
     return battles
+
+
+def _columns_needed(args: argparse.Namespace) -> list[str] | None:
+    """Columns the chosen options read, so big files load only those; None keeps everything."""
+    if getattr(args, "drop_duplicates", False) or getattr(args, "keep_all_columns", True):
+        return None
+    need = []
+    if getattr(args, "anonymous_only", False):
+        need.append("anony")
+    if getattr(args, "since", None) or getattr(args, "until", None):
+        need.append("tstamp")
+    need += [w.split("=", 1)[0].strip() for w in getattr(args, "where", []) or []]
+    if getattr(args, "cluster", None):
+        need.append(args.cluster)
+    return need
 
 
 def _json_value(v: Any) -> Any:

@@ -68,6 +68,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    style = getattr(args, "style_control", False) or getattr(args, "covariate", None) or \
+        getattr(args, "by", None) or getattr(args, "reweight_pairs", False)
+    # a plain board reads only the columns its options need; style control may need any
+    args.keep_all_columns = bool(style)
     battles = load_from_args(args)
     if args.bootstrap < 1 and args.ci == "bootstrap":
         raise InputError("--bootstrap must be at least 1 (or choose --ci sandwich / fisher / none)")
@@ -82,8 +86,6 @@ def run(args: argparse.Namespace) -> int:
     if boot is not None and boot.n_degenerate:
         say(args, f"warning: {boot.n_degenerate} bootstrap rounds had no finite MLE and were fitted "
                   "with a tiny ridge")
-    style = getattr(args, "style_control", False) or getattr(args, "covariate", None) or \
-        getattr(args, "by", None) or getattr(args, "reweight_pairs", False)
     if style:
         from . import style_options
         frames = style_options.apply(args, battles, board)
