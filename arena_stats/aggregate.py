@@ -18,8 +18,10 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from scipy.sparse import csr_matrix
 
 from .battles import BOTHBAD, TIE, Battles, as_battles
+from .errors import InputError
 
 __all__ = ["PairCounts", "aggregate", "model_totals", "pairwise_matrices"]
 
@@ -167,6 +169,37 @@ def aggregate(battles: Battles | pd.DataFrame) -> PairCounts:
         cell_count=cell_count,
         cell_weight=cell_weight,
     )
+
+
+def cluster_cell_matrix(battles: Battles, pc: PairCounts, column: str) -> csr_matrix:
+    """Sparse (cluster x cell) matrix: how many battles of each cluster fall in each cell.
+
+    ``pc`` must be ``aggregate(battles)``. Used by the clustered bootstrap (resample rows of
+    this matrix) and the cluster-robust sandwich (sum scores within rows).
+    """
+    if column not in battles.frame:
+        from .battles import _suggest
+        raise InputError(f"cannot cluster on missing column{_suggest(column, battles.frame.columns)}",
+                         column=column)
+    n = battles.n_models
+    key = cell_keys(battles.a, battles.b, battles.outcome, n).astype(np.int64)
+    cell_key = ((pc.i * n + pc.j)[pc.cell_pair] * 4 + pc.cell_outcome).astype(np.int64)
+    if pc.weighted:
+        # cells are keyed by weight too: match on (key, weight)
+        order = np.lexsort((pc.cell_weight, cell_key))
+        w = battles.weights
+        pos = np.searchsorted(cell_key[order], key, side="left")
+        col = order[pos]
+        while True:  # step over cells of the same key with another weight
+            wrong = pc.cell_weight[col] != w
+            if not wrong.any():
+                break
+            pos[wrong] += 1
+            col = order[pos]
+    else:
+        col = np.searchsorted(cell_key, key)
+    codes, _ = pd.factorize(battles.frame[column], use_na_sentinel=False)
+    return csr_matrix((battles.counts, (codes, col)), shape=(int(codes.max()) + 1, len(cell_key)))
 
 
 def model_totals(battles: Battles | PairCounts) -> pd.DataFrame:

@@ -37,9 +37,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy.sparse import csr_matrix
 
-from .aggregate import PairCounts, aggregate
+from .aggregate import PairCounts, aggregate, cluster_cell_matrix
 from .battles import Battles, as_battles
 from .bradley_terry import (DEFAULT_BASE, DEFAULT_INIT, DEFAULT_SCALE, GRAD_TOL, BTResult, _chord,
                             _grad_hess, _newton, _null_vector, _Problem, elo_transform, fit_counts,
@@ -187,26 +186,6 @@ def _merge_tie_kinds(pc: PairCounts) -> PairCounts:
                    cell_weight=np.ones(len(cells)))
 
 
-def _cluster_matrix(battles: Battles, pc: PairCounts, cluster: str) -> csr_matrix:
-    """Sparse (cluster x cell) matrix of battle counts."""
-    if cluster not in battles.frame:
-        from .battles import _suggest
-        raise InputError(f"cannot cluster on missing column{_suggest(cluster, battles.frame.columns)}",
-                         column=cluster)
-    if pc.weighted:
-        raise InputError("the clustered bootstrap does not support per-battle weights yet")
-    n = battles.n_models
-    a, b, o = battles.a.astype(np.int64), battles.b.astype(np.int64), battles.outcome.astype(np.int64)
-    swap = a > b
-    lo, hi = np.where(swap, b, a), np.where(swap, a, b)
-    o = np.where(swap & (o == 0), 1, np.where(swap & (o == 1), 0, o))
-    key = (lo * n + hi) * 4 + o
-    cell_key = (pc.i * n + pc.j)[pc.cell_pair] * 4 + pc.cell_outcome
-    col = np.searchsorted(cell_key, key)
-    codes, _ = pd.factorize(battles.frame[cluster], use_na_sentinel=False)
-    return csr_matrix((battles.counts, (codes, col)), shape=(int(codes.max()) + 1, len(cell_key)))
-
-
 def _fit_chunk(pc: PairCounts, counts: np.ndarray, point: BTResult, x0: np.ndarray, tol: float,
                step_matrix: np.ndarray) -> tuple[np.ndarray, int]:
     """Fit a chunk of resampled count vectors; returns (x per round, degenerate rounds)."""
@@ -304,7 +283,9 @@ def bootstrap(battles: Battles | pd.DataFrame, rounds: int = DEFAULT_ROUNDS, tie
     if cluster is not None:
         if isinstance(battles, PairCounts):
             raise InputError("a clustered bootstrap needs the battles, not only their counts")
-        kmat = _cluster_matrix(battles, pc, cluster)
+        if pc.weighted:
+            raise InputError("the clustered bootstrap does not support per-battle weights yet")
+        kmat = cluster_cell_matrix(battles, pc, cluster)
         n_clusters = kmat.shape[0]
     else:
         n_total = pc.cell_count.sum()

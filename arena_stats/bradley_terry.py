@@ -705,6 +705,52 @@ def _build_result(pc: PairCounts, prob: _Problem, x: np.ndarray, ll: float, n_it
         log_tie=log_tie)
 
 
+def cell_scores(fit: BTResult) -> np.ndarray:
+    """Score vector of one battle in each cell, shape ``(cells, n_models [+ 1])``, natural scale."""
+    pc = fit.counts
+    n = pc.n_models
+    d = fit.theta[pc.i] - fit.theta[pc.j]
+    g_d, g_l = per_battle_scores(d, fit.log_tie, fit.ties)
+    cp, co = pc.cell_pair, pc.cell_outcome
+    sd = g_d[cp, co] * pc.cell_weight
+    out = np.zeros((len(cp), n + int(g_l is not None)))
+    rows = np.arange(len(cp))
+    out[rows, pc.i[cp]] = sd
+    out[rows, pc.j[cp]] = -sd
+    if g_l is not None:
+        out[:, n] = g_l[cp, co] * pc.cell_weight
+    return out
+
+
+def cluster_robust_cov(fit: BTResult, battles: Battles, cluster: str) -> pd.DataFrame:
+    """Cluster-robust (sandwich) covariance of the ratings, Elo points squared.
+
+    The meat sums the per-battle scores within each cluster (voter, prompt, ...) before taking
+    outer products, so correlated votes of one cluster count as one piece of evidence; with one
+    battle per cluster it equals :attr:`BTResult.cov_robust`. No small-sample correction.
+    """
+    from .aggregate import cluster_cell_matrix
+    pc = fit.counts
+    kmat = cluster_cell_matrix(battles, pc, cluster)
+    per_cluster = np.asarray(kmat @ cell_scores(fit))
+    meat = per_cluster.T @ per_cluster
+    prob = make_problem(pc, fit.ties, fit.settings["l2"])
+    x = fit.theta if fit.log_tie is None else np.append(fit.theta, fit.log_tie)
+    _, _, h = _grad_hess(x[None], prob)
+    e = _null_vector(prob)
+    bread = np.linalg.inv(-h[0]) if prob.l2 else np.linalg.inv(-h[0] + np.outer(e, e)) - np.outer(e, e)
+    cov = (bread @ meat @ bread)[: pc.n_models, : pc.n_models]
+    s = fit.settings
+    if s["anchor"]:
+        a = pc.models.index(next(iter(s["anchor"])))
+        tr = np.eye(pc.n_models)
+        tr[:, a] -= 1.0
+        cov = tr @ cov @ tr.T
+    k = s["scale"] / np.log(s["base"])
+    idx = pd.Index(pc.models, name="model")
+    return pd.DataFrame(k * k * cov, index=idx, columns=idx)
+
+
 def _meat(pc: PairCounts, prob: _Problem, x: np.ndarray) -> np.ndarray:
     """Sum over battles of the outer product of per-battle scores (the sandwich's meat)."""
     n = pc.n_models

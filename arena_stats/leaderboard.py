@@ -23,7 +23,7 @@ from scipy.stats import norm
 from .aggregate import aggregate, model_totals
 from .battles import Battles, as_battles
 from .bootstrap import DEFAULT_CONFIDENCE, DEFAULT_ROUNDS, BootstrapResult, bootstrap
-from .bradley_terry import DEFAULT_BASE, DEFAULT_INIT, DEFAULT_SCALE, BTResult, fit_counts
+from .bradley_terry import DEFAULT_BASE, DEFAULT_INIT, DEFAULT_SCALE, BTResult, cluster_robust_cov, fit_counts
 from .errors import InputError
 
 __all__ = ["leaderboard", "rank_ub", "LEADERBOARD_COLUMNS", "BOOTSTRAP_COLUMNS", "CI_METHODS"]
@@ -62,8 +62,11 @@ def leaderboard(battles: Battles | pd.DataFrame, ties: str = "half", *, ci: str 
     ci : {"bootstrap", "sandwich", "fisher", "none"}
         Where the intervals come from: the percentile bootstrap on counts, the sandwich
         (robust) standard errors, the observed Fisher information, or no intervals.
-    rounds, confidence, seed, cluster
+    rounds, confidence, seed
         Bootstrap settings (see :func:`~arena_stats.bootstrap.bootstrap`).
+    cluster : str, optional
+        Column of correlated groups (voter, prompt): the bootstrap resamples whole clusters and
+        the sandwich sums scores within clusters.
     l2, scale, base, init, anchor
         Fit settings (see :func:`~arena_stats.fit_bradley_terry`).
     progress : bool
@@ -101,7 +104,13 @@ def leaderboard(battles: Battles | pd.DataFrame, ties: str = "half", *, ci: str 
         frame["ci_upper"] = boot.ci_upper.to_numpy()
     elif ci in ("sandwich", "fisher"):
         z = norm.ppf(0.5 + confidence / 2)
-        se = (fit.se_robust if ci == "sandwich" else fit.se).to_numpy()
+        if cluster is not None and ci == "sandwich":
+            se = np.sqrt(np.clip(np.diag(cluster_robust_cov(fit, battles, cluster).to_numpy()), 0, None))
+        elif cluster is not None:
+            raise InputError("clustering needs --ci bootstrap or --ci sandwich; Fisher intervals assume "
+                             "independent battles")
+        else:
+            se = (fit.se_robust if ci == "sandwich" else fit.se).to_numpy()
         frame["ci_lower"] = frame["rating"] - z * se
         frame["ci_upper"] = frame["rating"] + z * se
     else:

@@ -314,3 +314,20 @@ def test_summary_and_frame_are_readable():
     frame = fit.to_frame()
     assert list(frame.columns) == ["model", "rating", "se", "se_robust", "theta"]
     assert frame["rating"].is_monotonic_decreasing
+
+
+@pytest.mark.filterwarnings("ignore:cov_type not fully supported")
+def test_cluster_robust_sandwich_equals_statsmodels_cluster_covariance():
+    from arena_stats.bradley_terry import cluster_robust_cov
+    frame = _random_arena(6).assign(voter=lambda f: np.arange(len(f)) % 37)
+    models, X, y, w, groups = _expanded_logit_rows(frame, "half")
+    glm = sm.GLM(y, X, family=sm.families.Binomial(), var_weights=w).fit(
+        tol=1e-14, cov_type="cluster", cov_kwds={"groups": frame.voter.to_numpy()[groups], "use_correction": False})
+    battles = load_battles(frame)
+    fit = fit_bradley_terry(battles)
+    cov = cluster_robust_cov(fit, battles, "voter").loc[models, models].to_numpy() / K**2
+    se_diff = np.sqrt(np.diag(cov)[1:] + cov[0, 0] - 2 * cov[0, 1:])
+    np.testing.assert_allclose(se_diff, glm.bse, rtol=1e-6)
+    # one battle per cluster is the ordinary sandwich
+    single = cluster_robust_cov(fit, load_battles(frame.assign(voter=np.arange(len(frame)))), "voter")
+    np.testing.assert_allclose(single.to_numpy(), fit.cov_robust.to_numpy(), atol=1e-8)

@@ -98,3 +98,13 @@ def test_every_command_has_help(capsys):
             main([cmd, "--help"])
         assert info.value.code == 0
         assert "--format" in capsys.readouterr().out
+
+
+def test_sandwich_with_cluster_widens_intervals(battles_csv, capsys):
+    args = ["leaderboard", str(battles_csv), "--ci", "sandwich", "--format", "csv", "-q"]
+    assert main(args) == 0
+    plain = pd.read_csv(pd.io.common.StringIO(capsys.readouterr().out))
+    assert main(args + ["--cluster", "language"]) == 0
+    clustered = pd.read_csv(pd.io.common.StringIO(capsys.readouterr().out))
+    assert not plain[["ci_lower", "ci_upper"]].equals(clustered[["ci_lower", "ci_upper"]])
+    assert main(["leaderboard", str(battles_csv), "--ci", "fisher", "--cluster", "judge", "-q"]) == 2
