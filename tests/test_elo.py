@@ -219,3 +219,22 @@ def test_result_frame_and_summary_echo_settings():
     assert {"battles", "wins", "losses", "ties", "win_rate"} <= set(frame.columns)
     assert res.k == 8 and "k=8" in res.summary()
     assert res.backend == default_backend()
+
+
+def test_elo_cli_prints_the_same_leaderboard_as_the_library(tmp_path, capsys):
+    from arena_stats.cli import main
+    df = random_battles(n_battles=300, seed=8)
+    path = tmp_path / "battles.csv"
+    df.to_csv(path, index=False)
+    assert main(["elo", str(path), "--format", "csv", "-q", "--k", "8"]) == 0
+    out = pd.read_csv(__import__("io").StringIO(capsys.readouterr().out))
+    ref = plain_elo(df["model_a"], df["model_b"], df["winner"], k=8)
+    assert out["rating"].is_monotonic_decreasing
+    for m, r in zip(out["model"], out["rating"]):
+        assert r == pytest.approx(ref[m], abs=1e-6)
+    assert main(["elo", str(path), "--bootstrap", "30", "--format", "json", "-q"]) == 0
+    assert '"ci_lower"' in capsys.readouterr().out
+    assert main(["elo", str(path), "--glicko", "--period", "100", "-q"]) == 0
+    assert "rd" in capsys.readouterr().out
+    assert main(["elo", str(path), "--k", "-1", "-q"]) == 2
+    assert "k must be" in capsys.readouterr().err

@@ -139,3 +139,23 @@ def test_plots_reject_bad_arguments(case):
         plot_bootstrap(boot, what="p_top")
     with pytest.raises(InputError, match="no history"):
         plot_ratings_over_time(rot, models=["nobody"])
+
+
+def test_plot_cli_writes_each_image_format_and_lists_every_kind(tmp_path, capsys):
+    from arena_stats.cli import main
+    from arena_stats.plots import PLOT_KINDS
+    with pytest.raises(SystemExit):
+        main(["plot", "--help"])
+    helptext = capsys.readouterr().out
+    assert all(kind in helptext for kind in PLOT_KINDS)
+    sim = simulate_arena(n_models=6, n_battles=1500, seed=4, days=60)
+    path = tmp_path / "b.csv"
+    sim.battles.to_frame().to_csv(path, index=False)
+    heads = {"png": b"\x89PNG", "svg": b"<?xml", "pdf": b"%PDF"}
+    for kind, ext in zip(PLOT_KINDS, ["svg", "png", "pdf", "png", "svg", "png", "pdf", "png"]):
+        out = tmp_path / f"{kind}.{ext}"
+        assert main(["plot", kind, str(path), "-o", str(out), "-q", "--rounds", "20", "--freq", "M",
+                     "--dpi", "30"]) == 0, kind
+        assert out.read_bytes()[:5].startswith(heads[ext]), kind
+    assert main(["plot", "leaderboard", str(path), "-o", str(tmp_path / "x.jpg"), "-q"]) == 2
+    assert "png, .svg or .pdf" in capsys.readouterr().err

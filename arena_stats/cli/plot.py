@@ -1,0 +1,112 @@
+"""``arena-stats plot KIND FILE... -o out.png|.svg|.pdf``: every plot of :mod:`arena_stats.plots`."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import Any
+
+from ..errors import InputError
+from ..io import atomic_write
+from ..plots import PLOT_KINDS, STYLES
+from .common import add_filter_args, add_input_args, load_from_args, say
+
+IMAGE_FORMATS = ("png", "svg", "pdf")
+KIND_HELP = {
+    "leaderboard": "ratings with intervals, sorted, rank tiers shaded (forest plot)",
+    "win-fraction": "observed win fraction per pair, ordered by rating",
+    "battle-counts": "battles per pair, ordered by rating",
+    "win-probability": "predicted P(A beats B) from the Bradley-Terry fit",
+    "calibration": "observed vs predicted win fraction per pair",
+    "over-time": "ratings over time with interval bands (--freq, --method)",
+    "bootstrap-ratings": "bootstrap distribution of each rating (box or --violin)",
+    "bootstrap-ranks": "bootstrap distribution of each rank (box or --violin)",
+}
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    kinds = "; ".join(f"{k}: {v}" for k, v in KIND_HELP.items())
+    p = sub.add_parser("plot", help="draw a rating plot to PNG, SVG or PDF",
+                       description=f"Draw one plot of the battles. Kinds -- {kinds}.")
+    p.add_argument("kind", choices=list(PLOT_KINDS), metavar="KIND", help=f"one of: {', '.join(PLOT_KINDS)}")
+    add_input_args(p)
+    add_filter_args(p)
+    g = p.add_argument_group("plot")
+    g.add_argument("--top-k", type=int, default=None, metavar="K",
+                   help="show only the best K models (over-time: K lines, default 10)")
+    g.add_argument("--models", action="append", default=[], metavar="MODEL",
+                   help="over-time: draw these models (repeatable) instead of the top K")
+    g.add_argument("--style", choices=STYLES, default="default", help="'paper' for print (serif, small, 300 dpi)")
+    g.add_argument("--dpi", type=int, default=None, help="PNG resolution (default 150, paper 300)")
+    g.add_argument("--ties", default="half", choices=("half", "drop", "davidson", "rao-kupper"),
+                   help="tie convention of the Bradley-Terry fit (default half)")
+    g.add_argument("--prior", type=float, default=0.0, metavar="L2", help="L2 penalty of the fit (default 0)")
+    g.add_argument("--rounds", type=int, default=1000, help="bootstrap rounds (default 1000)")
+    g.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
+    g.add_argument("--elo", action="store_true",
+                   help="leaderboard/bootstrap kinds: online Elo with the LMSYS bootstrap instead of BT")
+    g.add_argument("--violin", action="store_true", help="bootstrap kinds: violins instead of boxes")
+    g.add_argument("--freq", default="W", help="over-time: D, W, M, Q or Y (default W)")
+    g.add_argument("--method", choices=("bt", "elo"), default="bt", help="over-time: bt or elo (default bt)")
+    g.add_argument("--window", type=int, default=None, metavar="PERIODS",
+                   help="over-time: ratings from the last PERIODS periods only (default: cumulative)")
+    o = p.add_argument_group("output")
+    o.add_argument("--output", "-o", required=True, metavar="FILE",
+                   help="image file; the format follows the extension: .png, .svg or .pdf")
+    o.add_argument("--quiet", "-q", action="store_true", help="no progress bar or status lines")
+    p.set_defaults(func=run)
+
+
+def _image_format(path: str) -> str:
+    ext = os.path.splitext(path)[1].lower().lstrip(".")
+    if ext not in IMAGE_FORMATS:
+        raise InputError(f"cannot tell the image format from {path!r}; use a .png, .svg or .pdf file name")
+    return ext
+
+
+def make_figure(kind: str, battles: Any, args: argparse.Namespace) -> Any:
+    """Build the figure of ``kind`` for the (filtered) battles."""
+    from .. import plots
+    show_progress = not args.quiet and sys.stderr.isatty()
+    common = dict(top_k=args.top_k, style=args.style)
+    if kind in ("win-fraction", "battle-counts"):
+        draw = plots.plot_win_fraction if kind == "win-fraction" else plots.plot_battle_counts
+        return draw(battles, ratings=_fit(battles, args), **common)
+    if kind in ("win-probability", "calibration"):
+        draw = plots.plot_win_probability if kind == "win-probability" else plots.plot_calibration
+        return draw(_fit(battles, args), **common)
+    if kind == "over-time":
+        from ..over_time import ratings_over_time
+        rot = ratings_over_time(battles, args.freq, method=args.method, window=args.window, ties=args.ties,
+                                l2=args.prior, progress=show_progress)
+        return plots.plot_ratings_over_time(rot, models=args.models or None,
+                                            top_k=args.top_k or plots.DEFAULT_TOP_LINES, style=args.style)
+    if args.elo:
+        from ..elo import elo_bootstrap
+        result: Any = elo_bootstrap(battles, args.rounds, seed=args.seed, progress=show_progress)
+    else:
+        from ..bootstrap import bootstrap
+        result = bootstrap(battles, args.rounds, args.ties, seed=args.seed, l2=args.prior, progress=show_progress)
+    if kind == "leaderboard":
+        return plots.plot_leaderboard(result, **common)
+    return plots.plot_bootstrap(result, what="ratings" if kind == "bootstrap-ratings" else "ranks",
+                                kind="violin" if args.violin else "box", **common)
+
+
+def _fit(battles: Any, args: argparse.Namespace) -> Any:
+    from ..bradley_terry import fit_bradley_terry
+    return fit_bradley_terry(battles, args.ties, l2=args.prior)
+
+
+def run(args: argparse.Namespace) -> int:
+    fmt = _image_format(args.output)
+    if args.rounds < 1:
+        raise InputError("--rounds must be at least 1")
+    battles = load_from_args(args)
+    fig = make_figure(args.kind, battles, args)
+    dpi = args.dpi or (300 if args.style == "paper" else 150)
+    with atomic_write(args.output, "wb") as fh:
+        fig.savefig(fh, format=fmt, dpi=dpi)
+    say(args, f"wrote {args.output}")
+    return 0
