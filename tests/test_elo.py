@@ -238,3 +238,14 @@ def test_elo_cli_prints_the_same_leaderboard_as_the_library(tmp_path, capsys):
     assert "rd" in capsys.readouterr().out
     assert main(["elo", str(path), "--k", "-1", "-q"]) == 2
     assert "k must be" in capsys.readouterr().err
+
+
+def test_atp_elo_puts_the_number_ones_on_top(shared_data):
+    files = [shared_data / "tennis_atp" / f"atp_matches_{y}.csv.gz" for y in (2014, 2015)]
+    df = pd.concat([pd.read_csv(f, usecols=["tourney_date", "winner_name", "loser_name"]) for f in files])
+    df = df[(df["winner_name"] != "U Unknown") & (df["loser_name"] != "U Unknown")]
+    df["tstamp"] = pd.to_datetime(df["tourney_date"].astype(str), format="%Y%m%d")
+    b = load_battles(df, schema="winner-loser", winner_col="winner_name", loser_col="loser_name")
+    top = compute_elo(b, k=32, init=1500).to_frame()["model"].head(3).tolist()
+    assert top[0] == "Novak Djokovic"  # year-end number one of 2014 and 2015
+    assert {"Roger Federer", "Andy Murray", "Rafael Nadal"} & set(top[1:])
