@@ -257,10 +257,10 @@ def fit_bothbad(battles: Battles | pd.DataFrame,
     if present[TIE] == 0 or present[BOTHBAD] == 0:
         raise InputError(f"the both-bad model needs both 'tie' and 'tie (bothbad)' verdicts; these battles "
                          f"have {present[TIE]:,.0f} ties and {present[BOTHBAD]:,.0f} both-bad ties")
-    _check_exists(d, "davidson")
+    counts = _check_exists(d, "davidson")
     family = bothbad_family()
     settings = _settings("bothbad", d.covariates, position, l2, scale, base, init, anchor, tol, d.reduced)
-    fit, obj = run_fit(d, family, l2, tol=tol)
+    fit, obj = run_fit(d, family, l2, tol=tol, counts=counts)
     res = make_result(fit, obj, family, settings, d.n_battles)
     plain = fit_contextual(battles, covariates, "davidson", position=position, l2=l2, scale=scale,
                            base=base, init=init, anchor=anchor, tol=tol)
