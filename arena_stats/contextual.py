@@ -1006,8 +1006,10 @@ class ContextualBootstrap(BootstrapResult):
     beta_ci_lower, beta_ci_upper : pandas.Series
         Percentile intervals of the coefficients.
 
-    ``ratings`` is NaN where a model drew no battle in a round; ``n_degenerate`` counts rounds
-    whose refit failed (no finite MLE); they are left out of the intervals.
+    ``ratings`` is NaN where a model drew no battle in a round. ``n_degenerate`` counts rounds
+    whose resample had no finite MLE (a model that never scored or never conceded; kept, with
+    large finite strengths, as in the core's bootstrap) plus rounds whose refit failed (NaN,
+    left out of the intervals).
     """
 
     beta: pd.DataFrame = field(default_factory=pd.DataFrame)
@@ -1046,11 +1048,34 @@ def _chord(obj: _Objective, phi0: np.ndarray, basis: np.ndarray, step: np.ndarra
     return phi, False
 
 
+def _degenerate(asm: _Assembler, prep: Any, mult: np.ndarray, active: np.ndarray) -> bool:
+    """Whether some model in the resample never scored, or never conceded (no finite MLE).
+
+    A tie scores both ways, as in :func:`~arena_stats.bradley_terry.check_mle_exists`.
+    """
+    if isinstance(prep, tuple):
+        fa, fb, ft = prep
+    else:  # one-hot verdicts (a, b, tie, both bad)
+        fa, fb, ft = prep[:, 0], prep[:, 1], prep[:, 2] + prep[:, 3]
+    score_i = np.add.reduceat(mult * (fa + ft), asm.starts)
+    score_j = np.add.reduceat(mult * (fb + ft), asm.starts)
+    n = asm.n
+    scored = np.bincount(asm.pi, score_i, n) + np.bincount(asm.pj, score_j, n)
+    conceded = np.bincount(asm.pi, score_j, n) + np.bincount(asm.pj, score_i, n)
+    return bool(((scored <= 0) | (conceded <= 0))[active].any())
+
+
 def _round_fit(d: Design, family: Family, l2: float, counts: np.ndarray, point: _Fit, prep: Any,
-               asm: _Assembler, step: np.ndarray, tol: float) -> np.ndarray:
-    """Refit one resample (unit multiplicities ``counts``) from the full-data fit; NaN on failure."""
+               asm: _Assembler, step: np.ndarray, tol: float) -> tuple[np.ndarray, bool]:
+    """Refit one resample (unit multiplicities ``counts``) from the full-data fit.
+
+    Returns the parameters (NaN when the refit failed) and whether the resample has no finite
+    MLE. Such rounds are kept, as the core's bootstrap keeps them: the iterations stop where the
+    gradient is negligible, at a large but finite strength, which says "unbounded" honestly.
+    """
     mult = counts * d.weight
     active = _active(d, mult)
+    degenerate = _degenerate(asm, prep, mult, active)
     obj = _Objective(d, family, l2, mult, prep, asm)
     n = d.n_models
     ok = False
@@ -1065,10 +1090,10 @@ def _round_fit(d: Design, family: Family, l2: float, counts: np.ndarray, point: 
         fit = _newton(obj, start, basis, tol, MAX_ITER)
         phi, ok = fit.phi, fit.converged
     if not ok or np.abs(phi[:n]).max() > DIVERGED_THETA:
-        return np.full_like(phi, np.nan)
+        return np.full_like(phi, np.nan), True
     out = phi.copy()
     out[:n][~active] = np.nan
-    return out
+    return out, degenerate
 
 
 def bootstrap_contextual(battles: Battles | pd.DataFrame,
@@ -1121,18 +1146,20 @@ def bootstrap_contextual(battles: Battles | pd.DataFrame,
                                            tol, cluster=cluster)
     fit, obj = run_fit(d, family, l2, tol=tol, counts=counts)
     point = make_result(fit, obj, family, settings, d.n_battles)
-    phis = resample_fits(obj.d, family, l2, fit, rounds=rounds, seed=seed, tol=tol,
-                         threads=threads, progress=progress)
-    return _summarise_bootstrap(point, phis, confidence,
+    phis, n_degenerate = resample_fits(obj.d, family, l2, fit, rounds=rounds, seed=seed, tol=tol,
+                                       threads=threads, progress=progress)
+    return _summarise_bootstrap(point, phis, confidence, n_degenerate,
                                 dict(settings, rounds=rounds, seed=seed, cluster=cluster,
                                      confidence=confidence))
 
 
 def resample_fits(d: Design, family: Family, l2: float, point: _Fit, *, rounds: int, seed: int,
-                  tol: float = GRAD_TOL, threads: int = THREADS, progress: bool = False) -> np.ndarray:
+                  tol: float = GRAD_TOL, threads: int = THREADS, progress: bool = False
+                  ) -> tuple[np.ndarray, int]:
     """Parameter vectors ``(rounds, dim)`` of refits on bootstrap resamples of ``d``.
 
-    ``d`` is the design the point fit ran on and ``point`` that fit.
+    ``d`` is the design the point fit ran on and ``point`` that fit. Also returns how many
+    rounds had no finite MLE or failed (NaN rows).
     """
     prep = family.prepare(d)
     asm = _Assembler(d, family)
@@ -1147,10 +1174,10 @@ def resample_fits(d: Design, family: Family, l2: float, point: _Fit, *, rounds: 
     if clusters is None and not np.allclose(d.count, np.round(d.count)):
         raise InputError("the battle bootstrap needs whole-number battle counts; use cluster=")
 
-    def chunk(c: int) -> np.ndarray:
+    def chunk(c: int) -> tuple[np.ndarray, int]:
         rng = np.random.default_rng(streams[c])
         size = min(CHUNK, rounds - c * CHUNK)
-        rows = []
+        rows, flags = [], []
         for _ in range(size):
             # one draw at a time: a chunk of row-level draws would not fit in memory
             if clusters is not None:
@@ -1158,24 +1185,30 @@ def resample_fits(d: Design, family: Family, l2: float, point: _Fit, *, rounds: 
                 draw = mult[clusters] * d.count
             else:
                 draw = multinomial_counts(rng, n_total, d.count, 1)[0].astype(np.float64)
-            rows.append(_round_fit(d, family, l2, draw, point, prep, asm, step, tol))
-        return np.vstack(rows)
+            phi, flag = _round_fit(d, family, l2, draw, point, prep, asm, step, tol)
+            rows.append(phi)
+            flags.append(flag)
+        return np.vstack(rows), int(sum(flags))
 
-    out = []
+    out, n_degenerate = [], 0
     with progress_bar(rounds, "bootstrap", enabled=progress) as bar:
         if threads > 1 and n_chunks > 1:
             with ThreadPoolExecutor(max_workers=threads) as pool:
-                for res in pool.map(chunk, range(n_chunks)):
-                    out.append(res)
-                    bar.update(len(res))
+                results = pool.map(chunk, range(n_chunks))
+                for phis, deg in results:
+                    out.append(phis)
+                    n_degenerate += deg
+                    bar.update(len(phis))
         else:
             for c in range(n_chunks):
-                out.append(chunk(c))
-                bar.update(len(out[-1]))
-    return np.vstack(out)
+                phis, deg = chunk(c)
+                out.append(phis)
+                n_degenerate += deg
+                bar.update(len(phis))
+    return np.vstack(out), n_degenerate
 
 
-def _summarise_bootstrap(point: ContextualResult, phis: np.ndarray, confidence: float,
+def _summarise_bootstrap(point: ContextualResult, phis: np.ndarray, confidence: float, n_degenerate: int,
                          settings: dict[str, Any]) -> ContextualBootstrap:
     n, p = len(point.models), len(point.beta)
     ok = np.isfinite(phis[:, n:]).all(axis=1) & np.isfinite(phis[:, :n]).any(axis=1)
@@ -1201,7 +1234,7 @@ def _summarise_bootstrap(point: ContextualResult, phis: np.ndarray, confidence: 
         beta_ci_upper=bdf.quantile(1 - alpha / 2).rename("ci_upper"),
         ranks=pd.DataFrame(ranks, columns=idx), rank_lower=pd.Series(r_lo, index=idx, name="rank_lower"),
         rank_upper=pd.Series(r_hi, index=idx, name="rank_upper"),
-        p_top=pd.Series(p_top, index=idx, name="p_top"), n_degenerate=int((~ok).sum()), settings=settings)
+        p_top=pd.Series(p_top, index=idx, name="p_top"), n_degenerate=n_degenerate, settings=settings)
 
 
 # ------------------------------------------------------------------------------ leaderboard

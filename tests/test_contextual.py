@@ -217,6 +217,18 @@ def test_bootstrap_sd_agrees_with_the_sandwich_standard_errors():
     assert beta_ratio.between(0.8, 1.25).all()
 
 
+def test_bootstrap_counts_resamples_without_a_finite_mle_and_keeps_them():
+    b = simulate_arena(4, 800, seed=3).battles
+    rare = pd.DataFrame({"model_a": ["newbie"] * 4, "model_b": ["model-000", "model-001", "model-002", "model-003"],
+                         "winner": ["model_a", "model_a", "tie", "model_a"]})
+    frame = pd.concat([b.to_frame(), rare], ignore_index=True)
+    boot = bootstrap_contextual(frame, rounds=100, seed=4)
+    # "newbie" never lost: whenever its one tie is not drawn, it has no finite MLE
+    assert 5 < boot.n_degenerate < 60
+    assert boot.ratings["newbie"].notna().mean() > 0.9
+    assert boot.ci_upper["newbie"] - boot.point.ratings["newbie"] > 500
+
+
 def test_cluster_bootstrap_widens_intervals_when_votes_are_duplicated_within_clusters():
     b = simulate_arena(5, 1500, seed=12).battles
     # every vote cast four times by the same voter: the battle bootstrap sees 4x the data

@@ -96,6 +96,9 @@ def apply(args: argparse.Namespace, battles: Battles, board: pd.DataFrame) -> li
             raise InputError("--bootstrap must be at least 1")
         controlled, res = contextual_leaderboard(data, covariates, args.ties, l2=args.style_l2, **kwargs)
         point = getattr(res, "point", res)
+        if getattr(res, "n_degenerate", 0):
+            say(args, f"warning: {res.n_degenerate} bootstrap rounds had no finite MLE (a model never won or "
+                      "never lost in the resample); their ratings are large but finite")
         if len(point.beta):
             table = point.coef_table(args.confidence)
             say(args, "covariate coefficients (log-odds per unit; sandwich intervals):\n"
