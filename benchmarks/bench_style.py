@@ -58,7 +58,7 @@ boot_s = time.perf_counter() - t0
 print(json.dumps({"battles": n_battles, "models": int(battles.n_models), "covariates": len(cols),
                   "fitted_units": fit.n_units, "newton_iterations": fit.n_iter, "point_s": round(point_s, 3),
                   "rounds": rounds, "threads": threads, "bootstrap_s": round(boot_s, 2),
-                  "failed_rounds": boot.n_degenerate,
+                  "degenerate_rounds": boot.n_degenerate,
                   "peak_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)}))
 """
 
