@@ -780,7 +780,9 @@ def _meat(pc: PairCounts, prob: _Problem, x: np.ndarray) -> np.ndarray:
 def fit_bradley_terry(battles: Battles | PairCounts | pd.DataFrame, ties: str = "half", *,
                       l2: float = 0.0, scale: float = DEFAULT_SCALE, base: float = DEFAULT_BASE,
                       init: float = DEFAULT_INIT, anchor: Mapping[str, float] | None = None,
-                      tol: float = GRAD_TOL, max_iter: int = MAX_ITER) -> BTResult:
+                      tol: float = GRAD_TOL, max_iter: int = MAX_ITER,
+                      covariates: Sequence[str] | None = None, position: bool = False,
+                      covariate_l2: float = 0.0) -> BTResult:
     """Fit a Bradley-Terry model by maximum likelihood.
 
     Parameters
@@ -803,6 +805,14 @@ def fit_bradley_terry(battles: Battles | PairCounts | pd.DataFrame, ties: str = 
         Stop when the gradient norm of the mean log-likelihood is at most ``tol``.
     max_iter : int
         Newton iterations at most.
+    covariates : list of str, optional
+        Battle-level numeric columns ``x_ab`` entering as ``logit = theta_a - theta_b + x_ab . beta``
+        (style control); the fit is then :func:`arena_stats.contextual.fit_contextual` and the
+        result a :class:`~arena_stats.contextual.ContextualResult` with ``beta`` and its errors.
+    position : bool
+        Add a first-slot (home advantage) effect as a covariate.
+    covariate_l2 : float
+        L2 penalty on ``beta`` (contextual fits only).
 
     Returns
     -------
@@ -825,6 +835,13 @@ def fit_bradley_terry(battles: Battles | PairCounts | pd.DataFrame, ties: str = 
     >>> fit.grad_norm <= 1e-8
     True
     """
+    if covariates is not None or position:
+        if l2:
+            raise InputError("l2 on the strengths is not available with covariates; use covariate_l2 "
+                             "to penalise the covariate coefficients")
+        from .contextual import fit_contextual
+        return fit_contextual(battles, covariates, ties, position=position, l2=covariate_l2, scale=scale,
+                              base=base, init=init, anchor=anchor, tol=tol, max_iter=max_iter)
     pc = battles if isinstance(battles, PairCounts) else aggregate(as_battles(battles))
     return fit_counts(pc, ties, l2=l2, scale=scale, base=base, init=init, anchor=anchor, tol=tol,
                       max_iter=max_iter)

@@ -59,8 +59,10 @@ print(json.dumps({"import_s": t_import, "load_s": t_load, "total_s": t_total,
 
 
 def run_one(path: Path, rounds: int) -> dict:
+    # the same BLAS threading as the arena-stats command (see arena_stats/__init__.py)
+    env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
     out = subprocess.run([sys.executable, "-c", CHILD, str(path), str(rounds)], capture_output=True,
-                         text=True, check=True)
+                         text=True, check=True, env=env)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from ..bootstrap import DEFAULT_ROUNDS
@@ -89,8 +90,15 @@ def run(args: argparse.Namespace) -> int:
     if style:
         from . import style_options
         frames = style_options.apply(args, battles, board)
-        for frame in frames if isinstance(frames, (list, tuple)) else [frames]:
+        frames = list(frames) if isinstance(frames, (list, tuple)) else [frames]
+        target = args.output
+        for k, frame in enumerate(frames):
+            if target and k:
+                # several tables: board.csv, board.1.csv, board.2.csv ... (each written atomically)
+                root, ext = os.path.splitext(target)
+                args.output = f"{root}.{k}{ext}"
             emit_table(frame, args)
+        args.output = target
         return 0
     emit_table(board, args)
     return 0
