@@ -68,7 +68,7 @@ try:  # optional compiled backend
 except ImportError:  # pragma: no cover - depends on the environment
     _numba = None
 
-__all__ = ["summary_lines", "EloResult", "EloBootstrapResult", "compute_elo", "elo_bootstrap", "bootstrap_indices",
+__all__ = ["summary_lines", "leaderboard_frame", "EloResult", "EloBootstrapResult", "compute_elo", "elo_bootstrap", "bootstrap_indices",
            "time_order", "BACKENDS", "default_backend", "DEFAULT_K", "DEFAULT_SCALE", "DEFAULT_BASE",
            "DEFAULT_INIT"]
 
@@ -114,6 +114,27 @@ def summary_lines(title: list[str], frame: pd.DataFrame, columns: list[tuple[str
             cells.append(f"{str(v)[:w]:{spec}}" if spec.startswith("<") else f"{v:{spec}}")
         lines.append(" ".join(cells))
     return "\n".join(lines)
+
+
+def leaderboard_frame(rating: pd.Series, lower: pd.Series | None, upper: pd.Series | None,
+                      totals: pd.DataFrame, extra: dict[str, pd.Series] | None = None) -> pd.DataFrame:
+    """A leaderboard in :data:`~arena_stats.leaderboard.LEADERBOARD_COLUMNS` order, best first.
+
+    ``rank`` is LMSYS's Rank (UB) on the intervals, or the plain rank by rating without them;
+    ``extra`` columns (indexed by model) follow.
+    """
+    from .leaderboard import LEADERBOARD_COLUMNS, rank_ub
+    models = rating.index
+    lo = rating.to_numpy(float) if lower is None else lower.reindex(models).to_numpy(float)
+    hi = rating.to_numpy(float) if upper is None else upper.reindex(models).to_numpy(float)
+    df = pd.DataFrame({"model": list(models), "rating": rating.to_numpy(float),
+                       "ci_lower": np.nan if lower is None else lo, "ci_upper": np.nan if upper is None else hi})
+    df = pd.concat([df, totals.reindex(models).reset_index(drop=True)], axis=1)
+    df.insert(0, "rank", rank_ub(np.where(np.isnan(lo), -np.inf, lo), np.where(np.isnan(hi), -np.inf, hi)))
+    df = df[LEADERBOARD_COLUMNS + [c for c in df.columns if c not in LEADERBOARD_COLUMNS]]
+    for name, col in (extra or {}).items():
+        df[name] = col.reindex(models).to_numpy()
+    return df.sort_values("rating", ascending=False, kind="stable").reset_index(drop=True)
 
 
 def default_backend() -> str:
@@ -353,12 +374,12 @@ class EloResult:
     n_battles: int
 
     def to_frame(self) -> pd.DataFrame:
-        """Leaderboard, best first: ``rank, model, rating, battles, wins, losses, ties, win_rate``."""
-        df = self.totals.reset_index().rename(columns={"index": "model"})
-        df.insert(1, "rating", self.ratings.reindex(df["model"]).to_numpy())
-        df = df.sort_values("rating", ascending=False, kind="stable").reset_index(drop=True)
-        df.insert(0, "rank", df["rating"].rank(ascending=False, method="min").astype(np.int64))
-        return df
+        """Leaderboard, best first, in the columns of :func:`~arena_stats.leaderboard`.
+
+        ``rank, model, rating, ci_lower, ci_upper, battles, wins, losses, ties, win_rate``; one
+        pass has no interval (NaN), so ``rank`` is the plain rank by rating.
+        """
+        return leaderboard_frame(self.ratings, None, None, self.totals)
 
     def summary(self, top: int | None = 20) -> str:
         """A short text report."""
@@ -412,21 +433,10 @@ class EloBootstrapResult:
     settings: dict[str, Any] = field(default_factory=dict)
 
     def to_frame(self) -> pd.DataFrame:
-        """Leaderboard, best first, in the columns of :func:`~arena_stats.leaderboard`."""
-        from .leaderboard import rank_ub
-        totals = self.point.totals
-        df = pd.DataFrame({
-            "model": self.point.models,
-            "rating": self.rating.to_numpy(),
-            "ci_lower": self.ci_lower.to_numpy(),
-            "ci_upper": self.ci_upper.to_numpy(),
-        })
-        df = pd.concat([df, totals.reset_index(drop=True)], axis=1)
-        df["rank_lower"] = self.rank_lower.to_numpy()
-        df["rank_upper"] = self.rank_upper.to_numpy()
-        df["p_top"] = self.p_top.to_numpy()
-        df.insert(0, "rank", rank_ub(df["ci_lower"].to_numpy(), df["ci_upper"].to_numpy()))
-        return df.sort_values(["rating"], ascending=False, kind="stable").reset_index(drop=True)
+        """Leaderboard, best first, in the columns of :func:`~arena_stats.leaderboard` (with the
+        bootstrap's ``rank_lower, rank_upper, p_top``); ``rank`` is Rank (UB)."""
+        return leaderboard_frame(self.rating, self.ci_lower, self.ci_upper, self.point.totals,
+                                 {"rank_lower": self.rank_lower, "rank_upper": self.rank_upper, "p_top": self.p_top})
 
     def summary(self, top: int | None = 20) -> str:
         title = [f"Online Elo bootstrap: {self.rounds} rounds, seed {self.seed}, {self.confidence:.0%} "

@@ -36,7 +36,8 @@ import pandas as pd
 from scipy.stats import norm
 
 from .battles import Battles, as_battles, timestamps
-from .elo import _expand, _scores, summary_lines, time_order
+from .aggregate import model_totals
+from .elo import _expand, _scores, leaderboard_frame, summary_lines, time_order
 from .errors import ConvergenceError, InputError
 
 __all__ = ["GlickoResult", "glicko2", "glicko2_update", "GLICKO_SCALE", "DEFAULT_RATING", "DEFAULT_RD",
@@ -69,8 +70,8 @@ class GlickoResult:
         Glicko scale (1500-centred); ``rd`` is the rating deviation (a standard deviation).
     ci_lower, ci_upper : pandas.Series
         ``rating -/+ z * rd`` at ``confidence``.
-    battles : pandas.Series
-        Battles per model.
+    totals : pandas.DataFrame
+        Per model: battles, wins, losses, ties, win_rate.
     n_periods : int
     history : pandas.DataFrame or None
         With ``history=True``: tidy ``period, date, model, rating, rd, volatility`` after every
@@ -86,7 +87,7 @@ class GlickoResult:
     volatility: pd.Series
     ci_lower: pd.Series
     ci_upper: pd.Series
-    battles: pd.Series
+    totals: pd.DataFrame
     n_periods: int
     history: pd.DataFrame | None
     tau: float
@@ -97,16 +98,12 @@ class GlickoResult:
     period: str | int
 
     def to_frame(self) -> pd.DataFrame:
-        """Best first: ``rank, model, rating, rd, ci_lower, ci_upper, volatility, battles``.
+        """Best first, in the leaderboard's columns plus ``rd`` and ``volatility``.
 
-        ``rank`` is LMSYS's Rank (UB) on the RD intervals.
+        ``rank`` is LMSYS's Rank (UB) on the ``rating +- z * RD`` intervals.
         """
-        from .leaderboard import rank_ub
-        df = pd.DataFrame({"model": self.models, "rating": self.ratings.to_numpy(), "rd": self.rd.to_numpy(),
-                           "ci_lower": self.ci_lower.to_numpy(), "ci_upper": self.ci_upper.to_numpy(),
-                           "volatility": self.volatility.to_numpy(), "battles": self.battles.to_numpy()})
-        df.insert(0, "rank", rank_ub(df["ci_lower"].to_numpy(), df["ci_upper"].to_numpy()))
-        return df.sort_values("rating", ascending=False, kind="stable").reset_index(drop=True)
+        return leaderboard_frame(self.ratings, self.ci_lower, self.ci_upper, self.totals,
+                                 {"rd": self.rd, "volatility": self.volatility})
 
     def summary(self, top: int | None = 20) -> str:
         title = [f"Glicko-2 over {self.n_periods} rating periods ({self.period}), tau={self.tau:g}; "
@@ -344,11 +341,10 @@ def glicko2(battles: Battles | pd.DataFrame, period: str | int | None = None, *,
     r = pd.Series(mu * GLICKO_SCALE + DEFAULT_RATING, index=index, name="rating")
     d = pd.Series(phi * GLICKO_SCALE, index=index, name="rd")
     z = float(norm.ppf(0.5 + confidence / 2))
-    counts = np.bincount(a, minlength=n) + np.bincount(b, minlength=n)
     return GlickoResult(
         models=models, ratings=r, rd=d, volatility=pd.Series(sigma, index=index, name="volatility"),
         ci_lower=(r - z * d).rename("ci_lower"), ci_upper=(r + z * d).rename("ci_upper"),
-        battles=pd.Series(counts, index=index, name="battles"), n_periods=len(bounds) - 1,
+        totals=model_totals(battles), n_periods=len(bounds) - 1,
         history=pd.concat(records, ignore_index=True) if history else None, tau=float(tau),
         init_rating=float(rating), init_rd=float(rd), init_volatility=float(volatility),
         confidence=float(confidence), period=period)
