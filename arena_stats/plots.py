@@ -391,6 +391,8 @@ def plot_ratings_over_time(history: Any, *, models: Sequence[str] | None = None,
         Choose the models with the best rating at the last date, or the best peak rating.
     bands : bool
         Shade ``ci_lower``-``ci_upper`` (or ``rating +- 1.96 rd`` for Glicko histories).
+
+    Ratings flagged ``few_battles`` are drawn faint.
     """
     frame = history.frame if hasattr(history, "frame") else history
     if not isinstance(frame, pd.DataFrame) or not {"date", "model", "rating"} <= set(frame.columns):
@@ -421,7 +423,13 @@ def plot_ratings_over_time(history: Any, *, models: Sequence[str] | None = None,
             rows = frame[frame["model"] == m].sort_values("date")
             color = colors(k % colors.N)
             ls = styles[(k // 10) % 4] if style == "paper" else "-"
-            ax.plot(rows["date"], rows["rating"], color=color, ls=ls, label=str(m))
+            if "few_battles" in rows and rows["few_battles"].any():
+                # ratings from too few battles: drawn faint, the rest solid
+                ax.plot(rows["date"], rows["rating"], color=color, ls=ls, alpha=0.35)
+                ax.plot(rows["date"], rows["rating"].where(~rows["few_battles"].astype(bool)), color=color,
+                        ls=ls, label=str(m))
+            else:
+                ax.plot(rows["date"], rows["rating"], color=color, ls=ls, label=str(m))
             if bands and "ci_lower" in rows and rows["ci_lower"].notna().any():
                 ax.fill_between(rows["date"].to_numpy(), rows["ci_lower"].to_numpy(float),
                                 rows["ci_upper"].to_numpy(float), color=color, alpha=0.15, lw=0)
