@@ -236,8 +236,13 @@ def input_files(source: Any, *more: Any) -> list[Any]:
     PairCounts pass through.
     """
     items: list[Any] = []
-    for s in (source, *more):
-        items.extend(s if isinstance(s, (list, tuple)) else [s])
+    pending = [source, *more]
+    while pending:  # nested lists flatten, in order
+        s = pending.pop(0)
+        if isinstance(s, (list, tuple)):
+            pending[:0] = list(s)
+        else:
+            items.append(s)
     out: list[Any] = []
     for item in items:
         if isinstance(item, (str, os.PathLike)):

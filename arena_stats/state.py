@@ -1,0 +1,298 @@
+"""A saved state of sufficient statistics: append new battles, refit warm-started.
+
+A Bradley-Terry fit needs only the counts per (pair, verdict) cell
+(:class:`~arena_stats.aggregate.PairCounts`), so a leaderboard over a growing log never needs
+the old battles again: keep the counts, add the new battles' counts, refit. The refit starts
+from the previous strengths (new models start at the mean), which are already close, so Newton
+needs one to three iterations; and because the likelihood is the same, the result equals a fit
+on all battles from scratch (to well below 1e-9 Elo; see :data:`REFIT_TOL`).
+
+The on-disk format is a single NumPy ``.npz`` archive (a zip of ``.npy`` arrays), read with
+``allow_pickle=False`` so that loading a state can never execute code. It holds:
+
+================  ========  ======================================================================
+member            dtype     content
+================  ========  ======================================================================
+``meta``          uint8     UTF-8 JSON: ``format`` (``"arena-stats-state"``), ``version`` (1),
+                            ``models`` (list of names, sorted), ``settings`` (fit settings:
+                            ``ties, l2, scale, base, init, anchor``), ``history`` (one record per
+                            update: UTC time, sources, battles added), ``n_battles``
+``i``, ``j``      int64     the compared pairs, ``i < j``, indices into ``models``
+``cell_pair``     int64     for each cell, its pair
+``cell_outcome``  int64     0: ``i`` won, 1: ``j`` won, 2: tie, 3: tie (bothbad)
+``cell_count``    float64   battles in the cell
+``cell_weight``   float64   per-battle weight of the cell (1 unless weights were given)
+``theta``         float64   the last fit's natural-scale strengths (empty before the first fit)
+``tie``           float64   the last fit's log tie parameter (Davidson / Rao-Kupper), else empty
+================  ========  ======================================================================
+
+Every member is checked on load (types, shapes, index ranges, finite non-negative counts); a
+file that fails any check raises :class:`~arena_stats.errors.InputError`. Writes are atomic.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import io
+import json
+import os
+import zipfile
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .aggregate import PairCounts
+from .bradley_terry import DEFAULT_BASE, DEFAULT_INIT, DEFAULT_SCALE, TIES, BTResult, fit_counts
+from .errors import ConvergenceError, InputError
+from .io import atomic_write
+from .stream import merge_pair_counts, stream_pair_counts
+
+__all__ = ["ArenaState", "STATE_FORMAT", "STATE_VERSION", "REFIT_TOL", "new_state", "load_state",
+           "update_state"]
+
+STATE_FORMAT = "arena-stats-state"
+STATE_VERSION = 1
+#: Gradient tolerance of the refit (norm of the mean log-likelihood's gradient). Much tighter
+#: than a one-off fit needs: a warm and a cold start must land on the same point to 1e-9 Elo,
+#: and a model with few battles moves ~1e4 times more than the gradient norm says. Newton
+#: converges quadratically, so this costs one iteration more than 1e-8; if rounding ever
+#: stops it short, the refit falls back to the library's default tolerance.
+REFIT_TOL = 1e-14
+_INT_MEMBERS = ("i", "j", "cell_pair", "cell_outcome")
+_FLOAT_MEMBERS = ("cell_count", "cell_weight", "theta", "tie")
+
+
+def _now() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat()
+
+
+@dataclass(frozen=True)
+class ArenaState:
+    """Sufficient statistics of every battle seen so far, and the last fit.
+
+    Attributes
+    ----------
+    counts : PairCounts
+        All battles, as counts per (pair, verdict) cell.
+    settings : dict
+        Fit settings used by :meth:`refit`: ``ties, l2, scale, base, init, anchor``.
+    theta : ndarray or None
+        Natural-scale strengths of the last fit, aligned with ``counts.models``.
+    log_tie : float or None
+        Log tie parameter of the last fit (Davidson / Rao-Kupper).
+    history : tuple of dict
+        One record per update: ``time`` (UTC), ``sources``, ``battles`` added.
+
+    Examples
+    --------
+    >>> from arena_stats.simulate import simulate_arena
+    >>> frame = simulate_arena(n_models=6, n_battles=4000, seed=3).battles.to_frame()
+    >>> state = new_state(frame.iloc[:3000])
+    >>> state, fit = state.append(frame.iloc[3000:]).refit()
+    >>> state.counts.n_battles
+    4000.0
+    """
+
+    counts: PairCounts
+    settings: dict[str, Any] = field(default_factory=dict)
+    theta: np.ndarray | None = None
+    log_tie: float | None = None
+    history: tuple[dict[str, Any], ...] = ()
+
+    @property
+    def models(self) -> list[str]:
+        return list(self.counts.models)
+
+    @property
+    def n_battles(self) -> float:
+        return self.counts.n_battles
+
+    # ------------------------------------------------------------------ updating
+    def append(self, *new: Any, label: str | None = None, **read_options: Any) -> ArenaState:
+        """The state with more battles added (files, directories, DataFrames, Battles, PairCounts).
+
+        ``read_options`` go to :func:`~arena_stats.stream.stream_pair_counts` (schema, column
+        names, weights ...); files are streamed, so the new battles may be larger than memory.
+        """
+        added = stream_pair_counts(list(new), **read_options)
+        counts = merge_pair_counts(self.counts, added)
+        record = {"time": _now(), "sources": [label] if label else _describe(new), "battles": added.n_battles}
+        return replace(self, counts=counts, history=self.history + (record,))
+
+    def start_point(self) -> np.ndarray | None:
+        """Previous strengths mapped onto the current models (new models at the mean), or None."""
+        if self.theta is None:
+            return None
+        old = dict(zip(self._fitted_models, self.theta))
+        x0 = np.array([old.get(m, 0.0) for m in self.counts.models])
+        x0 -= x0.mean()
+        if self.settings.get("ties") in ("davidson", "rao-kupper"):
+            x0 = np.append(x0, self.log_tie if self.log_tie is not None else 0.0)
+        return x0
+
+    @property
+    def _fitted_models(self) -> list[str]:
+        return list(self.settings.get("fitted_models", self.counts.models))
+
+    def refit(self, tol: float = REFIT_TOL) -> tuple[ArenaState, BTResult]:
+        """Fit on all counts, warm-started at the last fit; returns the new state and the fit."""
+        s = self.settings
+        x0 = self.start_point()
+        fit_settings = {k: s[k] for k in ("l2", "scale", "base", "init", "anchor") if k in s}
+        try:
+            fit = fit_counts(self.counts, s.get("ties", "half"), tol=tol, x0=x0, **fit_settings)
+        except ConvergenceError:
+            # rounding kept Newton above the tolerance: the library default decides, cold
+            fit = fit_counts(self.counts, s.get("ties", "half"), **fit_settings)
+        settings = dict(s, fitted_models=list(fit.models))
+        state = replace(self, theta=np.asarray(fit.theta, float).copy(), log_tie=fit.log_tie, settings=settings)
+        return state, fit
+
+    # ------------------------------------------------------------------ disk
+    def save(self, path: str | os.PathLike) -> None:
+        """Write the state atomically as an ``.npz`` archive (see the module docstring)."""
+        pc = self.counts
+        settings = {k: v for k, v in self.settings.items() if k != "fitted_models"}
+        meta = {"format": STATE_FORMAT, "version": STATE_VERSION, "models": list(pc.models),
+                "settings": settings, "history": list(self.history), "n_battles": pc.n_battles}
+        theta = np.zeros(0) if self.theta is None else np.asarray(self.theta, np.float64)
+        if self.theta is not None and self._fitted_models != list(pc.models):
+            # strengths of an older model list: keep them by name on the current list
+            theta = self.start_point()[: pc.n_models]
+        arrays = {"meta": np.frombuffer(json.dumps(meta).encode("utf-8"), dtype=np.uint8),
+                  "i": pc.i, "j": pc.j, "cell_pair": pc.cell_pair, "cell_outcome": pc.cell_outcome,
+                  "cell_count": pc.cell_count, "cell_weight": pc.cell_weight, "theta": theta,
+                  "tie": np.zeros(0) if self.log_tie is None else np.array([self.log_tie])}
+        buf = io.BytesIO()
+        np.savez_compressed(buf, **arrays)
+        with atomic_write(path, "wb") as fh:
+            fh.write(buf.getvalue())
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per model: battles, and the last fit's strength (NaN before the first fit)."""
+        from .aggregate import model_totals
+        frame = model_totals(self.counts).reset_index()
+        frame["theta"] = np.nan if self.theta is None else self.start_point()[: self.counts.n_models]
+        return frame
+
+    def summary(self) -> str:
+        s = self.settings
+        lines = [f"arena-stats state: {self.n_battles:,.0f} battles, {self.counts.n_models} models, "
+                 f"{self.counts.n_pairs:,} pairs, {len(self.counts.cell_count):,} cells",
+                 f"fit settings: ties={s.get('ties', 'half')}, l2={s.get('l2', 0.0)}, scale={s.get('scale')}, "
+                 f"base={s.get('base')}, init={s.get('init')}, anchor={s.get('anchor')}",
+                 "last fit: " + ("none yet" if self.theta is None else "stored (warm start for the next refit)"),
+                 f"updates: {len(self.history)}"]
+        for rec in self.history[-5:]:
+            lines.append(f"  {rec.get('time')}: +{rec.get('battles', 0):,.0f} battles from "
+                         f"{', '.join(map(str, rec.get('sources', [])))}")
+        return "\n".join(lines)
+
+    def __str__(self) -> str:
+        return self.summary()
+
+
+def _describe(items: tuple[Any, ...]) -> list[str]:
+    out = []
+    for item in items:
+        for x in (item if isinstance(item, (list, tuple)) else [item]):
+            out.append(os.fspath(x) if isinstance(x, (str, os.PathLike)) else f"<{type(x).__name__}>")
+    return out
+
+
+def new_state(*battles: Any, ties: str = "half", l2: float = 0.0, scale: float = DEFAULT_SCALE,
+              base: float = DEFAULT_BASE, init: float = DEFAULT_INIT,
+              anchor: Mapping[str, float] | None = None, **read_options: Any) -> ArenaState:
+    """A state holding ``battles`` (streamed like :func:`~arena_stats.stream.stream_pair_counts`).
+
+    The fit settings are fixed here and used by every :meth:`ArenaState.refit`.
+    """
+    if ties not in TIES:
+        raise InputError(f"unknown tie convention {ties!r}; expected one of {', '.join(TIES)}")
+    counts = stream_pair_counts(list(battles), **read_options)
+    settings = dict(ties=ties, l2=float(l2), scale=float(scale), base=float(base), init=float(init),
+                    anchor=dict(anchor) if anchor else None)
+    record = {"time": _now(), "sources": _describe(battles), "battles": counts.n_battles}
+    return ArenaState(counts=counts, settings=settings, history=(record,))
+
+
+def _bad(path: str, what: str) -> InputError:
+    return InputError(f"not a valid arena-stats state: {what}", file=path)
+
+
+def load_state(path: str | os.PathLike) -> ArenaState:
+    """Read and check a state written by :meth:`ArenaState.save` (never unpickles anything)."""
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise InputError("no such state file (create one with --new)", file=path)
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            arrays = {k: npz[k] for k in npz.files}
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
+        raise _bad(path, f"cannot read it as .npz ({exc})") from None
+    missing = [k for k in ("meta", *_INT_MEMBERS, *_FLOAT_MEMBERS) if k not in arrays]
+    if missing:
+        raise _bad(path, f"members missing: {', '.join(missing)}")
+    try:
+        meta = json.loads(arrays["meta"].astype(np.uint8).tobytes().decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise _bad(path, f"metadata is not JSON ({exc})") from None
+    if not isinstance(meta, dict) or meta.get("format") != STATE_FORMAT:
+        raise _bad(path, f"format is not {STATE_FORMAT!r}")
+    if meta.get("version") != STATE_VERSION:
+        raise _bad(path, f"version {meta.get('version')!r}; this arena_stats reads version {STATE_VERSION}")
+    models = meta.get("models")
+    if not isinstance(models, list) or not all(isinstance(m, str) for m in models) or models != sorted(set(models)):
+        raise _bad(path, "models must be a sorted list of distinct names")
+    settings = meta.get("settings")
+    if not isinstance(settings, dict) or settings.get("ties") not in TIES:
+        raise _bad(path, "settings must name a tie convention")
+    for k in _INT_MEMBERS:
+        if arrays[k].dtype.kind not in "iu" or arrays[k].ndim != 1:
+            raise _bad(path, f"{k} must be a 1-d integer array")
+    for k in _FLOAT_MEMBERS:
+        if arrays[k].dtype != np.float64 or arrays[k].ndim != 1:
+            raise _bad(path, f"{k} must be a 1-d float64 array")
+    n = len(models)
+    i, j = arrays["i"].astype(np.int64), arrays["j"].astype(np.int64)
+    cp, co = arrays["cell_pair"].astype(np.int64), arrays["cell_outcome"].astype(np.int64)
+    cc, cw = arrays["cell_count"], arrays["cell_weight"]
+    if len(i) != len(j) or not ((0 <= i) & (i < j) & (j < n)).all():
+        raise _bad(path, "pairs must satisfy 0 <= i < j < number of models")
+    if not (len(cp) == len(co) == len(cc) == len(cw)):
+        raise _bad(path, "cell members differ in length")
+    if len(cp) and not (((0 <= cp) & (cp < len(i))).all() and ((0 <= co) & (co <= 3)).all()):
+        raise _bad(path, "cell pair or verdict out of range")
+    if not (np.isfinite(cc).all() and (cc >= 0).all() and np.isfinite(cw).all() and (cw >= 0).all()):
+        raise _bad(path, "counts and weights must be finite and non-negative")
+    theta, tie = arrays["theta"], arrays["tie"]
+    if len(theta) not in (0, n) or len(tie) > 1 or not np.isfinite(theta).all():
+        raise _bad(path, "theta must be empty or one finite strength per model")
+    history = meta.get("history", [])
+    counts = PairCounts(models=models, i=i, j=j, cell_pair=cp, cell_outcome=co, cell_count=cc, cell_weight=cw)
+    return ArenaState(counts=counts, settings=settings, theta=theta.copy() if len(theta) else None,
+                      log_tie=float(tie[0]) if len(tie) else None,
+                      history=tuple(history) if isinstance(history, list) else ())
+
+
+def update_state(path: str | os.PathLike, *new: Any, **read_options: Any) -> tuple[ArenaState, BTResult]:
+    """Load the state at ``path``, append ``new`` battles, refit warm-started, save; return both.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> from arena_stats.simulate import simulate_arena
+    >>> frame = simulate_arena(n_models=5, n_battles=2000, seed=4).battles.to_frame()
+    >>> path = os.path.join(tempfile.mkdtemp(), "arena.npz")
+    >>> new_state(frame.iloc[:1500]).refit()[0].save(path)
+    >>> state, fit = update_state(path, frame.iloc[1500:])
+    >>> load_state(path).n_battles, round(float(fit.ratings.mean()), 6)
+    (2000.0, 1000.0)
+    """
+    state = load_state(path).append(*new, **read_options)
+    state, fit = state.refit()
+    state.save(path)
+    return state, fit
