@@ -74,7 +74,7 @@ def fit_bt(matchups: np.ndarray, labels: np.ndarray, weights: np.ndarray, n_mode
            tol: float = TOL) -> np.ndarray:
     """L-BFGS-B from zeros, FastChat's settings; returns ratings in units of ``scale``."""
     res = minimize(_loss_and_grad, np.zeros(n_models), args=(matchups, labels, weights, alpha), jac=True,
-                   method="L-BFGS-B", options={"maxiter": MAX_ITER, "gtol": tol, "disp": False})
+                   method="L-BFGS-B", options={"maxiter": MAX_ITER, "gtol": tol})
     return res.x
 
 

@@ -1,0 +1,239 @@
+"""Across machines with Dask: battles reduced per partition, bootstrap rounds spread over workers.
+
+Needs the optional extra: ``pip install 'arena-stats[dask]'`` (``dask[dataframe]`` and
+``distributed``). Nothing here is a home-made cluster: the work is ordinary Dask tasks, run by
+whatever scheduler is active (a ``dask.distributed.Client`` connected to a
+``LocalCluster``, to a scheduler address, or Dask's local threads when there is none).
+
+Reduction. Sufficient statistics add up: the counts of a union of battles are the sum of the
+counts of its parts. So every partition of a Dask DataFrame (or every file of a glob) is reduced
+on a worker to :class:`~arena_stats.aggregate.PairCounts` by the same code as the local path
+(:func:`~arena_stats.stream.stream_pair_counts`: same validation, same errors), and the partial
+counts are merged in a tree (:data:`FAN_IN` at a time) with
+:func:`~arena_stats.stream.merge_pair_counts`. Only counts travel: at most
+``4 * n_models * (n_models - 1) / 2`` numbers per task, whatever the number of battles. The
+result equals ``aggregate(load_battles(...))`` cell for cell, so every fit on it equals the local
+fit exactly.
+
+* A Dask DataFrame: one task per partition (``<partition k>`` is named in error messages).
+* A glob or list of local paths (``/data/battles/*.parquet``): one task per file, read on the
+  worker with pyarrow's batch readers; the paths must be visible to every worker (a shared
+  filesystem; on a single machine, ``LocalCluster``).
+* A URL glob (``s3://bucket/battles/*.parquet``, ``gs://...``): read with
+  ``dask.dataframe.read_parquet`` / ``read_csv`` / ``read_json`` (fsspec does the remote
+  access), then reduced per partition.
+
+Bootstrap. :func:`bootstrap_dask` runs :func:`~arena_stats.bootstrap.bootstrap` with its chunks
+of rounds submitted to the cluster through ``Client.get_executor()``. Every chunk draws from its
+own random stream spawned from the seed, so the result is the local result, bit for bit.
+"""
+
+from __future__ import annotations
+
+import glob as _glob
+import importlib
+import inspect
+import os
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+from .aggregate import PairCounts
+from .bradley_terry import BTResult, fit_counts
+from .errors import InputError
+from .stream import input_files, merge_pair_counts, stream_pair_counts
+
+__all__ = ["pair_counts_dask", "fit_dask", "bootstrap_dask", "FAN_IN"]
+
+#: Partial counts merged per reduction task.
+FAN_IN = 8
+_PATCH_LOCK = threading.Lock()
+_READERS = {".parquet": "read_parquet", ".pq": "read_parquet", ".csv": "read_csv", ".jsonl": "read_json",
+            ".ndjson": "read_json"}
+
+
+def _require_dask() -> Any:
+    try:
+        import dask
+        import dask.dataframe  # noqa: F401
+    except ImportError:
+        raise ImportError("arena_stats.distributed needs Dask: pip install 'arena-stats[dask]'") from None
+    return dask
+
+
+def _partition_counts(frame: Any, k: int, read_options: dict[str, Any]) -> PairCounts | None:
+    if len(frame) == 0:
+        return None  # an empty partition (after a filter, say) holds no battles
+    try:
+        return stream_pair_counts(frame, **read_options)
+    except InputError as exc:
+        raise InputError(exc.detail, file=f"<partition {k}>", row=exc.row, column=exc.column) from None
+
+
+def _file_counts(path: str, read_options: dict[str, Any]) -> PairCounts:
+    return stream_pair_counts(path, **read_options)
+
+
+def _merge(*parts: PairCounts | None) -> PairCounts | None:
+    present = [p for p in parts if p is not None]
+    return merge_pair_counts(*present) if present else None
+
+
+def _tree(tasks: list[Any], fan_in: int) -> Any:
+    from dask import delayed
+    merge = delayed(_merge, pure=True)
+    while len(tasks) > 1:
+        tasks = [merge(*tasks[k:k + fan_in]) for k in range(0, len(tasks), fan_in)]
+    return tasks[0]
+
+
+def _expand(source: str | Sequence[str]) -> list[str]:
+    paths: list[str] = []
+    for s in [source] if isinstance(source, (str, os.PathLike)) else list(source):
+        s = os.fspath(s)
+        if "://" in s:
+            paths.append(s)
+        elif any(ch in s for ch in "*?["):
+            found = sorted(_glob.glob(s, recursive=True))
+            if not found:
+                raise InputError("no file matches this pattern", file=s)
+            paths.extend(found)
+        else:
+            paths.extend(input_files(s))
+    return paths
+
+
+def _remote_frame(url: str) -> Any:
+    import dask.dataframe as dd
+    base = url.split("?")[0].lower().removesuffix(".gz")
+    ext = os.path.splitext(base)[1]
+    if ext not in _READERS:
+        raise InputError(f"cannot tell the format of {url!r}; expected one of {', '.join(sorted(_READERS))}")
+    reader = getattr(dd, _READERS[ext])
+    return reader(url, lines=True) if reader.__name__ == "read_json" else reader(url)
+
+
+def pair_counts_dask(data: Any, *, fan_in: int = FAN_IN, compute: bool = True, scheduler: str | None = None,
+                     **read_options: Any) -> Any:
+    """Reduce a Dask DataFrame, or a glob / list of battle files, to :class:`PairCounts` on a cluster.
+
+    Parameters
+    ----------
+    data : dask.dataframe.DataFrame, str or list of str
+        Battles as a Dask DataFrame (any of the schemas of
+        :func:`~arena_stats.battles.load_battles`), or paths, directories and globs of
+        Parquet / CSV / JSON Lines files (local paths must be visible to every worker), or URL
+        globs (``s3://...``) read through ``dask.dataframe``.
+    fan_in : int
+        Partial counts merged per reduction task.
+    compute : bool
+        Return the counts (default), or the Dask ``Delayed`` that computes them.
+    scheduler : str, optional
+        A Dask scheduler name (``"sync"``, ``"threads"``, ``"processes"``); default: the active
+        client, else Dask's default.
+    **read_options
+        Schema and column options, as for :func:`~arena_stats.stream.stream_pair_counts`.
+
+    Returns
+    -------
+    PairCounts
+        Equal, cell for cell, to ``aggregate(load_battles(...))`` of the same battles.
+
+    Examples
+    --------
+    >>> import dask.dataframe as dd, pandas as pd
+    >>> frame = pd.DataFrame({"model_a": ["x", "y", "z", "x"], "model_b": ["y", "z", "x", "z"],
+    ...                       "winner": ["model_a", "tie", "model_b", "model_a"]})
+    >>> counts = pair_counts_dask(dd.from_pandas(frame, npartitions=2), scheduler="sync")
+    >>> counts.models, counts.n_battles
+    (['x', 'y', 'z'], 4.0)
+    """
+    dask = _require_dask()
+    from dask import delayed
+
+    if fan_in < 2:
+        raise InputError(f"fan_in must be at least 2, got {fan_in!r}")
+    if hasattr(data, "to_delayed") and hasattr(data, "npartitions"):
+        parts = [delayed(_partition_counts, pure=True)(p, k, read_options) for k, p in enumerate(data.to_delayed())]
+    else:
+        parts = []
+        for path in _expand(data):
+            if "://" in path:
+                frame = _remote_frame(path)
+                parts += [delayed(_partition_counts, pure=True)(p, k, read_options)
+                          for k, p in enumerate(frame.to_delayed())]
+            else:
+                parts.append(delayed(_file_counts, pure=True)(path, read_options))
+    if not parts:
+        raise InputError("no partitions or files to read")
+    total = _tree(parts, fan_in)
+    if not compute:
+        return total
+    result = dask.compute(total, scheduler=scheduler)[0] if scheduler else dask.compute(total)[0]
+    if result is None:
+        raise InputError("no battles in the input (every partition was empty)")
+    return result
+
+
+def fit_dask(data: Any, ties: str = "half", *, read_options: dict[str, Any] | None = None,
+             **fit_options: Any) -> BTResult:
+    """Counts on the cluster (:func:`pair_counts_dask`), then the (tiny) fit locally.
+
+    ``fit_options`` go to :func:`~arena_stats.bradley_terry.fit_counts`; the result equals
+    ``fit_bradley_terry`` on the same battles.
+    """
+    counts = data if isinstance(data, PairCounts) else pair_counts_dask(data, **(read_options or {}))
+    return fit_counts(counts, ties, **fit_options)
+
+
+class _ClusterPool:
+    """Stands in for ``ThreadPoolExecutor(n)`` inside :func:`arena_stats.bootstrap.bootstrap`."""
+
+    def __init__(self, client: Any) -> None:
+        self.executor = client.get_executor(pure=False)
+
+    def __call__(self, _threads: int) -> Any:
+        return self.executor
+
+
+def bootstrap_dask(data: Any, rounds: int = 1000, *, client: Any = None, **bootstrap_options: Any) -> Any:
+    """:func:`~arena_stats.bootstrap.bootstrap` with its chunks of rounds run on Dask workers.
+
+    Parameters
+    ----------
+    data : PairCounts, Battles, DataFrame, Dask DataFrame or paths
+        Anything :func:`pair_counts_dask` or :func:`~arena_stats.bootstrap.bootstrap` reads
+        (a Dask DataFrame or paths are reduced on the cluster first; clustered bootstraps need
+        the battles themselves, in memory).
+    rounds : int
+    client : distributed.Client, optional
+        Default: the current client (``distributed.get_client()``).
+    **bootstrap_options
+        As for :func:`~arena_stats.bootstrap.bootstrap` (``ties, seed, confidence, l2 ...``).
+
+    Returns
+    -------
+    BootstrapResult
+        Identical to the local ``bootstrap`` with the same seed: each chunk of rounds has its
+        own random stream, whoever runs it.
+    """
+    _require_dask()
+    from distributed import get_client
+
+    # the package exports a function named bootstrap; the module is what is patched below
+    bootstrap_module = importlib.import_module(f"{__package__}.bootstrap")
+    client = client or get_client()
+    if hasattr(data, "to_delayed") or isinstance(data, (str, list, tuple)):
+        data = pair_counts_dask(data)
+    workers = max(2, sum(client.nthreads().values()))
+    pool = _ClusterPool(client)
+    if "executor" in inspect.signature(bootstrap_module.bootstrap).parameters:
+        return bootstrap_module.bootstrap(data, rounds, executor=pool.executor, threads=workers, **bootstrap_options)
+    # until bootstrap() takes an executor, hand it the cluster in place of its thread pool
+    with _PATCH_LOCK:
+        saved = bootstrap_module.ThreadPoolExecutor
+        bootstrap_module.ThreadPoolExecutor = pool
+        try:
+            return bootstrap_module.bootstrap(data, rounds, threads=workers, **bootstrap_options)
+        finally:
+            bootstrap_module.ThreadPoolExecutor = saved
