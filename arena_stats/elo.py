@@ -87,6 +87,9 @@ CHUNK_STEPS = 2048
 #: With fewer rounds than this the numpy backend runs one plain loop per round instead of the
 #: round-vectorised pass (whose per-step overhead only pays off across many rounds).
 VECTOR_MIN_ROUNDS = 24
+#: Draws the compiled bootstrap gathers before applying them (hides the random-load latency:
+#: 31 -> 19 ns per update on one core of this machine).
+NUMBA_GATHER = 256
 #: Battles per round of the compiled bootstrap between two progress-bar updates.
 NUMBA_CHUNK_STEPS = 1 << 18
 
@@ -244,7 +247,7 @@ def _numba_kernels() -> dict[str, Any]:
     if _NUMBA_KERNELS:
         return _NUMBA_KERNELS
     nb = _numba
-    gamma, mix1, mix2, two_m53 = _GAMMA, _MIX1, _MIX2, _TWO_M53
+    gamma, mix1, mix2, two_m53, block = _GAMMA, _MIX1, _MIX2, _TWO_M53, NUMBA_GATHER
     s30, s27, s31, s11 = _S30, _S27, _S31, _S11
 
     @nb.njit(cache=True, nogil=True, inline="always")
@@ -269,27 +272,39 @@ def _numba_kernels() -> dict[str, Any]:
     def boot(keys, start, stop, n_battles, packed, bits, table, xs, gains, q, seen):  # pragma: no cover
         # packed[k] = a << (bits + 2) | b << 2 | verdict: one random load per draw instead of four.
         # Unweighted: the step's gain * S comes from the 4-entry ``table`` and the gain is
-        # gains[0]; weighted: per-battle ``xs`` and ``gains``.
+        # gains[0]; weighted: per-battle ``xs`` and ``gains``. Draws are gathered a block at a
+        # time before the updates, so the random loads overlap instead of waiting behind exp().
         weighted = gains.shape[0] > 1
+        mask = (1 << bits) - 1
         for r in nb.prange(keys.shape[0]):
             key = keys[r]
             qr = q[r]
             sr = seen[r]
-            for t in range(start, stop):
-                z = key + np.uint64(t + 1) * gamma
-                z = (z ^ (z >> s30)) * mix1
-                z = (z ^ (z >> s27)) * mix2
-                z = z ^ (z >> s31)
-                k = min(np.int64(np.float64(z >> s11) * two_m53 * n_battles), n_battles - 1)
-                code = packed[k]
-                i = code >> (bits + 2)
-                j = (code >> 2) & ((1 << bits) - 1)
-                if weighted:
-                    step(qr, i, j, xs[k], gains[k])
-                else:
-                    step(qr, i, j, table[code & 3], gains[0])
-                sr[i] = True
-                sr[j] = True
+            codes = np.empty(block, np.int64)
+            bx = np.empty(block if weighted else 1)
+            bg = np.empty(block if weighted else 1)
+            for t0 in range(start, stop, block):
+                m = min(block, stop - t0)
+                for u in range(m):
+                    z = key + np.uint64(t0 + u + 1) * gamma
+                    z = (z ^ (z >> s30)) * mix1
+                    z = (z ^ (z >> s27)) * mix2
+                    z = z ^ (z >> s31)
+                    k = min(np.int64(np.float64(z >> s11) * two_m53 * n_battles), n_battles - 1)
+                    codes[u] = packed[k]
+                    if weighted:
+                        bx[u] = xs[k]
+                        bg[u] = gains[k]
+                for u in range(m):
+                    code = codes[u]
+                    i = code >> (bits + 2)
+                    j = (code >> 2) & mask
+                    if weighted:
+                        step(qr, i, j, bx[u], bg[u])
+                    else:
+                        step(qr, i, j, table[code & 3], gains[0])
+                    sr[i] = True
+                    sr[j] = True
 
     _NUMBA_KERNELS.update(single=single, boot=boot)
     return _NUMBA_KERNELS

@@ -13,6 +13,7 @@ extrapolates (the script prints the projection for the full size).
 from __future__ import annotations
 
 import argparse
+import os
 import time
 
 import numpy as np
@@ -51,7 +52,8 @@ def main() -> None:
     args = p.parse_args()
     backends = args.backend or (["numba", "python"] if default_backend() == "numba" else ["python"])
     battles = make_battles(args.battles, args.models)
-    print(f"{args.battles:,} battles, {args.models} models")
+    print(f"{args.battles:,} battles, {args.models} models; {os.cpu_count()} CPUs, load average "
+          f"{os.getloadavg()[0]:.1f} (other processes share the cores: compare with care)")
     for backend in backends:
         compute_elo(make_battles(2000, 5), backend=backend)  # compile / warm up
         elo_bootstrap(make_battles(2000, 5), rounds=2, backend=backend)
@@ -70,6 +72,17 @@ def main() -> None:
         print(f"[{backend}] elo_bootstrap: {args.rounds} rounds x {args.battles:,} battles in {dt:.1f} s = "
               f"{args.rounds * args.battles / dt / 1e6:.1f} M updates/s; projected 1,000 x 1 M: {full:.1f} s "
               f"(median rating of the best model {res.rating.max():.1f})")
+        if backend == "numba":
+            import numba
+            threads = numba.get_num_threads()
+            numba.set_num_threads(1)
+            few = max(1, args.rounds // 20)
+            t0 = time.perf_counter()
+            elo_bootstrap(battles, rounds=few, seed=0, backend=backend)
+            dt = time.perf_counter() - t0
+            numba.set_num_threads(threads)
+            print(f"[{backend}] one thread: {dt / (few * args.battles) * 1e9:.1f} ns per update "
+                  f"({few} rounds in {dt:.1f} s)")
 
 
 if __name__ == "__main__":
