@@ -13,7 +13,7 @@ from arena_stats import load_battles  # noqa: E402
 from arena_stats.aggregate import aggregate  # noqa: E402
 from arena_stats.bootstrap import bootstrap  # noqa: E402
 from arena_stats.bradley_terry import fit_bradley_terry  # noqa: E402
-from arena_stats.distributed import bootstrap_dask, fit_dask, pair_counts_dask  # noqa: E402
+from arena_stats.distributed import bootstrap_dask, fit_contextual_dask, fit_dask, pair_counts_dask  # noqa: E402
 from arena_stats.errors import InputError  # noqa: E402
 from arena_stats.simulate import simulate_arena  # noqa: E402
 
@@ -98,3 +98,18 @@ def test_module_examples_run():
 
     import arena_stats.distributed as module
     assert doctest.testmod(module, optionflags=doctest.ELLIPSIS).failed == 0
+
+
+@pytest.mark.parametrize("ties", ["half", "davidson"])
+def test_contextual_fit_sums_gradient_and_hessian_per_partition_like_the_local_fit(client, frame, ties):
+    from arena_stats.contextual import fit_contextual
+    rng = np.random.default_rng(4)
+    styled = frame.assign(length=rng.normal(size=len(frame)), lists=rng.normal(size=len(frame)))
+    local = fit_contextual(styled, ["length", "lists"], ties, position=True, l2=0.5)
+    remote = fit_contextual_dask(dd.from_pandas(styled, npartitions=5), ["length", "lists"], ties,
+                                 position=True, l2=0.5)
+    np.testing.assert_allclose(remote.ratings.to_numpy(), local.ratings.to_numpy(), rtol=0, atol=1e-9)
+    np.testing.assert_allclose(remote.beta.to_numpy(), local.beta.to_numpy(), rtol=0, atol=1e-12)
+    np.testing.assert_allclose(remote.se_robust.to_numpy(), local.se_robust.to_numpy(), rtol=1e-9)
+    np.testing.assert_allclose(remote.beta_se.to_numpy(), local.beta_se.to_numpy(), rtol=1e-9)
+    assert remote.covariates == local.covariates
