@@ -57,6 +57,7 @@ import math
 import os
 import platform
 import resource
+import signal
 import subprocess
 import sys
 import time
@@ -78,6 +79,11 @@ QUICK_ROUNDS = 20
 TIME_BOX_S = 300.0
 QUICK_TIME_BOX_S = 120.0
 DATA_SEED = 20240813
+#: New battles appended to a saved state in ``--update``.
+UPDATE_BATTLES = 100_000
+QUICK_UPDATE_BATTLES = 1_000
+#: Rounds timed to estimate a bootstrap that the point fit predicts to run past the time box.
+PROBE_ROUNDS = 10
 #: Newton on the reference stops when the gradient per battle is below this.
 REFERENCE_GRAD_TOL = 1e-13
 DATA_COLUMNS = ["model_a", "model_b", "winner"]
@@ -328,6 +334,20 @@ def child(kind: str, name: str, path: str, rounds: int) -> dict[str, Any]:
     elif kind == "ingest":
         start = time.perf_counter()
         _ingest(name, path)
+    elif kind == "update":
+        import shutil
+
+        from arena_stats.state import update_state
+        work = path + ".work.npz"
+        shutil.copyfile(path, work)  # every run updates the same saved state
+        start = time.perf_counter()
+        state, fit = update_state(work, name)
+        out["seconds"] = time.perf_counter() - start
+        out["newton_iterations"] = fit.n_iter
+        out["battles"] = state.n_battles
+        out["ratings"] = dict(zip(fit.models, fit.ratings.to_numpy().tolist()))
+        os.unlink(work)
+        name = "update"
     elif kind == "stream-dir":
         from arena_stats.stream import stream_pair_counts
         start = time.perf_counter()
@@ -336,21 +356,25 @@ def child(kind: str, name: str, path: str, rounds: int) -> dict[str, Any]:
         out["models"] = counts.n_models
     else:
         raise ValueError(kind)
-    out["seconds"] = time.perf_counter() - start
+    out.setdefault("seconds", time.perf_counter() - start)
     out["peak_mb"] = _peak_mb(PEERS.get(name, (None, 1))[1] if kind == "boot" else 1)
     return out
 
 
 def run_child(kind: str, name: str, path: str, rounds: int, time_box: float) -> dict[str, Any]:
     cmd = [sys.executable, os.path.abspath(__file__), "--child", kind, name, path, str(rounds)]
+    # a session of its own, so that a timeout ends the child's worker pool too
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
     try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=time_box)
+        stdout, stderr = proc.communicate(timeout=time_box)
     except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
         return {"status": "timeout", "note": f"stopped after {time_box:.0f} s"}
     if proc.returncode != 0:
-        tail = (proc.stderr.strip().splitlines() or ["(no output)"])[-1]
+        tail = (stderr.strip().splitlines() or ["(no output)"])[-1]
         return {"status": "error", "note": tail[:200]}
-    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    result = json.loads(stdout.strip().splitlines()[-1])
     result["status"] = "ok"
     return result
 
@@ -401,9 +425,15 @@ def bench_size(n: int, m: int, path: str, peers: list[str], rounds: int, time_bo
         if not rounds:
             continue
         estimate = fit["seconds"] * (rounds + 1) / workers
+        if peer != "arena_stats" and estimate > time_box and rounds > PROBE_ROUNDS:
+            # the fit's time overstates a round when preprocessing is shared: time a few rounds
+            probe = run_child("boot", peer, path, PROBE_ROUNDS, time_box)
+            if probe["status"] == "ok":
+                per_round = max(probe["seconds"] - fit["seconds"], 0.0) / PROBE_ROUNDS
+                estimate = fit["seconds"] + per_round * rounds
         if peer != "arena_stats" and estimate > time_box:
             row["boot_s_est"] = estimate
-            row["note"] = f"bootstrap skipped: est. {estimate:.0f} s > {time_box:.0f} s"
+            row["note"] = f"bootstrap not run: est. {estimate:.0f} s > {time_box:.0f} s"
             continue
         boot = run_child("boot", peer, path, rounds, time_box)
         if boot["status"] != "ok":
@@ -451,6 +481,37 @@ def bench_ingest(path: str, time_box: float, say: Callable[[str], None], repeats
     return rows
 
 
+def bench_update(path: str, n_models: int, directory: str, new_battles: int, time_box: float,
+                 say: Callable[[str], None]) -> dict[str, Any]:
+    """A saved state of the battles in ``path``, updated with ``new_battles`` more: time and equality."""
+    from make_data import write_file
+
+    from arena_stats.state import REFIT_TOL, load_state, new_state
+    from arena_stats.stream import merge_pair_counts, stream_pair_counts
+
+    state_path = os.path.join(directory, os.path.basename(path) + ".state.npz")
+    new_path = os.path.join(directory, f"new_{new_battles}_{n_models}.parquet")
+    if not os.path.exists(new_path):
+        write_file(new_path, new_battles, n_models, DATA_SEED + 1)
+    start = time.perf_counter()
+    new_state(path).refit()[0].save(state_path)
+    built = time.perf_counter() - start
+    best: dict[str, Any] | None = None
+    for _ in range(3):
+        res = run_child("update", new_path, state_path, 0, time_box)
+        if res["status"] != "ok":
+            return {"note": res["note"]}
+        if best is None or res["seconds"] < best["seconds"]:
+            best = res
+    from arena_stats.bradley_terry import fit_counts
+    full = fit_counts(merge_pair_counts(load_state(state_path).counts, stream_pair_counts(new_path)), tol=REFIT_TOL)
+    diff = max_diff(best.pop("ratings"), dict(zip(full.models, full.ratings.to_numpy().tolist())))
+    say(f"  update: {best['seconds']:.3f} s for +{new_battles:,} battles ({best['newton_iterations']} Newton "
+        f"iterations); max |d| vs full refit {diff:.1e}")
+    return {**best, "state_battles": load_state(state_path).n_battles, "new_battles": new_battles,
+            "build_s": built, "max_abs_diff_full_refit": diff}
+
+
 def _fmt(row: dict[str, Any], key: str, digits: int = 2) -> str:
     if row.get(key) is not None:
         return f"{row[key]:.{digits}f}"
@@ -478,6 +539,15 @@ def markdown(result: dict[str, Any]) -> str:
             secs = f"{r['seconds']:.3f}" if r.get("seconds") is not None else "-"
             peak = f"{r['peak_mb']:.0f}" if r.get("peak_mb") is not None else "-"
             lines.append(f"| {r['task']} | {secs} | {ratio} | {peak} | {r.get('note', '')} |")
+    if result.get("update"):
+        u = result["update"]
+        if "seconds" in u:
+            lines += ["", f"Incremental update: a saved state of {u['state_battles']:,.0f} battles plus "
+                      f"{u['new_battles']:,} new battles (load, stream, merge, warm refit, atomic save) in "
+                      f"{u['seconds']:.3f} s, {u['newton_iterations']} Newton iterations; max |d| against a full "
+                      f"refit {u['max_abs_diff_full_refit']:.1e} Elo (building the state: {u['build_s']:.1f} s)."]
+        else:
+            lines += ["", f"Incremental update: {u.get('note')}"]
     if result.get("stream_dir"):
         s = result["stream_dir"]
         lines += ["", f"Streaming {s.get('path')}: {s.get('battles', 0):,.0f} battles, {s.get('models')} models in "
@@ -494,6 +564,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--time-box", type=float, help=f"seconds per measurement (default {TIME_BOX_S:.0f})")
     parser.add_argument("--data-dir", default=DEFAULT_DATA_DIR, help="where the Parquet inputs are cached")
     parser.add_argument("--ingest", action="store_true", help="also time ingest of the largest file")
+    parser.add_argument("--update", action="store_true",
+                        help="also time updating a saved state of the largest size with 100k new battles")
     parser.add_argument("--stream-dir", metavar="DIR", help="also stream this directory and report peak memory")
     parser.add_argument("--out", default=os.path.join(HERE, "out", "peers.json"), help="JSON results")
     parser.add_argument("--markdown", metavar="FILE", help="also write the tables as markdown")
@@ -529,6 +601,9 @@ def main(argv: list[str] | None = None) -> int:
         result["ingest_file"] = os.path.basename(path)
         result["ingest_battles"] = sizes[-1][0]
         result["ingest"] = bench_ingest(path, time_box, say, repeats=1 if args.quick else 3)
+    if args.update and path:
+        result["update"] = bench_update(path, sizes[-1][1], args.data_dir, UPDATE_BATTLES if not args.quick
+                                        else QUICK_UPDATE_BATTLES, time_box, say)
     if args.stream_dir:
         res = run_child("stream-dir", "stream", args.stream_dir, 0, max(time_box, 600))
         result["stream_dir"] = {"path": args.stream_dir, **res}

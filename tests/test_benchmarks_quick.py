@@ -16,7 +16,7 @@ BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
 def test_quick_benchmark_runs_and_arena_stats_matches_the_reference(tmp_path):
     out = tmp_path / "peers.json"
     proc = subprocess.run(
-        [sys.executable, str(BENCH / "peers.py"), "--quick", "--rounds", "10", "--ingest", "--out", str(out),
+        [sys.executable, str(BENCH / "peers.py"), "--quick", "--rounds", "10", "--ingest", "--update", "--out", str(out),
          "--data-dir", str(tmp_path / "data"), "--markdown", str(tmp_path / "peers.md")],
         capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-2000:]
@@ -31,6 +31,7 @@ def test_quick_benchmark_runs_and_arena_stats_matches_the_reference(tmp_path):
         assert row.get("fit_s") is not None or row["note"] == "not installed", (tool, row)
     tasks = {r["task"]: r for r in result["ingest"]}
     assert tasks["stream_pair_counts"]["seconds"] > 0 and tasks["pyarrow"]["seconds"] > 0
+    assert result["update"]["max_abs_diff_full_refit"] < 1e-9  # the incremental path equals a full refit
     assert "| arena_stats |" in (tmp_path / "peers.md").read_text()
 
 
