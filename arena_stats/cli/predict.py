@@ -1,0 +1,133 @@
+"""``arena-stats predict``: train, apply and evaluate the preference predictor (Kaggle schema)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+import pandas as pd
+
+from ..errors import InputError
+from ..io import atomic_write
+from .common import add_output_args, emit_table, say
+
+
+def _add_model_args(p: argparse.ArgumentParser) -> None:
+    from ..predictor.model import CLASSIFIERS
+    from ..predictor.prior import DEFAULT_FOLDS, PRIOR_L2, PRIOR_TIES
+    g = p.add_argument_group("model")
+    g.add_argument("--classifier", choices=CLASSIFIERS, default="symmetric-logit",
+                   help="symmetric-logit (default), mnlogit or ordinal (statsmodels)")
+    g.add_argument("--ties", choices=PRIOR_TIES, default="davidson", help="tie model of the BT prior")
+    g.add_argument("--prior-l2", type=float, default=PRIOR_L2, metavar="L2",
+                   help=f"Gaussian penalty on the prior's strengths (default {PRIOR_L2})")
+    g.add_argument("--folds", type=int, default=DEFAULT_FOLDS, metavar="K",
+                   help=f"folds, grouped by prompt (or a 'group' column) (default {DEFAULT_FOLDS})")
+    g.add_argument("--seed", type=int, default=0, help="seed of the fold assignment (default 0)")
+    g.add_argument("--extra-battles", metavar="FILE", action="append", default=[],
+                   help="a battle log without texts (any schema load_battles reads), added as evidence "
+                        "for the BT prior; repeatable")
+
+
+def _extra(args: argparse.Namespace):  # noqa: ANN202
+    if not args.extra_battles:
+        return None
+    from ..battles import load_battles
+    return load_battles(args.extra_battles)
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("predict", help="preference predictor: P(a wins), P(b wins), P(tie) from texts + BT prior",
+                       description="Train, apply and evaluate the preference predictor on data in the LMSYS "
+                                   "Kaggle schema (prompt, response_a, response_b as JSON turn lists or plain "
+                                   "text; optional model_a, model_b; labels winner_model_a/b/tie or winner).")
+    psub = p.add_subparsers(dest="predict_command", metavar="ACTION")
+
+    t = psub.add_parser("train", help="fit a model on labelled data and save it as JSON")
+    t.add_argument("train", metavar="TRAIN", help="labelled Kaggle-schema file (CSV, JSON, JSONL, Parquet)")
+    t.add_argument("--out", required=True, metavar="MODEL.json", help="where to write the model (JSON)")
+    _add_model_args(t)
+    t.add_argument("--quiet", "-q", action="store_true", help="no status lines")
+    t.set_defaults(func=run_train)
+
+    a = psub.add_parser("apply", help="predict a file with a saved model; write a Kaggle submission")
+    a.add_argument("test", metavar="TEST", help="Kaggle-schema file to predict")
+    a.add_argument("--model", required=True, metavar="MODEL.json", help="a model written by 'predict train'")
+    a.add_argument("--output", "-o", required=True, metavar="FILE",
+                   help="submission CSV: id, winner_model_a, winner_model_b, winner_tie")
+    a.add_argument("--quiet", "-q", action="store_true", help="no status lines")
+    a.set_defaults(func=run_apply)
+
+    e = psub.add_parser("evaluate", help="grouped cross-validation against baselines, with calibration")
+    e.add_argument("data", metavar="DATA", nargs="?",
+                   help="labelled Kaggle-schema file (or use --llmfao)")
+    e.add_argument("--llmfao", metavar="DIR", nargs="?", const="",
+                   help="evaluate on the LLMFAO crowd votes in DIR (default ../shared/data/llmfao)")
+    _add_model_args(e)
+    e.add_argument("--show", choices=("scores", "calibration"), default="scores",
+                   help="scores: log loss, accuracy per model (default); calibration: the full model's "
+                        "calibration table (bins of predicted probability vs observed frequency)")
+    e.add_argument("--plot", metavar="FILE.png", help="write the reliability plot here")
+    add_output_args(e)
+    e.set_defaults(func=run_evaluate)
+    p.set_defaults(func=lambda args: _usage(p))
+
+
+def _usage(parser: argparse.ArgumentParser) -> int:
+    parser.print_help(sys.stderr)
+    return 2
+
+
+def run_train(args: argparse.Namespace) -> int:
+    from ..predictor import PreferencePredictor
+    model = PreferencePredictor(classifier=args.classifier, ties=args.ties, prior_l2=args.prior_l2,
+                                n_folds=args.folds, seed=args.seed)
+    model.fit(args.train, extra_battles=_extra(args))
+    model.save(args.out)
+    say(args, f"trained on {model.info_['n_rows']:,} rows ({model.info_['n_models_in_prior']} models in the "
+              f"prior); wrote {args.out}")
+    return 0
+
+
+def run_apply(args: argparse.Namespace) -> int:
+    from ..predictor import PreferencePredictor
+    model = PreferencePredictor.load(args.model)
+    proba = model.predict_proba(args.test)
+    out = proba.reset_index()
+    with atomic_write(args.output, encoding="utf-8", newline="") as fh:
+        out.to_csv(fh, index=False)
+    say(args, f"predicted {len(out):,} rows; wrote {args.output}")
+    return 0
+
+
+def run_evaluate(args: argparse.Namespace) -> int:
+    from ..predictor import evaluate
+    from ..predictor.llmfao import load_llmfao
+    if args.llmfao is not None:
+        if args.data:
+            raise InputError("give either DATA or --llmfao, not both")
+        data: object = load_llmfao(args.llmfao or None)
+        say(args, "data: LLMFAO crowd votes (grouped by prompt)")
+    elif args.data:
+        if not os.path.exists(args.data):
+            raise InputError("no such file", file=args.data)
+        data = args.data
+    else:
+        raise InputError("no input: give a labelled DATA file or --llmfao")
+    res = evaluate(data, n_folds=args.folds, seed=args.seed, extra_battles=_extra(args),
+                   classifier=args.classifier, ties=args.ties, prior_l2=args.prior_l2,
+                   show_progress=not args.quiet)
+    say(args, res.summary().splitlines()[0])
+    table = res.calibration("full") if args.show == "calibration" else res.to_frame()
+    if args.format in ("table", "markdown"):
+        # the shared renderer prints one decimal; log losses need four
+        for col in table.columns:
+            if pd.api.types.is_float_dtype(table[col]):
+                table[col] = table[col].map(lambda x: f"{x:.4f}")
+    emit_table(table, args)
+    if args.plot:
+        fig = res.reliability_plot()
+        fig.savefig(args.plot, dpi=120)
+        say(args, f"wrote {args.plot}")
+    return 0
