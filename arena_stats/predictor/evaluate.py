@@ -136,7 +136,7 @@ class EvaluationResult:
             for m in names:
                 t = self.calibration(m, bins)
                 t = t[t["class"] == _CLASS_NAMES[c]]
-                ax.plot(t["mean_predicted"], t["observed"], marker="o", ms=3 + 0 * t["n"], label=m)
+                ax.plot(t["mean_predicted"], t["observed"], marker="o", ms=4, label=m)
             ax.set_xlim(0, 1)
             ax.set_ylim(0, 1)
             ax.set_xlabel(f"predicted {cname}")
