@@ -32,7 +32,7 @@ def test_calibration_table_equals_a_direct_binning():
 
 @pytest.fixture(scope="module")
 def small_cv():
-    data = simulate_preferences(n_rows=1800, n_models=6, seed=7)
+    data = simulate_preferences(n_rows=1200, n_models=6, seed=7)
     return data, evaluate(data, n_folds=3, seed=1)
 
 
@@ -70,7 +70,7 @@ def test_llmfao_full_predictor_beats_class_prior_and_bt_prior(shared_data):
 
 
 def test_cli_train_apply_evaluate_round_trip(tmp_path, capsys):
-    train = simulate_preferences(n_rows=900, n_models=5, seed=1)
+    train = simulate_preferences(n_rows=600, n_models=5, seed=1)
     test = simulate_preferences(n_rows=120, n_models=5, seed=2).drop(
         columns=["winner_model_a", "winner_model_b", "winner_tie", "true_a", "true_b", "true_tie"])
     train.to_csv(tmp_path / "train.csv", index=False)

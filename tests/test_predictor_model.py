@@ -157,3 +157,14 @@ def test_coefficients_name_every_kept_feature(random_models):
     coef = random_models["symmetric-logit"].coefficients()
     assert {"decisive (a vs b)", "tie"} == set(coef["block"])
     assert "prior_logit" in set(coef["feature"]) and "intercept" in set(coef["feature"])
+
+
+def test_extra_battle_log_reaches_the_prior_of_a_fitted_predictor():
+    from arena_stats.simulate import simulate_arena
+    train = simulate_preferences(n_rows=300, n_models=6, seed=3)
+    log = simulate_arena(n_models=6, n_battles=2000, seed=5).battles
+    plain = PreferencePredictor(tie_l2=float("inf")).fit(train)
+    more = PreferencePredictor(tie_l2=float("inf")).fit(train, extra_battles=log)
+    assert more.info_["extra_battles"] == 2000
+    assert more.prior_.settings["n_battles"] == pytest.approx(plain.prior_.settings["n_battles"] + 2000)
+    assert not np.allclose(more.prior_.theta, plain.prior_.theta)
