@@ -83,7 +83,7 @@ DATA_SEED = 20240813
 UPDATE_BATTLES = 100_000
 QUICK_UPDATE_BATTLES = 1_000
 #: Rounds timed to estimate a bootstrap that the point fit predicts to run past the time box.
-PROBE_ROUNDS = 10
+PROBE_ROUNDS = 50
 #: Newton on the reference stops when the gradient per battle is below this.
 REFERENCE_GRAD_TOL = 1e-13
 DATA_COLUMNS = ["model_a", "model_b", "winner"]
