@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+import os
 
-import matplotlib
-import pytest
+# Single-threaded BLAS before numpy loads: the suite's many small solves are slower with thread
+# hand-offs, and the CLI already runs this way (see arena_stats/__init__.py).
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
+from pathlib import Path  # noqa: E402
+
+import matplotlib  # noqa: E402
+import pytest  # noqa: E402
 
 matplotlib.use("Agg")
 

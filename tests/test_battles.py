@@ -134,6 +134,13 @@ def test_aggregated_schema_expands_counts():
     assert t.loc["p", "wins"] == 3 and t.loc["p", "losses"] == 3 and t.loc["p", "ties"] == 2
 
 
+def test_aggregated_rows_with_zero_counts_create_no_model():
+    df = pd.DataFrame({"model_a": ["p", "p", "q"], "model_b": ["q", "ghost", "r"], "wins_a": [3, 0, 1],
+                       "wins_b": [1, 0, 1], "ties": [0, 0, 0]})
+    b = load_battles(df)
+    assert b.models == ["p", "q", "r"] and b.n_battles == 6
+
+
 def test_llmfao_left_right_is_detected(shared_data):
     b = load_battles(shared_data / "llmfao" / "crowd-comparisons.csv")
     assert b.n_battles == 8931 and b.n_models == 59
