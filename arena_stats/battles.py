@@ -767,8 +767,10 @@ def load_battles(source: Any, *more: Any, schema: str = "auto", model_a_col: str
     frame = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
     if len(frame) == 0:
         raise InputError("no battles in the input")
-    # zero-count aggregated rows are not battles: a name seen only there must not become a model
-    frame = _drop_unused_models(_categorical_frame(frame.reset_index(drop=True)))
+    frame = _categorical_frame(frame.reset_index(drop=True))
+    if "count" in frame:
+        # zero-count aggregated rows are not battles: a name seen only there must not become a model
+        frame = _drop_unused_models(frame)
     frame["outcome"] = frame["outcome"].astype(np.int8)
     schema_name = schemas[0] if len(set(schemas)) == 1 else "mixed"
     return Battles(frame=frame, steps=(), sources=tuple(sources), schema=schema_name)

@@ -6,12 +6,10 @@ counts. So instead of touching the battles, each round draws those counts direct
 on them: the result is *distributionally identical* to the row bootstrap, and a round costs
 O(cells), independent of the number of battles.
 
-Drawing the multinomial. numpy's sequential-binomial sampler costs ~125 ns per cell. We use the
-exact Poisson construction instead: draw ``X_c ~ Poisson(N p_c)`` independently (so that
-``X | sum(X) = S`` is ``Multinomial(S, p)``), then, if ``S < N``, add ``N - S`` categorical
-draws, or if ``S > N``, delete ``S - N`` of the ``S`` drawn battles uniformly without
-replacement. Both corrections keep the draw an i.i.d. sample of size ``N`` from ``p``, so the
-result is exactly ``Multinomial(N, p)``; the correction touches only ~sqrt(N) battles.
+Drawing the multinomial exactly and fast is the job of :mod:`~arena_stats.resample`: Poisson
+draws by table inversion plus a correction of ~sqrt(N) battles. The two kinds of tie are merged
+first (every convention treats them alike), so a round draws at most three numbers per pair,
+straight into the dense (pair x verdict) table the fit reads.
 
 Clusters. With ``cluster="judge"`` (voter, prompt ...) whole clusters are resampled: each round
 draws cluster multiplicities ``m ~ Multinomial(C, 1/C)`` and the cell counts are ``m @ K`` with
@@ -37,6 +35,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy.sparse import csr_matrix
 
 from .aggregate import PairCounts, aggregate, cluster_cell_matrix
 from .battles import Battles, as_battles
@@ -45,6 +44,7 @@ from .bradley_terry import (DEFAULT_BASE, DEFAULT_INIT, DEFAULT_SCALE, GRAD_TOL,
                             make_problem, pair_weights)
 from .errors import InputError
 from .progress import progress as progress_bar
+from .resample import MultinomialSampler, multinomial_counts
 
 __all__ = ["BootstrapResult", "bootstrap", "multinomial_counts", "rank_summary"]
 
@@ -55,34 +55,6 @@ CHUNK = 50
 #: Ridge used only for bootstrap rounds whose MLE does not exist (see module docstring).
 DEGENERATE_L2 = 1e-6
 THREADS = min(2, os.cpu_count() or 1)
-
-
-def multinomial_counts(rng: np.random.Generator, n: int, p: np.ndarray, size: int) -> np.ndarray:
-    """Exact ``Multinomial(n, p)`` draws, ``size`` of them, via Poisson + correction.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> x = multinomial_counts(np.random.default_rng(0), 1000, np.array([0.2, 0.3, 0.5]), 4)
-    >>> x.sum(axis=1).tolist()
-    [1000, 1000, 1000, 1000]
-    """
-    p = np.asarray(p, dtype=np.float64)
-    p = p / p.sum()
-    out = rng.poisson(n * p, size=(size, len(p))).astype(np.int64)
-    cdf = np.cumsum(p)
-    cdf[-1] = 1.0
-    for r in range(size):
-        s = int(out[r].sum())
-        if s < n:
-            extra = np.searchsorted(cdf, rng.random(n - s), side="right")
-            out[r] += np.bincount(np.minimum(extra, len(p) - 1), minlength=len(p))
-        elif s > n:
-            # delete s - n of the s drawn battles, uniformly without replacement
-            gone = rng.choice(s, size=s - n, replace=False)
-            cells = np.searchsorted(np.cumsum(out[r]), gone, side="right")
-            out[r] -= np.bincount(cells, minlength=len(p))
-    return out
 
 
 @dataclass(frozen=True)
@@ -186,23 +158,63 @@ def _merge_tie_kinds(pc: PairCounts) -> PairCounts:
                    cell_weight=np.ones(len(cells)))
 
 
-def _fit_chunk(pc: PairCounts, counts: np.ndarray, point: BTResult, x0: np.ndarray, tol: float,
+class _RoundCounts:
+    """Draws the ``(rounds, P, 3)`` tables (i won, j won, tie) of resampled battles.
+
+    Unweighted, unclustered battles are drawn straight into the dense table (one Poisson table
+    for all rounds); weighted cells (several cells per slot) and cluster resamples go through
+    the cell counts and :meth:`PairCounts.table`.
+    """
+
+    def __init__(self, pc: PairCounts, kmat: Any = None) -> None:
+        self.pc, self.kmat = pc, kmat
+        self.dense = kmat is None and not pc.weighted
+        if kmat is not None:
+            self.n_clusters = kmat.shape[0]
+            return
+        if not np.allclose(pc.cell_count, np.round(pc.cell_count)):
+            raise InputError("the bootstrap resamples battles, so battle counts must be whole numbers")
+        self.n_total = int(round(float(pc.cell_count.sum())))
+        if self.dense:
+            tab = pc.table()
+            slots = np.column_stack([tab[:, 0], tab[:, 1], tab[:, 2] + tab[:, 3]]).ravel()
+            self.sampler = MultinomialSampler(self.n_total, slots)
+        else:
+            self.sampler = MultinomialSampler(self.n_total, pc.cell_count)
+
+    def draw(self, rng: np.random.Generator, size: int) -> np.ndarray:
+        pc = self.pc
+        if self.dense:
+            return self.sampler.draw(rng, size).reshape(size, pc.n_pairs, 3).astype(np.float64)
+        if self.kmat is None:
+            counts = self.sampler.draw(rng, size)
+        else:
+            mult = rng.multinomial(self.n_clusters, np.full(self.n_clusters, 1.0 / self.n_clusters), size=size)
+            counts = np.asarray((self.kmat.T @ mult.T).T)
+        tab = pc.table(counts.astype(np.float64))
+        tab[..., 2] += tab[..., 3]
+        return tab[..., :3]
+
+
+def _fit_chunk(pc: PairCounts, tab: np.ndarray, point: BTResult, x0: np.ndarray, tol: float,
                step_matrix: np.ndarray) -> tuple[np.ndarray, int]:
-    """Fit a chunk of resampled count vectors; returns (x per round, degenerate rounds)."""
+    """Fit a chunk of resampled ``(rounds, P, 3)`` tables; returns (x per round, degenerate rounds)."""
     ties, l2 = point.ties, point.settings["l2"]
-    table = pc.table(counts.astype(np.float64))
-    wi, wj, wt = pair_weights(table, ties)
+    wi, wj, wt = pair_weights(tab, ties)
     n = pc.n_models
-    win_mass = (np.apply_along_axis(lambda v: np.bincount(pc.i, v, n), 1, wi + wt)
-                + np.apply_along_axis(lambda v: np.bincount(pc.j, v, n), 1, wj + wt))
-    loss_mass = (np.apply_along_axis(lambda v: np.bincount(pc.i, v, n), 1, wj + wt)
-                 + np.apply_along_axis(lambda v: np.bincount(pc.j, v, n), 1, wi + wt))
+    # a model that never wins or never loses in a round has no finite MLE there
+    at_i, at_j = _incidence_by_slot(pc)
+    win_mass = np.asarray((wi + wt) @ at_i + (wj + wt) @ at_j)
+    loss_mass = np.asarray((wj + wt) @ at_i + (wi + wt) @ at_j)
     degenerate = (win_mass <= 0).any(axis=1) | (loss_mass <= 0).any(axis=1)
     total = (wi + wj + wt).sum(axis=1)
-    x = np.repeat(x0[None], counts.shape[0], axis=0)
+    x = np.repeat(x0[None], tab.shape[0], axis=0)
     ok = ~degenerate
     if ok.any():
-        prob = _Problem(pc.i, pc.j, n, wi[ok], wj[ok], wt[ok], ties, l2, total[ok])
+        if ok.all():
+            prob = _Problem(pc.i, pc.j, n, wi, wj, wt, ties, l2, total)
+        else:
+            prob = _Problem(pc.i, pc.j, n, wi[ok], wj[ok], wt[ok], ties, l2, total[ok])
         xs, conv = _chord(prob, x[ok], step_matrix, tol=tol)
         if not conv.all():
             # far from the full-data fit: fall back to full Newton steps for those rounds
@@ -221,6 +233,14 @@ def _fit_chunk(pc: PairCounts, counts: np.ndarray, point: BTResult, x0: np.ndarr
         xs, *_ = _newton(prob, x[d], tol=tol)
         x[d] = xs
     return x, int(degenerate.sum())
+
+
+def _incidence_by_slot(pc: PairCounts) -> tuple[csr_matrix, csr_matrix]:
+    """(P x n) 0/1 matrices: model m is the ``i`` (resp. ``j``) of pair p."""
+    p = np.arange(pc.n_pairs)
+    ones = np.ones(pc.n_pairs)
+    return (csr_matrix((ones, (p, pc.i)), shape=(pc.n_pairs, pc.n_models)),
+            csr_matrix((ones, (p, pc.j)), shape=(pc.n_pairs, pc.n_models)))
 
 
 def bootstrap(battles: Battles | pd.DataFrame, rounds: int = DEFAULT_ROUNDS, ties: str = "half", *,
@@ -286,25 +306,15 @@ def bootstrap(battles: Battles | pd.DataFrame, rounds: int = DEFAULT_ROUNDS, tie
         if pc.weighted:
             raise InputError("the clustered bootstrap does not support per-battle weights yet")
         kmat = cluster_cell_matrix(battles, pc, cluster)
-        n_clusters = kmat.shape[0]
     else:
-        n_total = pc.cell_count.sum()
-        if not np.allclose(pc.cell_count, np.round(pc.cell_count)):
-            raise InputError("the bootstrap resamples battles, so battle counts must be whole numbers")
-        n_total = int(round(n_total))
-    if kmat is None:
         pc = _merge_tie_kinds(pc)
+    draws = _RoundCounts(pc, kmat)
     seeds = np.random.SeedSequence(seed).spawn((rounds + CHUNK - 1) // CHUNK)
 
     def work(c: int) -> tuple[np.ndarray, int]:
         rng = np.random.default_rng(seeds[c])
-        size = min(CHUNK, rounds - c * CHUNK)
-        if kmat is None:
-            counts = multinomial_counts(rng, n_total, pc.cell_count, size)
-        else:
-            mult = rng.multinomial(n_clusters, np.full(n_clusters, 1.0 / n_clusters), size=size)
-            counts = (kmat.T @ mult.T).T
-        return _fit_chunk(pc, np.asarray(counts), point, x0, tol, step_matrix)
+        tab = draws.draw(rng, min(CHUNK, rounds - c * CHUNK))
+        return _fit_chunk(pc, tab, point, x0, tol, step_matrix)
 
     results: list[tuple[np.ndarray, int]] = []
     with progress_bar(rounds, "bootstrap", enabled=progress) as bar:

@@ -44,8 +44,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
-from scipy.special import expit, log_expit, logsumexp
+from scipy.special import chdtrc, expit, log_expit, logsumexp
 
 from .battles import A_WINS, B_WINS, BOTHBAD, TIE, Battles, as_battles
 from .bradley_terry import DEFAULT_BASE, DEFAULT_INIT, DEFAULT_SCALE, GRAD_TOL
@@ -275,7 +274,7 @@ def fit_bothbad(battles: Battles | pd.DataFrame,
         gamma_se=float(np.sqrt(res.cov_params.loc["bothbad_gamma", "bothbad_gamma"])),
         gamma_se_robust=float(np.sqrt(res.cov_params_robust.loc["bothbad_gamma", "bothbad_gamma"])),
         gamma_per_100=float(g["bothbad_gamma"] * 100.0 / k), loglik=res.loglik, loglik_plain_tie=ll0,
-        lr_stat=lr, lr_pvalue=float(stats.chi2.sf(lr, 1)), bothbad_share=share, settings=settings)
+        lr_stat=lr, lr_pvalue=float(chdtrc(1, lr)), bothbad_share=share, settings=settings)
 
 
 def _half_three_outcome(battles: Battles, covariates: Any, position: bool, l2: float) -> tuple[float, int]:

@@ -59,8 +59,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
-from scipy.special import expit, log_expit
+from scipy.special import expit, log_expit, ndtr, ndtri
 
 from .aggregate import PairCounts, aggregate, model_totals
 from .battles import A_WINS, B_WINS, BOTHBAD, TIE, Battles, _suggest, as_battles
@@ -814,12 +813,12 @@ class ContextualResult:
     def coef_table(self, confidence: float = DEFAULT_CONFIDENCE, robust: bool = True) -> pd.DataFrame:
         """Covariate coefficients with standard errors, z, p-value and a Wald interval."""
         se = self.beta_se_robust if robust else self.beta_se
-        z = stats.norm.ppf(0.5 + confidence / 2)
+        z = ndtri(0.5 + confidence / 2)
         with np.errstate(divide="ignore", invalid="ignore"):
             zval = self.beta / se
         return pd.DataFrame({
             "coef": self.beta, "se": self.beta_se, "se_robust": self.beta_se_robust, "z": zval,
-            "p_value": 2 * stats.norm.sf(np.abs(zval)),
+            "p_value": 2 * ndtr(-np.abs(zval)),
             "ci_lower": self.beta - z * se, "ci_upper": self.beta + z * se,
         }, index=pd.Index(self.beta.index, name="covariate"))
 
@@ -827,7 +826,7 @@ class ContextualResult:
                   ) -> tuple[pd.Series, pd.Series]:
         """Wald intervals of the ratings (sandwich by default)."""
         se = self.se_robust if robust else self.se
-        z = stats.norm.ppf(0.5 + confidence / 2)
+        z = ndtri(0.5 + confidence / 2)
         return (self.ratings - z * se).rename("ci_lower"), (self.ratings + z * se).rename("ci_upper")
 
     def summary(self, top: int | None = 20) -> str:

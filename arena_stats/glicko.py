@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy.stats import norm
+from scipy.special import ndtri
 
 from .battles import Battles, as_battles, timestamps
 from .aggregate import model_totals
@@ -340,7 +340,7 @@ def glicko2(battles: Battles | pd.DataFrame, period: str | int | None = None, *,
     index = pd.Index(models, name="model")
     r = pd.Series(mu * GLICKO_SCALE + DEFAULT_RATING, index=index, name="rating")
     d = pd.Series(phi * GLICKO_SCALE, index=index, name="rd")
-    z = float(norm.ppf(0.5 + confidence / 2))
+    z = float(ndtri(0.5 + confidence / 2))
     return GlickoResult(
         models=models, ratings=r, rd=d, volatility=pd.Series(sigma, index=index, name="volatility"),
         ci_lower=(r - z * d).rename("ci_lower"), ci_upper=(r + z * d).rename("ci_upper"),

@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy.stats import norm
+from scipy.special import ndtri
 
 from .aggregate import PairCounts
 from .battles import A_WINS, B_WINS, Battles, as_battles, timestamps
@@ -307,7 +307,7 @@ def _over_time_bt(battles: Battles, pid: np.ndarray, labels: pd.DatetimeIndex, c
     from .bradley_terry import fit_counts
     names = battles.models
     per_period = _period_cells(battles, pid, len(labels))
-    z = float(norm.ppf(0.5 + confidence / 2))
+    z = float(ndtri(0.5 + confidence / 2))
     boards = []
     running: _Cells | None = None
     warm: dict[str, float] = {}

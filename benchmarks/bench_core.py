@@ -1,5 +1,7 @@
 """Benchmark of the core pipeline: Parquet file -> validated battles -> counts -> BT fit ->
-1,000-round bootstrap -> leaderboard, timed end to end in a fresh process with its peak memory.
+1,000-round bootstrap -> leaderboard, timed in a fresh process with its peak memory, and the
+``arena-stats leaderboard`` command on the same file, timed from the shell (interpreter start,
+imports, reading, fitting, bootstrap, writing the table).
 
 Usage::
 
@@ -9,8 +11,10 @@ Usage::
 
 Data are simulated arenas (``arena_stats.simulate.simulate_arena``) written once to Parquet under
 ``benchmarks/out/`` (git-ignored). Each measurement runs in a new interpreter so that the peak
-resident memory (``ru_maxrss``) belongs to that run alone; the wall time starts before reading
-the file and ends when the leaderboard frame exists.
+resident memory (``ru_maxrss``) belongs to that run alone. ``load s`` and ``pipeline s`` start
+before reading the file (the columns a leaderboard needs, as the command reads them) and end
+when the battles, resp. the leaderboard frame, exist; ``command s`` is the wall time of the
+whole command, the number a user waits for.
 """
 
 from __future__ import annotations
@@ -48,7 +52,7 @@ from arena_stats import load_battles, leaderboard
 t_import = time.perf_counter() - t0
 path, rounds = sys.argv[1], int(sys.argv[2])
 t0 = time.perf_counter()
-battles = load_battles(path)
+battles = load_battles(path, keep=[])
 t_load = time.perf_counter() - t0
 board = leaderboard(battles, rounds=rounds, seed=0)
 t_total = time.perf_counter() - t0
@@ -58,12 +62,34 @@ print(json.dumps({"import_s": t_import, "load_s": t_load, "total_s": t_total,
 """
 
 
-def run_one(path: Path, rounds: int) -> dict:
+def _blas_env() -> dict[str, str]:
     # the same BLAS threading as the arena-stats command (see arena_stats/__init__.py)
-    env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    return {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+
+
+def run_one(path: Path, rounds: int) -> dict:
     out = subprocess.run([sys.executable, "-c", CHILD, str(path), str(rounds)], capture_output=True,
-                         text=True, check=True, env=env)
+                         text=True, check=True, env=_blas_env())
     return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+COMMAND = r"""
+import resource, subprocess, sys, time
+t0 = time.perf_counter()
+subprocess.run(sys.argv[1:], check=True, stdout=subprocess.DEVNULL)
+print(time.perf_counter() - t0, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024)
+"""
+
+
+def run_command(path: Path, rounds: int) -> dict:
+    """Wall time and peak memory of ``arena-stats leaderboard FILE --bootstrap rounds``."""
+    exe = Path(sys.executable).with_name("arena-stats")
+    cmd = [str(exe) if exe.exists() else "arena-stats", "leaderboard", str(path), "--bootstrap",
+           str(rounds), "--seed", "0", "--format", "csv", "--quiet"]
+    out = subprocess.run([sys.executable, "-c", COMMAND, *cmd], capture_output=True, text=True,
+                         check=True, env=_blas_env())
+    wall, peak = map(float, out.stdout.split())
+    return {"command_s": wall, "command_peak_mb": peak}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -76,13 +102,17 @@ def main(argv: list[str] | None = None) -> int:
     sizes = QUICK_SIZES if args.quick else FULL_SIZES
     if args.sizes:
         sizes = [tuple(int(x) for x in s.split(":")) for s in args.sizes]
-    print(f"{'battles':>12} {'models':>7} {'rounds':>7} {'load s':>8} {'total s':>8} {'peak MB':>8}")
+    print(f"{'battles':>12} {'models':>7} {'rounds':>7} {'load s':>8} {'pipeline s':>10} {'peak MB':>8} "
+          f"{'command s':>10} {'peak MB':>8}")
     for n, m in sizes:
         path = data_file(n, m)
-        runs = [run_one(path, args.rounds) for _ in range(1 if args.quick else args.repeat)]
+        repeat = 1 if args.quick else args.repeat
+        runs = [run_one(path, args.rounds) for _ in range(repeat)]
+        commands = [run_command(path, args.rounds) for _ in range(repeat)]
         best = min(runs, key=lambda r: r["total_s"])
-        print(f"{n:>12,} {m:>7} {args.rounds:>7} {best['load_s']:8.2f} {best['total_s']:8.2f} "
-              f"{max(r['peak_mb'] for r in runs):8.0f}", flush=True)
+        print(f"{n:>12,} {m:>7} {args.rounds:>7} {best['load_s']:8.2f} {best['total_s']:10.2f} "
+              f"{max(r['peak_mb'] for r in runs):8.0f} {min(c['command_s'] for c in commands):10.2f} "
+              f"{max(c['command_peak_mb'] for c in commands):8.0f}", flush=True)
     return 0
 
 

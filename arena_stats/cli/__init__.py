@@ -24,7 +24,12 @@ SUBCOMMANDS = ("leaderboard", "matrix", "elo", "plot", "predict", "update")
 EXIT_USAGE = 2
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The full parser, or, given a subcommand name, one that only knows that subcommand.
+
+    Registering a subcommand imports its module, and some pull in heavy libraries (matplotlib
+    for ``plot``, numba for ``elo``): a leaderboard should not wait ~0.8 s for them.
+    """
     from .. import __version__
     parser = argparse.ArgumentParser(
         prog="arena-stats",
@@ -32,7 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "plots and preference prediction for pairwise battles (LLM arenas, games).")
     parser.add_argument("--version", action="version", version=f"arena-stats {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in SUBCOMMANDS:
+    for name in (command,) if command in SUBCOMMANDS else SUBCOMMANDS:
         try:
             module = importlib.import_module(f"{__name__}.{name}")
         except ModuleNotFoundError as exc:
@@ -45,7 +50,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``arena-stats`` script."""
-    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    # the subcommand is the first word that is not an option (top-level options take no values)
+    command = next((a for a in argv if not a.startswith("-")), None)
+    parser = build_parser(command)
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help(sys.stderr)

@@ -15,7 +15,7 @@ import time
 
 import numpy as np
 import pandas as pd
-from scipy.stats import norm
+from scipy.special import ndtri
 
 from ..aggregate import model_totals
 from ..errors import InputError
@@ -64,7 +64,7 @@ def board(state_counts, fit, ci: str, boot=None, confidence: float = 0.95) -> pd
     frame = pd.DataFrame({"model": fit.models, "rating": fit.ratings.to_numpy()})
     if ci in ("sandwich", "fisher"):
         se = (fit.se_robust if ci == "sandwich" else fit.se).to_numpy()
-        z = norm.ppf(0.5 + confidence / 2)
+        z = ndtri(0.5 + confidence / 2)
         frame["ci_lower"], frame["ci_upper"] = frame["rating"] - z * se, frame["rating"] + z * se
     elif ci == "bootstrap":
         frame["ci_lower"], frame["ci_upper"] = boot.ci_lower.to_numpy(), boot.ci_upper.to_numpy()
