@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-
 import numpy as np
 import pandas as pd
 import pytest
-
 
 from arena_stats import bootstrap, fit_bradley_terry, load_battles
 from arena_stats.bootstrap import multinomial_counts, rank_summary
