@@ -27,9 +27,7 @@ are identical bit for bit for the same seed, whatever the chunking or thread cou
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -43,6 +41,7 @@ from .bradley_terry import (DEFAULT_BASE, DEFAULT_INIT, DEFAULT_SCALE, GRAD_TOL,
                             _grad_hess, _newton, _null_vector, _Problem, elo_transform, fit_counts,
                             make_problem, pair_weights)
 from .errors import InputError
+from .parallel import THREADS, run_chunks
 from .progress import progress as progress_bar
 from .resample import MultinomialSampler, multinomial_counts
 
@@ -54,7 +53,6 @@ DEFAULT_CONFIDENCE = 0.95
 CHUNK = 50
 #: Ridge used only for bootstrap rounds whose MLE does not exist (see module docstring).
 DEGENERATE_L2 = 1e-6
-THREADS = min(2, os.cpu_count() or 1)
 
 
 @dataclass(frozen=True)
@@ -248,7 +246,7 @@ def bootstrap(battles: Battles | pd.DataFrame, rounds: int = DEFAULT_ROUNDS, tie
               l2: float = 0.0, scale: float = DEFAULT_SCALE, base: float = DEFAULT_BASE,
               init: float = DEFAULT_INIT, anchor: Mapping[str, float] | None = None,
               tol: float = GRAD_TOL, point: BTResult | None = None, progress: bool = False,
-              threads: int = THREADS) -> BootstrapResult:
+              threads: int = THREADS, executor: Any = None) -> BootstrapResult:
     """Percentile bootstrap of Bradley-Terry ratings, computed on counts.
 
     Parameters
@@ -272,6 +270,9 @@ def bootstrap(battles: Battles | pd.DataFrame, rounds: int = DEFAULT_ROUNDS, tie
         Show a progress bar on stderr (only when stderr is a terminal).
     threads : int
         Worker threads for drawing counts and fitting chunks (results do not depend on it).
+    executor : concurrent.futures.Executor, optional
+        Runs the chunks of rounds instead of the thread pool (anything with ``map``, such as a
+        Dask client's executor); results do not depend on it either.
 
     Returns
     -------
@@ -318,16 +319,9 @@ def bootstrap(battles: Battles | pd.DataFrame, rounds: int = DEFAULT_ROUNDS, tie
 
     results: list[tuple[np.ndarray, int]] = []
     with progress_bar(rounds, "bootstrap", enabled=progress) as bar:
-        if threads > 1 and len(seeds) > 1:
-            with ThreadPoolExecutor(threads) as pool:
-                for res in pool.map(work, range(len(seeds))):
-                    results.append(res)
-                    bar.update(res[0].shape[0])
-        else:
-            for c in range(len(seeds)):
-                res = work(c)
-                results.append(res)
-                bar.update(res[0].shape[0])
+        for res in run_chunks(work, len(seeds), threads=threads, executor=executor):
+            results.append(res)
+            bar.update(res[0].shape[0])
     x = np.concatenate([r[0] for r in results])
     n_degenerate = sum(r[1] for r in results)
     s = point.settings

@@ -53,7 +53,6 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -63,11 +62,12 @@ from scipy.special import expit, log_expit, ndtr, ndtri
 
 from .aggregate import PairCounts, aggregate, model_totals
 from .battles import A_WINS, B_WINS, BOTHBAD, TIE, Battles, _suggest, as_battles
-from .bootstrap import (CHUNK, DEFAULT_CONFIDENCE, THREADS, BootstrapResult, multinomial_counts,
-                        rank_summary)
+from .bootstrap import CHUNK, DEFAULT_CONFIDENCE, BootstrapResult, rank_summary
 from .bradley_terry import (DEFAULT_BASE, DEFAULT_INIT, DEFAULT_SCALE, GRAD_TOL, TIE_PARAM_NAME, BTResult,
                             TIE_START, TIES, check_mle_exists, elo_transform, local_terms,
                             fit_counts, outcome_probabilities, pair_weights)
+from .parallel import THREADS, run_chunks
+from .resample import MultinomialSampler
 from .errors import ArenaStatsError, ConvergenceError, InputError, NoMLEError
 from .leaderboard import CI_METHODS, rank_ub
 from .progress import progress as progress_bar
@@ -1173,6 +1173,10 @@ def resample_fits(d: Design, family: Family, l2: float, point: _Fit, *, rounds: 
     if clusters is None and not np.allclose(d.count, np.round(d.count)):
         raise InputError("the battle bootstrap needs whole-number battle counts; use cluster=")
 
+    # built once: the rows' counts take few distinct values (mostly 1), so the tables are tiny
+    sampler = (MultinomialSampler(n_clusters, np.ones(n_clusters)) if clusters is not None
+               else MultinomialSampler(n_total, d.count))
+
     def chunk(c: int) -> tuple[np.ndarray, int]:
         rng = np.random.default_rng(streams[c])
         size = min(CHUNK, rounds - c * CHUNK)
@@ -1180,10 +1184,9 @@ def resample_fits(d: Design, family: Family, l2: float, point: _Fit, *, rounds: 
         for _ in range(size):
             # one draw at a time: a chunk of row-level draws would not fit in memory
             if clusters is not None:
-                mult = multinomial_counts(rng, n_clusters, np.full(n_clusters, 1.0 / n_clusters), 1)[0]
-                draw = mult[clusters] * d.count
+                draw = sampler.draw(rng, 1)[0][clusters] * d.count
             else:
-                draw = multinomial_counts(rng, n_total, d.count, 1)[0].astype(np.float64)
+                draw = sampler.draw(rng, 1)[0].astype(np.float64)
             phi, flag = _round_fit(d, family, l2, draw, point, prep, asm, step, tol)
             rows.append(phi)
             flags.append(flag)
@@ -1191,19 +1194,10 @@ def resample_fits(d: Design, family: Family, l2: float, point: _Fit, *, rounds: 
 
     out, n_degenerate = [], 0
     with progress_bar(rounds, "bootstrap", enabled=progress) as bar:
-        if threads > 1 and n_chunks > 1:
-            with ThreadPoolExecutor(max_workers=threads) as pool:
-                results = pool.map(chunk, range(n_chunks))
-                for phis, deg in results:
-                    out.append(phis)
-                    n_degenerate += deg
-                    bar.update(len(phis))
-        else:
-            for c in range(n_chunks):
-                phis, deg = chunk(c)
-                out.append(phis)
-                n_degenerate += deg
-                bar.update(len(phis))
+        for phis, deg in run_chunks(chunk, n_chunks, threads=threads):
+            out.append(phis)
+            n_degenerate += deg
+            bar.update(len(phis))
     return np.vstack(out), n_degenerate
 
 

@@ -41,9 +41,7 @@ from __future__ import annotations
 
 import glob as _glob
 import importlib
-import inspect
 import os
-import threading
 from collections.abc import Sequence
 from typing import Any
 
@@ -56,7 +54,6 @@ __all__ = ["pair_counts_dask", "fit_dask", "bootstrap_dask", "fit_contextual_das
 
 #: Partial counts merged per reduction task.
 FAN_IN = 8
-_PATCH_LOCK = threading.Lock()
 _READERS = {".parquet": "read_parquet", ".pq": "read_parquet", ".csv": "read_csv", ".jsonl": "read_json",
             ".ndjson": "read_json"}
 
@@ -195,16 +192,6 @@ def fit_dask(data: Any, ties: str = "half", *, read_options: dict[str, Any] | No
     return fit_counts(counts, ties, **fit_options)
 
 
-class _ClusterPool:
-    """Stands in for ``ThreadPoolExecutor(n)`` inside :func:`arena_stats.bootstrap.bootstrap`."""
-
-    def __init__(self, client: Any) -> None:
-        self.executor = client.get_executor(pure=False)
-
-    def __call__(self, _threads: int) -> Any:
-        return self.executor
-
-
 def bootstrap_dask(data: Any, rounds: int = 1000, *, client: Any = None, **bootstrap_options: Any) -> Any:
     """:func:`~arena_stats.bootstrap.bootstrap` with its chunks of rounds run on Dask workers.
 
@@ -229,23 +216,14 @@ def bootstrap_dask(data: Any, rounds: int = 1000, *, client: Any = None, **boots
     _require_dask()
     from distributed import get_client
 
-    # the package exports a function named bootstrap; the module is what is patched below
+    # the package exports a function named bootstrap, which shadows the module's name
     bootstrap_module = importlib.import_module(f"{__package__}.bootstrap")
     client = client or get_client()
     if hasattr(data, "to_delayed") or isinstance(data, (str, list, tuple)):
         data = pair_counts_dask(data)
     workers = max(2, sum(client.nthreads().values()))
-    pool = _ClusterPool(client)
-    if "executor" in inspect.signature(bootstrap_module.bootstrap).parameters:
-        return bootstrap_module.bootstrap(data, rounds, executor=pool.executor, threads=workers, **bootstrap_options)
-    # until bootstrap() takes an executor, hand it the cluster in place of its thread pool
-    with _PATCH_LOCK:
-        saved = bootstrap_module.ThreadPoolExecutor
-        bootstrap_module.ThreadPoolExecutor = pool
-        try:
-            return bootstrap_module.bootstrap(data, rounds, threads=workers, **bootstrap_options)
-        finally:
-            bootstrap_module.ThreadPoolExecutor = saved
+    return bootstrap_module.bootstrap(data, rounds, executor=client.get_executor(pure=False), threads=workers,
+                                      **bootstrap_options)
 
 
 # ------------------------------------------------------------------------------ contextual fits

@@ -1,0 +1,63 @@
+"""Running chunks of bootstrap rounds in parallel, with BLAS kept to one thread.
+
+The bootstrap's chunks are independent (each has its own random stream, so results never
+depend on who runs them) and spend their time in numpy calls that release the GIL, so a thread
+pool of :data:`THREADS` uses the cores without copying any data. One thing spoils it: a
+multi-threaded BLAS (OpenBLAS's default is one thread per core) starts its own threads for the
+small matrix products of every iteration, and they fight the pool's threads for the same cores
+(10M battles x 300 models, 1,000 rounds on 2 cores: 6.3 s against 4.4 s with BLAS limited). So
+while chunks run, BLAS is limited to one thread with ``threadpoolctl`` (restored afterwards).
+
+Any ``concurrent.futures.Executor``-like object with ``map`` can stand in for the pool: the Dask
+integration (:mod:`arena_stats.distributed`) passes the cluster's executor.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from typing import Any, TypeVar
+
+__all__ = ["THREADS", "blas_single_threaded", "run_chunks"]
+
+#: Default worker threads of the bootstraps (the machines this is tuned for have 2 cores).
+THREADS = min(2, os.cpu_count() or 1)
+
+T = TypeVar("T")
+
+
+@contextmanager
+def blas_single_threaded() -> Iterator[None]:
+    """Limit BLAS/OpenMP thread pools to one thread inside the block (no-op without threadpoolctl)."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - a declared dependency, but never fatal
+        yield
+        return
+    with threadpool_limits(limits=1):
+        yield
+
+
+def run_chunks(work: Callable[[int], T], n_chunks: int, *, threads: int = THREADS,
+               executor: Any = None) -> Iterator[T]:
+    """Yield ``work(c)`` for ``c = 0 .. n_chunks - 1``, in that order, computed in parallel.
+
+    ``executor`` (anything with ``map``) runs the chunks when given; otherwise a pool of
+    ``threads`` threads does, or the calling thread when ``threads <= 1``.
+
+    Examples
+    --------
+    >>> list(run_chunks(lambda c: c * c, 4, threads=2))
+    [0, 1, 4, 9]
+    """
+    with blas_single_threaded():
+        if executor is not None:
+            yield from executor.map(work, range(n_chunks))
+        elif threads > 1 and n_chunks > 1:
+            with ThreadPoolExecutor(threads) as pool:
+                yield from pool.map(work, range(n_chunks))
+        else:
+            for c in range(n_chunks):
+                yield work(c)
