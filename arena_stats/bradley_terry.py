@@ -352,7 +352,7 @@ def _chord_block(prob: _Problem, x: np.ndarray, step_matrix: np.ndarray, inc: _P
         if prev_x is not None:
             # Anderson acceleration of depth 1: the secant through the last two chord steps
             # extrapolates along the slowest-contracting direction (rounds of sparse arenas
-            # need ~8 plain chord steps, ~5 accelerated). Finished rows keep the plain step.
+            # need ~8 plain chord steps, ~7 accelerated, at most 8 instead of 12). Finished rows keep the plain step.
             df = step - prev_f
             den = np.einsum("ij,ij->i", df, df)
             gamma = np.where(den > 0, np.einsum("ij,ij->i", df, step) / np.where(den > 0, den, 1.0), 0.0)
