@@ -320,18 +320,24 @@ def _chord_block(prob: _Problem, x: np.ndarray, step_matrix: np.ndarray, inc: _P
     plain = not prob.has_tie_param
     wsum = wi + wj if plain else None
     prev_x = prev_f = None
-    for _ in range(max_iter):
+    # rounds warm-started at one point (the bootstrap's case) share their first sigmoids
+    shared_start = plain and x.shape[0] > 1 and bool((x == x[:1]).all())
+    for it in range(max_iter):
         xa = x[rows]
         theta = xa[:, :n]
-        d = np.take(theta, prob.i, axis=1)
-        d -= np.take(theta, prob.j, axis=1)
-        if plain:
-            # g_d = wi - (wi + wj) * sigmoid(d), in place: this loop is the bootstrap's hot path
-            g_d = expit(d, out=d)
-            g_d *= wsum
+        if it == 0 and shared_start:
+            g_d = wsum * expit(theta[0, prob.i] - theta[0, prob.j])
             np.subtract(wi, g_d, out=g_d)
         else:
-            _, g_d, g_l, *_ = local_terms(d, xa[:, n:n + 1], wi, wj, wt, prob.ties, loglik=False)
+            d = np.take(theta, prob.i, axis=1)
+            d -= np.take(theta, prob.j, axis=1)
+            if plain:
+                # g_d = wi - (wi + wj) * sigmoid(d), in place: this loop is the bootstrap's hot path
+                g_d = expit(d, out=d)
+                g_d *= wsum
+                np.subtract(wi, g_d, out=g_d)
+            else:
+                _, g_d, g_l, *_ = local_terms(d, xa[:, n:n + 1], wi, wj, wt, prob.ties, loglik=False)
         g = inc(g_d)
         if not plain:
             g[:, n] = g_l.sum(axis=1)
