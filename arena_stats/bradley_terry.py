@@ -41,7 +41,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from scipy.sparse import csr_matrix
-from scipy.sparse.csgraph import connected_components
 from scipy.special import expit, log_expit
 
 from .aggregate import PairCounts, aggregate
@@ -484,6 +483,9 @@ def check_mle_exists(pc: PairCounts, ties: str, table: np.ndarray | None = None)
     ``j`` (a win, or a tie when ties carry information) is strongly connected; Davidson and
     Rao-Kupper also need at least one tie and one decisive battle.
     """
+    # imported on first use: scipy.sparse.csgraph would add ~50 ms to every import of the package
+    from scipy.sparse.csgraph import connected_components
+
     t = pc.table() if table is None else table
     wi, wj, wt = pair_weights(t, ties)
     n = pc.n_models
