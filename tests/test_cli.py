@@ -108,3 +108,83 @@ def test_sandwich_with_cluster_widens_intervals(battles_csv, capsys):
     clustered = pd.read_csv(pd.io.common.StringIO(capsys.readouterr().out))
     assert not plain[["ci_lower", "ci_upper"]].equals(clustered[["ci_lower", "ci_upper"]])
     assert main(["leaderboard", str(battles_csv), "--ci", "fisher", "--cluster", "judge", "-q"]) == 2
+
+
+# ----------------------------------------------------------------------------- printed precision
+def _decimals(cell: str) -> int:
+    return len(cell.split(".", 1)[1]) if "." in cell else 0
+
+
+def _table_cells(text: str) -> tuple[list[str], list[list[str]]]:
+    """Header and rows of an aligned text table whose cells hold no spaces (blank cells dropped)."""
+    lines = text.strip("\n").splitlines()
+    return lines[0].split(), [line.split() for line in lines[1:]]
+
+
+def test_render_table_decimals_per_kind_of_column():
+    from arena_stats.cli.common import render_table
+    frame = pd.DataFrame({"model": ["x", "y"], "rating": [1234.56789, 999.04321], "battles": [1200.0, 30.0],
+                          "win_rate": [0.123456, 0.5], "p_top": [0.98765, 0.01235], "volatility": [0.0600049, 0.06],
+                          "rd": [35.4321, 80.0]})
+    text = render_table(frame, "table")
+    header, rows = _table_cells(text)
+    col = {name: k for k, name in enumerate(header)}
+    assert [r[col["rating"]] for r in rows] == ["1234.6", "999.0"]
+    assert [r[col["battles"]] for r in rows] == ["1,200", "30"]
+    assert [r[col["win_rate"]] for r in rows] == ["0.123", "0.500"]
+    assert [r[col["p_top"]] for r in rows] == ["0.988", "0.012"]
+    assert [r[col["volatility"]] for r in rows] == ["0.060", "0.060"]
+    assert [r[col["rd"]] for r in rows] == ["35.4", "80.0"]
+    # an int default changes the rating-like columns only; a mapping sets exact columns
+    header, rows = _table_cells(render_table(frame, "table", float_digits=2))
+    assert rows[0][header.index("rating")] == "1234.57" and rows[0][header.index("win_rate")] == "0.123"
+    md = render_table(frame, "markdown", float_digits={"rating": 0, "win_rate": 4, "battles": 2})
+    assert md.splitlines()[2] == "| x | 1235 | 1200.00 | 0.1235 | 0.988 | 0.060 | 35.4 |"
+
+
+def test_render_table_csv_and_json_keep_full_precision():
+    from arena_stats.cli.common import render_table
+    frame = pd.DataFrame({"model": ["x", "y"], "rating": [1234.56789012345, float("nan")],
+                          "win_rate": [0.1234567890123, 0.5]})
+    back = pd.read_csv(pd.io.common.StringIO(render_table(frame, "csv", float_digits={"rating": 0})))
+    assert back["rating"][0] == 1234.56789012345 and back["win_rate"][0] == 0.1234567890123
+    records = json.loads(render_table(frame, "json", float_digits=0))
+    assert records[0]["rating"] == 1234.56789012345 and records[1]["rating"] is None
+    assert records[0]["win_rate"] == 0.1234567890123
+
+
+def test_matrix_prints_win_fractions_with_three_decimals_and_counts_as_integers(battles_csv, capsys):
+    from arena_stats.aggregate import aggregate, pairwise_matrices
+    from arena_stats.battles import load_battles
+    assert main(["matrix", str(battles_csv), "--top", "6", "-q"]) == 0
+    header, rows = _table_cells(capsys.readouterr().out)
+    assert header[0] == "model" and len(rows) == 6
+    cells = [c for row in rows for c in row[1:]]
+    assert len(cells) == 30  # the diagonal is blank
+    assert all(_decimals(c) == 3 for c in cells), cells
+    # the printed values are the observed fractions rounded to three decimals
+    pc = aggregate(load_battles(str(battles_csv)))
+    frac, count = pairwise_matrices(pc, header[1:])
+    for row in rows:
+        for name, cell in zip([c for c in header[1:] if c != row[0]], row[1:]):
+            assert cell == f"{frac.loc[row[0], name]:.3f}"
+    assert main(["matrix", str(battles_csv), "--top", "6", "--kind", "predicted", "--format", "markdown",
+                 "-q"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert all(_decimals(c.strip()) == 3 for line in lines[2:] for c in line.strip("|").split("|")[1:])
+    assert main(["matrix", str(battles_csv), "--top", "6", "--kind", "counts", "-q"]) == 0
+    header, rows = _table_cells(capsys.readouterr().out)
+    for row in rows:
+        assert [int(c) for c in row[1:]] == [int(count.loc[row[0], c]) for c in header[1:]]
+    # csv keeps full precision
+    assert main(["matrix", str(battles_csv), "--top", "6", "--format", "csv", "-q"]) == 0
+    frame = pd.read_csv(pd.io.common.StringIO(capsys.readouterr().out)).set_index("model")
+    assert frame.loc[header[1], header[2]] == frac.loc[header[1], header[2]]
+
+
+def test_glicko_prints_ratings_with_one_decimal_and_volatility_with_three(battles_csv, capsys):
+    assert main(["elo", str(battles_csv), "--glicko", "-q"]) == 0
+    header, rows = _table_cells(capsys.readouterr().out)
+    for name, digits in (("rating", 1), ("rd", 1), ("win_rate", 3), ("volatility", 3)):
+        k = header.index(name)
+        assert all(_decimals(row[k]) == digits for row in rows), (name, [row[k] for row in rows])

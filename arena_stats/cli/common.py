@@ -7,6 +7,7 @@ import io
 import json
 import math
 import sys
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -17,7 +18,7 @@ from ..errors import InputError
 from ..io import atomic_write
 
 __all__ = ["add_input_args", "add_filter_args", "add_output_args", "load_from_args", "emit_table",
-           "parse_key_values", "say"]
+           "render_table", "parse_key_values", "say"]
 
 FORMATS = ("table", "markdown", "csv", "json")
 
@@ -136,8 +137,33 @@ def _json_value(v: Any) -> Any:
     return v
 
 
-def render_table(frame: pd.DataFrame, fmt: str, float_digits: int = 1) -> str:
-    """Render a frame as aligned text, markdown, CSV or JSON records."""
+#: Float columns the aligned text and markdown formats print with three decimals, whatever the
+#: ``float_digits`` default: probabilities, win fractions, Glicko-2 volatility.
+THREE_DECIMAL_COLUMNS = ("win_rate", "p_top", "volatility")
+
+
+def _float_format(col: str, vals: pd.Series, digits: int | None, default: int) -> str:
+    """The format spec of one float column: its explicit digits; else three for probability
+    columns, a whole number for columns of counts (every value integral), ``default`` otherwise."""
+    if digits is not None:
+        return f".{digits}f"
+    if col in THREE_DECIMAL_COLUMNS or col.startswith("p_"):
+        return ".3f"
+    if np.allclose(vals.dropna() % 1, 0):
+        return ",.0f"
+    return f".{default}f"
+
+
+def render_table(frame: pd.DataFrame, fmt: str, float_digits: int | Mapping[Any, int] = 1) -> str:
+    """Render a frame as aligned text, markdown, CSV or JSON records.
+
+    ``csv`` and ``json`` keep every float at full precision (JSON writes NaN as null); only the
+    ``table`` and ``markdown`` formats round. There ``float_digits`` sets the decimals of float
+    columns: an int is the default for columns that are neither probabilities (``win_rate``,
+    ``p_top``, ``p_*``, ``volatility``: three decimals) nor counts (all values whole: printed as
+    integers), e.g. ratings (one decimal); a mapping gives some columns exact decimals (``0``:
+    integers) and leaves the rest to those rules with one decimal as the default.
+    """
     if fmt == "csv":
         buf = io.StringIO()
         frame.to_csv(buf, index=False)
@@ -145,16 +171,15 @@ def render_table(frame: pd.DataFrame, fmt: str, float_digits: int = 1) -> str:
     if fmt == "json":
         records = [{k: _json_value(v) for k, v in row.items()} for row in frame.to_dict(orient="records")]
         return json.dumps(records, indent=1) + "\n"
+    if isinstance(float_digits, Mapping):
+        per_column, default = dict(float_digits), 1
+    else:
+        per_column, default = {}, int(float_digits)
     shown = frame.copy()
     for col in shown.columns:
         if pd.api.types.is_float_dtype(shown[col]):
-            vals = shown[col]
-            if col in ("win_rate", "p_top") or col.startswith("p_"):
-                shown[col] = vals.map(lambda x: "" if pd.isna(x) else f"{x:.3f}")
-            elif np.allclose(vals.dropna() % 1, 0):
-                shown[col] = vals.map(lambda x: "" if pd.isna(x) else f"{x:,.0f}")
-            else:
-                shown[col] = vals.map(lambda x: "" if pd.isna(x) else f"{x:.{float_digits}f}")
+            spec = _float_format(str(col), shown[col], per_column.get(col), default)
+            shown[col] = shown[col].map(lambda x, spec=spec: "" if pd.isna(x) else format(x, spec))
     if fmt == "markdown":
         cols = [str(c) for c in shown.columns]
         lines = ["| " + " | ".join(cols) + " |", "|" + "|".join("---" for _ in cols) + "|"]
@@ -164,9 +189,9 @@ def render_table(frame: pd.DataFrame, fmt: str, float_digits: int = 1) -> str:
     return shown.to_string(index=False) + "\n"
 
 
-def emit_table(frame: pd.DataFrame, args: argparse.Namespace) -> None:
-    """Print or write (atomically) a frame in ``args.format``."""
-    text = render_table(frame, args.format)
+def emit_table(frame: pd.DataFrame, args: argparse.Namespace, float_digits: int | Mapping[Any, int] = 1) -> None:
+    """Print or write (atomically) a frame in ``args.format``; ``float_digits`` as in :func:`render_table`."""
+    text = render_table(frame, args.format, float_digits)
     if getattr(args, "output", None):
         with atomic_write(args.output, encoding="utf-8") as fh:
             fh.write(text)

@@ -41,7 +41,8 @@ def run(args: argparse.Namespace) -> int:
         frac, count = pairwise_matrices(pc, order)
         mat = frac if args.kind == "win-fraction" else count
     out = mat.reset_index()
-    if args.format in ("table", "markdown"):
-        out = out.round(3)
-    emit_table(out, args)
+    # table and markdown: fractions and probabilities with three decimals, counts as integers
+    # (csv and json keep full precision)
+    digits = 0 if args.kind == "counts" else 3
+    emit_table(out, args, float_digits={col: digits for col in out.columns if col != "model"})
     return 0
