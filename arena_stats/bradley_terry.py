@@ -696,11 +696,21 @@ class BTResult:
 
 
 def outcome_probabilities(d: np.ndarray, ties: str, log_tie: float | None) -> np.ndarray:
-    """P(i), P(j), P(tie) for strength differences ``d`` under a tie convention."""
+    """P(i), P(j), P(tie) for strength differences ``d`` under a tie convention.
+
+    Exactly swap-symmetric: ``outcome_probabilities(-d)`` is ``outcome_probabilities(d)`` with
+    the first two columns exchanged, bit for bit, under every convention (every expression
+    below is either the same for ``d`` and ``-d`` or exchanges with its mirror image).
+    """
     d = np.asarray(d, dtype=np.float64)
     if ties in ("half", "drop"):
-        p = _sigmoid(d)
-        return np.stack([p, 1 - p, np.zeros_like(p)], axis=-1)
+        # the smaller probability from the sigmoid of -|d| (accurate in the tail), the larger as
+        # its complement; ``p, 1 - p`` with p = sigmoid(d) is not symmetric: 1 - sigmoid(d)
+        # differs from sigmoid(-d) in the last bits
+        small = _sigmoid(-np.abs(d))
+        large = 1 - small
+        win = d >= 0
+        return np.stack([np.where(win, large, small), np.where(win, small, large), np.zeros_like(d)], axis=-1)
     if ties == "davidson":
         half = 0.5 * d
         m = np.maximum(np.abs(half), log_tie)
@@ -708,7 +718,9 @@ def outcome_probabilities(d: np.ndarray, ties: str, log_tie: float | None) -> np
         z = u + v + nu
         return np.stack([u / z, v / z, nu / z], axis=-1)
     a, b = _sigmoid(d - log_tie), _sigmoid(-d - log_tie)
-    return np.stack([a, b, 1 - a - b], axis=-1)
+    # 1 - (a + b), not 1 - a - b: the sum is the same for (a, b) and (b, a), so swapping the two
+    # contestants swaps P(i) and P(j) and leaves P(tie) unchanged exactly
+    return np.stack([a, b, 1 - (a + b)], axis=-1)
 
 
 # ------------------------------------------------------------------------------------ fitting
