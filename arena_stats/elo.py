@@ -20,29 +20,37 @@ one wrote. Whole-array numpy cannot express it without one Python-level step per
 tried a block-Jacobi formulation (guess the ratings of a block of battles, recompute every
 update in the block at once, repeat until the guesses stop changing -- exact after at most the
 block's dependency depth, usually 6-20 sweeps) and it ran at 0.4-1.4 M updates/s, *slower* than
-a tight Python loop over plain floats (~4 M/s). So there are two backends:
+a tight Python loop over plain floats (~5 M/s). Exact wavefronts (all battles whose models'
+previous battles are done, updated at once) are no better: on an arena-like million battles there
+are 136,000 of them, ~7 battles each, so numpy's per-call cost dominates. So there are two
+backends:
 
 * ``"numba"`` (used when the optional ``numba`` package is installed, ``pip install
-  arena-stats[fast]``): a compiled loop, ~100 M updates/s for one ordering.
+  arena-stats[fast]``; imported on first use, not with this module): a compiled loop, ~115 M
+  updates/s for one ordering (~40 M/s end to end, with the sorting and the result frames).
 * ``"python"``: the plain loop for one ordering, and for the bootstrap a numpy pass that is
   vectorised across rounds (below). No extra dependency.
 
-Both work in natural units ``q = R * ln(base) / scale`` (one multiplication less per update) and
-agree with the textbook loop to ~1e-12 Elo points.
+Both work in natural units ``q = R * ln(base) / scale`` (one multiplication less per update),
+form the same products, and differ only in ``exp``: libm's in the Python loop and numpy, an
+inlined table-and-polynomial one (within 1 ulp of libm) in the compiled kernels. They agree with
+the textbook loop, and with each other, to ~1e-12 Elo points.
 
 *The bootstrap.* LMSYS's ``get_bootstrap_result`` draws, each round, ``N`` battles with
 replacement (``battles.sample(frac=1.0, replace=True)``) -- a resample whose order is itself
 random -- and runs online Elo over it; the rating is the median over rounds and the interval
 the percentiles. Here all rounds advance together: one pass over the ``N`` steps updates a
-``(rounds, models)`` array, each step touching one battle per round (numpy backend), or every
-round runs its own compiled loop in parallel (numba backend). A model that a round never drew
-has no rating in that round (NaN), as in LMSYS's data frame.
+``(rounds, models)`` array, each step touching one battle per round (numpy backend), or each
+thread runs its rounds' compiled loops, two rounds interleaved, with a round's ratings (a few
+hundred bytes) in cache throughout (numba backend). A model that a round never drew has no
+rating in that round (NaN), as in LMSYS's data frame.
 
 *Reproducible randomness.* The battle drawn by round ``r`` at step ``t`` is a pure function of
-``(seed, r, t)``: a SplitMix64 hash of a per-round key (from ``numpy.random.SeedSequence([seed,
-r])``) plus ``t``, mapped to ``[0, N)`` with 53-bit precision. Both backends compute the same
-integers, any round can be replayed on its own (:func:`bootstrap_indices`), and results do not
-depend on chunk sizes or thread counts.
+``(seed, r, t)``: a SplitMix64 hash ``z`` of a per-round key (from
+``numpy.random.SeedSequence([seed, r])``) plus ``t``, mapped to ``floor(z * N / 2**64)`` in exact
+integer arithmetic -- one hash per draw, nothing of size rounds x N is stored. Both backends
+compute the same integers, any round can be replayed on its own (:func:`bootstrap_indices`), and
+results do not depend on chunk sizes or thread counts, bit for bit.
 
 Aggregated input (a ``count`` column) is expanded to that many identical battles; a per-battle
 ``weight`` multiplies that battle's step (``k * w * (S - E)``).
@@ -50,6 +58,7 @@ Aggregated input (a ``count`` column) is expanded to that many identical battles
 
 from __future__ import annotations
 
+import importlib.util
 import math
 import re
 from dataclasses import dataclass, field
@@ -62,11 +71,6 @@ from .aggregate import model_totals
 from .battles import A_WINS, B_WINS, Battles, as_battles, timestamps
 from .errors import InputError
 from .progress import progress as progress_bar
-
-try:  # optional compiled backend
-    import numba as _numba
-except ImportError:  # pragma: no cover - depends on the environment
-    _numba = None
 
 __all__ = ["summary_lines", "leaderboard_frame", "EloResult", "EloBootstrapResult", "compute_elo", "elo_bootstrap", "bootstrap_indices",
            "time_order", "BACKENDS", "default_backend", "DEFAULT_K", "DEFAULT_SCALE", "DEFAULT_BASE",
@@ -82,23 +86,34 @@ DEFAULT_CONFIDENCE = 0.95
 HISTORY_MODES = (None, "battle", "day")
 BACKENDS = ("numba", "python")
 
-#: Steps per chunk of the numpy bootstrap (memory: ~40 bytes x CHUNK_STEPS x rounds).
-CHUNK_STEPS = 2048
+#: Draws (steps x rounds) per chunk of the numpy bootstrap: a chunk's index, code and step
+#: arrays (~40 bytes a draw, 10 MB at 2**18) then stay in the 16 MB L3 cache. 2**16 to 2**18
+#: measured the same; 2**20, and the old 2048 steps x 1000 rounds (2**21), 20 % slower.
+CHUNK_DRAWS = 1 << 18
 #: With fewer rounds than this the numpy backend runs one plain loop per round instead of the
 #: round-vectorised pass (whose per-step overhead only pays off across many rounds).
 VECTOR_MIN_ROUNDS = 24
-#: Draws the compiled bootstrap gathers before applying them (hides the random-load latency:
-#: 31 -> 19 ns per update on one core of this machine).
+#: Draws the compiled bootstrap gathers (per round) before applying them: the random loads of a
+#: block overlap instead of each waiting behind the previous update; the blocks (2 x 256 codes and
+#: gains, 6 KB) stay in L1. 64 was 20 % slower, 1024 the same. Compiled in as a constant: numba's
+#: cache does not see a change made at run time, only an edit of this file.
 NUMBA_GATHER = 256
-#: Battles per round of the compiled bootstrap between two progress-bar updates.
+#: Battles per round of the compiled bootstrap between two progress-bar updates (only with
+#: ``progress=True``; without a bar the kernel runs once over all battles).
 NUMBA_CHUNK_STEPS = 1 << 18
 
 # SplitMix64 constants (Steele, Lea & Flood 2014).
 _GAMMA = np.uint64(0x9E3779B97F4A7C15)
 _MIX1 = np.uint64(0xBF58476D1CE4E5B9)
 _MIX2 = np.uint64(0x94D049BB133111EB)
-_TWO_M53 = 1.0 / 9007199254740992.0
-_S30, _S27, _S31, _S11 = np.uint64(30), np.uint64(27), np.uint64(31), np.uint64(11)
+_S30, _S27, _S31, _S32 = np.uint64(30), np.uint64(27), np.uint64(31), np.uint64(32)
+_LOW32 = np.uint64(0xFFFFFFFF)
+#: The draw maps a 64-bit hash z to floor(z * N / 2**64) in 32-bit halves; N must fit 32 bits.
+MAX_BOOTSTRAP_BATTLES = (1 << 32) - 1
+
+#: Score of contestant A by verdict code: 1 if A won, 0 if B won, 1/2 for either kind of tie.
+_SCORE_BY_CODE = np.full(4, 0.5)
+_SCORE_BY_CODE[[A_WINS, B_WINS]] = 1.0, 0.0
 
 
 def summary_lines(title: list[str], frame: pd.DataFrame, columns: list[tuple[str, str, str]],
@@ -140,18 +155,52 @@ def leaderboard_frame(rating: pd.Series, lower: pd.Series | None, upper: pd.Seri
     return df.sort_values("rating", ascending=False, kind="stable").reset_index(drop=True)
 
 
+# numba is looked up without importing it (``import numba`` takes ~0.16 s, more than the rest of
+# this module); it is imported when the compiled backend is first used.
+_numba: Any = None
+_numba_found: bool | None = None
+
+
+def _numba_installed() -> bool:
+    global _numba_found
+    if _numba_found is None:
+        _numba_found = importlib.util.find_spec("numba") is not None
+    return _numba_found
+
+
+def _import_numba() -> Any:
+    """The numba module, imported on first use; InputError when it is missing or broken."""
+    global _numba, _numba_found
+    if _numba is None:
+        if not _numba_installed():
+            raise InputError("backend 'numba' needs the numba package (pip install arena-stats[fast])")
+        try:
+            import numba
+        except ImportError as exc:  # pragma: no cover - a broken installation
+            _numba_found = False
+            raise InputError(f"backend 'numba' needs a working numba package: {exc}") from exc
+        _numba = numba
+    return _numba
+
+
 def default_backend() -> str:
-    """``"numba"`` when numba is importable, else ``"python"``."""
-    return "numba" if _numba is not None else "python"
+    """``"numba"`` when numba is installed, else ``"python"`` (looked up without importing numba)."""
+    return "numba" if _numba_installed() else "python"
 
 
 def _check_backend(backend: str | None) -> str:
     if backend is None:
-        return default_backend()
+        if _numba_installed():
+            try:
+                _import_numba()
+            except InputError:  # pragma: no cover - installed but cannot be imported
+                return "python"
+            return "numba"
+        return "python"
     if backend not in BACKENDS:
         raise InputError(f"unknown backend {backend!r}; expected one of {', '.join(BACKENDS)}")
-    if backend == "numba" and _numba is None:
-        raise InputError("backend 'numba' needs the numba package (pip install arena-stats[fast])")
+    if backend == "numba":
+        _import_numba()
     return backend
 
 
@@ -204,29 +253,36 @@ def _expand(battles: Battles, order: np.ndarray) -> np.ndarray:
 
 def _scores(outcome: np.ndarray) -> np.ndarray:
     """Score of contestant A: 1, 0, or 1/2 for both kinds of tie."""
-    return np.where(outcome == A_WINS, 1.0, np.where(outcome == B_WINS, 0.0, 0.5))
+    return _SCORE_BY_CODE.take(outcome)
 
 
 # ----------------------------------------------------------------------------- the kernels
-def _pass_python(a: np.ndarray, b: np.ndarray, xs: np.ndarray, gain: np.ndarray | float, q: np.ndarray,
-                 record: bool) -> tuple[np.ndarray, np.ndarray] | None:
-    """One ordering, plain loop. ``xs = gain * S``; ``q`` (natural units) is updated in place."""
+def _pass_python(a: np.ndarray, b: np.ndarray, code: np.ndarray, xtab: np.ndarray, gains: np.ndarray, weighted: bool,
+                 q: np.ndarray, record: bool) -> tuple[np.ndarray, np.ndarray] | None:
+    """One ordering, plain loop over Python floats; ``q`` (natural units) is updated in place.
+
+    Arguments as in :class:`_Prepared` (``gains`` per step when ``weighted``, else ``[gain]``).
+    """
     r = q.tolist()
     exp = math.exp
     out_a: list[float] = []
     out_b: list[float] = []
-    if np.ndim(gain) == 0 and not record:
-        g = float(gain)
-        for i, j, x in zip(a.tolist(), b.tolist(), xs.tolist()):
+    if not weighted and not record:
+        g = float(gains[0])
+        xt = xtab.tolist()  # gain * S by verdict: a list lookup is cheaper than a list of floats
+        for i, j, c in zip(a.tolist(), b.tolist(), code.tolist()):
             ri = r[i]
             rj = r[j]
-            d = x - g / (1.0 + exp(rj - ri))
+            d = xt[c] - g / (1.0 + exp(rj - ri))
             r[i] = ri + d
             r[j] = rj - d
     else:
-        gains = np.broadcast_to(np.asarray(gain, float), xs.shape).tolist()
+        xs = xtab.take(code)
+        if weighted:
+            xs *= gains
+        gl = gains.tolist() if weighted else [float(gains[0])] * len(xs)
         push_a, push_b = out_a.append, out_b.append
-        for i, j, x, g in zip(a.tolist(), b.tolist(), xs.tolist(), gains):
+        for i, j, x, g in zip(a.tolist(), b.tolist(), xs.tolist(), gl):
             ri = r[i]
             rj = r[j]
             d = x - g / (1.0 + exp(rj - ri))
@@ -239,88 +295,182 @@ def _pass_python(a: np.ndarray, b: np.ndarray, xs: np.ndarray, gain: np.ndarray 
     return (np.asarray(out_a), np.asarray(out_b)) if record else None
 
 
+# The compiled backend. The functions below are plain Python; _numba_kernels() compiles them on
+# first use (``cache=True``: later processes load the machine code from __pycache__ instead of
+# compiling again). They refer to each other and to their constants as module globals, never
+# through closures: numba keys its on-disk cache on the values of closure cells, and a cell holding
+# a compiled function pickles differently in every process, so such a cache is never hit (the old
+# kernels recompiled, ~1.8 s, in every process and added a cache file each time).
+
+#: ``exp`` inside the kernels: 2**(i/128) from a table times a degree-5 polynomial (glibc's
+#: method, written out so that numba inlines it instead of calling libm: 15 % faster for one
+#: ordering, 20 % for the bootstrap). Within 1 ulp of libm's exp and independent of the
+#: platform's libm; outside |z| < _EXP_LIMIT (no overflow inside) it calls libm.
+_EXP_BITS = 7
+_EXP_LIMIT = 700.0
+_EXP_SHIFT = 6755399441055744.0  # 1.5 * 2**52: adding it rounds to an integer in the low bits
+_EXP_SHIFT_BITS = 0x4338000000000000
+_EXP_TABLE = np.zeros(1 << _EXP_BITS, np.int64)  # bits of 2**(i/128), filled by _numba_kernels()
+_EXP_INV_LN2N = (1 << _EXP_BITS) / math.log(2.0)
+_EXP_LN2N_HI = 0.0  # ln(2) / 128 in two parts, the first with 21 significant bits (so that
+_EXP_LN2N_LO = 0.0  # k * hi is exact for every |k| < 2**32); filled by _numba_kernels()
+_prange = range  # numba.prange once numba is imported
+
+
+def _exp_tables() -> tuple[np.ndarray, float, float]:
+    """Bits of 2**(i/128) (integer square roots: exact before the final rounding) and ln2/128."""
+    from decimal import Decimal, localcontext
+    guard = 64
+    table = []
+    for i in range(1 << _EXP_BITS):
+        x = 1 << (i + (guard << _EXP_BITS))
+        for _ in range(_EXP_BITS):
+            x = math.isqrt(x)
+        table.append(x / (1 << guard))  # int / int is correctly rounded
+    with localcontext() as ctx:
+        ctx.prec = 40
+        ln2n = Decimal(2).ln() / (1 << _EXP_BITS)
+        hi = float(np.int64(np.float64(float(ln2n)).view(np.int64) & ~((1 << 32) - 1)).view(np.float64))
+        lo = float(ln2n - Decimal(hi))
+    return np.array(table).view(np.int64), hi, lo
+
+
+def _exp(z):  # pragma: no cover - compiled (and inlined) by numba
+    if not -_EXP_LIMIT < z < _EXP_LIMIT:
+        return math.exp(z)  # overflow, underflow, inf and nan as libm has them
+    kd = z * _EXP_INV_LN2N + _EXP_SHIFT
+    k = np.float64(kd).view(np.int64) - _EXP_SHIFT_BITS
+    kd -= _EXP_SHIFT
+    r = (z - kd * _EXP_LN2N_HI) - kd * _EXP_LN2N_LO
+    scale = np.int64(_EXP_TABLE[k & ((1 << _EXP_BITS) - 1)] + ((k >> _EXP_BITS) << 52)).view(np.float64)
+    r2 = r * r  # |r| <= ln2/256: the Taylor terms past r**5/120 are below 1e-18
+    return scale + scale * (r + r2 * (0.5 + r * (1.0 / 6.0)) + r2 * r2 * (1.0 / 24.0 + r * (1.0 / 120.0)))
+
+
+def _step(q, i, j, x, g):  # pragma: no cover - compiled
+    """One Elo update in natural units; returns the change of ``q[i]``."""
+    ri = q[i]
+    rj = q[j]
+    d = x - g / (1.0 + _exp(rj - ri))
+    q[i] = ri + d
+    q[j] = rj - d
+    return d
+
+
+def _single_kernel(a, b, code, scores, gains, weighted, q, rec_a, rec_b):  # pragma: no cover - compiled
+    """One ordering. ``a, b``: int32 model codes; ``code``: int8 verdicts; ``scores``: S by verdict.
+    The step's gain is ``gains[t]`` (weighted) or ``gains[0]``, and its ``gain * S`` the same product
+    the numpy backend forms. ``rec_a, rec_b`` (empty unless recording) get the ratings after each step."""
+    record = rec_a.shape[0] > 0
+    g = gains[0]
+    for t in range(a.shape[0]):
+        i = a[t]
+        j = b[t]
+        if weighted:
+            g = gains[t]
+        _step(q, i, j, g * scores[code[t]], g)
+        if record:
+            rec_a[t] = q[i]
+            rec_b[t] = q[j]
+
+
+def _draw(key, t, n):  # pragma: no cover - compiled
+    """Battle drawn at step ``t`` by the round with ``key``: floor(SplitMix64(key, t) * n / 2**64)."""
+    z = key + np.uint64(t + 1) * _GAMMA
+    z = (z ^ (z >> _S30)) * _MIX1
+    z = (z ^ (z >> _S27)) * _MIX2
+    z = z ^ (z >> _S31)
+    return np.int64(((z >> _S32) * n + (((z & _LOW32) * n) >> _S32)) >> _S32)
+
+
+def _gather(key, t0, m, n, packed, gains, weighted, codes, ws):  # pragma: no cover - compiled
+    """Steps ``t0 .. t0+m-1`` of one round: packed battles into ``codes``, their gains into ``ws``."""
+    for u in range(m):
+        k = _draw(key, t0 + u, n)
+        codes[u] = packed[k]
+        if weighted:
+            ws[u] = gains[k]
+
+
+def _apply(q, seen, code, g, shift, mask, scores):  # pragma: no cover - compiled
+    i = code >> shift
+    j = (code >> 2) & mask
+    _step(q, i, j, g * scores[code & 3], g)
+    seen[i] = True
+    seen[j] = True
+
+
+def _boot_kernel(keys, start, stop, n_battles, packed, shift, mask, scores, gains, weighted, q,
+                 seen):  # pragma: no cover - compiled
+    """Steps ``start .. stop-1`` of every round; round ``r`` owns ``q[r]`` and ``seen[r]``.
+
+    ``packed[k] = a << shift | b << 2 | verdict``: one random load per draw instead of four. A
+    thread runs two rounds side by side (``len(keys)`` is even; their updates are independent, so
+    the core overlaps them: 8 % faster than one at a time) and draws a block of steps before
+    applying it, so that the random loads overlap instead of waiting behind exp().
+    """
+    n = np.uint64(n_battles)
+    gain = gains[0]
+    for p in _prange(keys.shape[0] // 2):
+        r0 = 2 * p
+        q0, s0, q1, s1 = q[r0], seen[r0], q[r0 + 1], seen[r0 + 1]
+        c0 = np.empty(NUMBA_GATHER, packed.dtype)
+        c1 = np.empty(NUMBA_GATHER, packed.dtype)
+        w0 = np.empty(NUMBA_GATHER)
+        w1 = np.empty(NUMBA_GATHER)
+        for t0 in range(start, stop, NUMBA_GATHER):
+            m = min(NUMBA_GATHER, stop - t0)
+            _gather(keys[r0], t0, m, n, packed, gains, weighted, c0, w0)
+            _gather(keys[r0 + 1], t0, m, n, packed, gains, weighted, c1, w1)
+            for u in range(m):
+                _apply(q0, s0, c0[u], w0[u] if weighted else gain, shift, mask, scores)
+                _apply(q1, s1, c1[u], w1[u] if weighted else gain, shift, mask, scores)
+
+
 _NUMBA_KERNELS: dict[str, Any] = {}
 
 
 def _numba_kernels() -> dict[str, Any]:
-    """Compile (once per process, cached on disk by numba) the compiled kernels."""
+    """Import numba and compile the kernels (once per process; cached on disk by numba)."""
     if _NUMBA_KERNELS:
         return _NUMBA_KERNELS
-    nb = _numba
-    gamma, mix1, mix2, two_m53, block = _GAMMA, _MIX1, _MIX2, _TWO_M53, NUMBA_GATHER
-    s30, s27, s31, s11 = _S30, _S27, _S31, _S11
-
-    @nb.njit(cache=True, nogil=True, inline="always")
-    def step(q, i, j, x, g):  # pragma: no cover - compiled
-        ri = q[i]
-        rj = q[j]
-        d = x - g / (1.0 + math.exp(rj - ri))
-        q[i] = ri + d
-        q[j] = rj - d
-        return d
-
-    @nb.njit(cache=True, nogil=True)
-    def single(a, b, xs, gains, q, rec_a, rec_b, record):  # pragma: no cover - compiled
-        stride = 1 if gains.shape[0] > 1 else 0
-        for t in range(a.shape[0]):
-            step(q, a[t], b[t], xs[t], gains[t * stride])
-            if record:
-                rec_a[t] = q[a[t]]
-                rec_b[t] = q[b[t]]
-
-    @nb.njit(cache=True, nogil=True, parallel=True)
-    def boot(keys, start, stop, n_battles, packed, bits, table, xs, gains, q, seen):  # pragma: no cover
-        # packed[k] = a << (bits + 2) | b << 2 | verdict: one random load per draw instead of four.
-        # Unweighted: the step's gain * S comes from the 4-entry ``table`` and the gain is
-        # gains[0]; weighted: per-battle ``xs`` and ``gains``. Draws are gathered a block at a
-        # time before the updates, so the random loads overlap instead of waiting behind exp().
-        weighted = gains.shape[0] > 1
-        mask = (1 << bits) - 1
-        for r in nb.prange(keys.shape[0]):
-            key = keys[r]
-            qr = q[r]
-            sr = seen[r]
-            codes = np.empty(block, np.int64)
-            bx = np.empty(block if weighted else 1)
-            bg = np.empty(block if weighted else 1)
-            for t0 in range(start, stop, block):
-                m = min(block, stop - t0)
-                for u in range(m):
-                    z = key + np.uint64(t0 + u + 1) * gamma
-                    z = (z ^ (z >> s30)) * mix1
-                    z = (z ^ (z >> s27)) * mix2
-                    z = z ^ (z >> s31)
-                    k = min(np.int64(np.float64(z >> s11) * two_m53 * n_battles), n_battles - 1)
-                    codes[u] = packed[k]
-                    if weighted:
-                        bx[u] = xs[k]
-                        bg[u] = gains[k]
-                for u in range(m):
-                    code = codes[u]
-                    i = code >> (bits + 2)
-                    j = (code >> 2) & mask
-                    if weighted:
-                        step(qr, i, j, bx[u], bg[u])
-                    else:
-                        step(qr, i, j, table[code & 3], gains[0])
-                    sr[i] = True
-                    sr[j] = True
-
-    _NUMBA_KERNELS.update(single=single, boot=boot)
+    nb = _import_numba()
+    g = globals()
+    g["_EXP_TABLE"], g["_EXP_LN2N_HI"], g["_EXP_LN2N_LO"] = _exp_tables()
+    g["_prange"] = nb.prange
+    # inlined into the kernels by numba (as separate compiled functions the bootstrap took 2x as long)
+    for name in ("_exp", "_step", "_draw", "_gather", "_apply"):
+        g[name] = nb.njit(inline="always", nogil=True)(getattr(g[name], "py_func", g[name]))
+    _NUMBA_KERNELS.update(
+        single=nb.njit(cache=True, nogil=True)(_single_kernel),
+        boot=nb.njit(cache=True, nogil=True, parallel=True)(_boot_kernel))
     return _NUMBA_KERNELS
 
 
 def _splitmix_index(keys: np.ndarray, steps: np.ndarray, n_battles: int) -> np.ndarray:
-    """Battle index for each (step, round): shape ``(len(steps), len(keys))``."""
-    z = (steps.astype(np.uint64)[:, None] + np.uint64(1)) * _GAMMA + keys[None, :]
-    z ^= z >> _S30
-    z *= _MIX1
-    z ^= z >> _S27
-    z *= _MIX2
-    z ^= z >> _S31
-    k = ((z >> _S11).astype(np.float64) * _TWO_M53 * n_battles).astype(np.int64)
-    np.minimum(k, n_battles - 1, out=k)
-    return k
+    """Battle index for each (step, round): shape ``(len(steps), len(keys))``, int64.
+
+    The numpy twin of the compiled ``_draw``: ``floor(z * N / 2**64)`` for the SplitMix64 hash
+    ``z``, computed in 32-bit halves (exact, unlike a float product), in place.
+    """
+    if n_battles > MAX_BOOTSTRAP_BATTLES:
+        raise InputError(f"the bootstrap draws from at most {MAX_BOOTSTRAP_BATTLES:,} battles")
+    n = np.uint64(n_battles)
+    z = ((steps.astype(np.uint64) + np.uint64(1)) * _GAMMA)[:, None] + keys[None, :]
+    tmp = np.empty_like(z)
+    for shift, mult in ((_S30, _MIX1), (_S27, _MIX2), (_S31, None)):
+        np.right_shift(z, shift, out=tmp)
+        z ^= tmp
+        if mult is not None:
+            z *= mult
+    np.right_shift(z, _S32, out=tmp)
+    tmp *= n
+    z &= _LOW32
+    z *= n
+    z >>= _S32
+    z += tmp
+    z >>= _S32
+    return z.view(np.int64)
 
 
 def _round_keys(seed: int, rounds: int, first: int = 0) -> np.ndarray:
@@ -470,12 +620,25 @@ class _Prepared:
     """Battles in processing order as the kernels want them."""
 
     rows: np.ndarray      # input row of each step
-    a: np.ndarray         # int64 model codes
+    a: np.ndarray         # int32 model codes
     b: np.ndarray
-    xs: np.ndarray        # gain * score, natural units
-    gains: np.ndarray     # per-battle gain (length 1 when unweighted)
+    code: np.ndarray      # int8 verdict codes
+    gains: np.ndarray     # per-battle gain k * w * c (length 1 when unweighted)
+    weighted: bool
     c: float              # ln(base) / scale
     order: str
+
+    @property
+    def xtab(self) -> np.ndarray:
+        """``gain * S`` by verdict code (unweighted), or ``S`` (weighted: each step multiplies it by
+        its battle's gain; every backend forms the same products, so they agree bit for bit up to exp)."""
+        return _SCORE_BY_CODE if self.weighted else self.gains[0] * _SCORE_BY_CODE
+
+    def packed(self, n_models: int) -> tuple[np.ndarray, int, int]:
+        """``a << shift | b << 2 | verdict`` per step (int32 when it fits), ``shift`` and ``b``'s mask."""
+        bits = max(1, int(n_models - 1).bit_length())
+        packed = (self.a.astype(np.int64) << (bits + 2)) | (self.b.astype(np.int64) << 2) | self.code
+        return packed.astype(np.int32 if 2 * bits + 2 <= 31 else np.int64), bits + 2, (1 << bits) - 1
 
 
 def _prepare(battles: Battles, k: float, scale: float, base: float) -> _Prepared:
@@ -485,12 +648,15 @@ def _prepare(battles: Battles, k: float, scale: float, base: float) -> _Prepared
     rows = _expand(battles, order)
     c = math.log(base) / scale
     gain = k * c
-    a = battles.a.astype(np.int64)[rows]
-    b = battles.b.astype(np.int64)[rows]
-    s = _scores(battles.outcome[rows])
     w = battles.weights
-    gains = np.array([gain]) if w is None else gain * w[rows]
-    return _Prepared(rows, a, b, gains * s if w is not None else gain * s, gains, c, how)
+    if how == "file" and "count" not in battles.frame:  # rows == arange: no gathers
+        a, b, code = battles.a, battles.b, battles.outcome
+        gains = np.array([gain]) if w is None else gain * w
+    else:
+        a, b, code = battles.a[rows], battles.b[rows], battles.outcome[rows]
+        gains = np.array([gain]) if w is None else gain * w[rows]
+    return _Prepared(rows, a.astype(np.int32, copy=False), b.astype(np.int32, copy=False),
+                     code.astype(np.int8, copy=False), gains, w is not None, c, how)
 
 
 def compute_elo(battles: Battles | pd.DataFrame, k: float = DEFAULT_K, scale: float = DEFAULT_SCALE,
@@ -536,18 +702,21 @@ def compute_elo(battles: Battles | pd.DataFrame, k: float = DEFAULT_K, scale: fl
         raise InputError("history='day' needs a 'tstamp' column, and these battles have none",
                          column="tstamp")
     backend = _check_backend(backend)
-    prep = _prepare(battles, k, scale, base)
-    n = battles.n_models
-    q = np.full(n, init * prep.c)
+    return _compute_elo(battles, _prepare(battles, k, scale, base), k, scale, base, init, history, backend)
+
+
+def _compute_elo(battles: Battles, prep: _Prepared, k: float, scale: float, base: float, init: float,
+                 history: str | None, backend: str) -> EloResult:
+    q = np.full(battles.n_models, init * prep.c)
     record = history is not None
     if backend == "numba":
         steps = len(prep.a)
         rec_a = np.empty(steps if record else 0)
         rec_b = np.empty(steps if record else 0)
-        _numba_kernels()["single"](prep.a, prep.b, prep.xs, prep.gains, q, rec_a, rec_b, record)
+        _numba_kernels()["single"](prep.a, prep.b, prep.code, _SCORE_BY_CODE, prep.gains, prep.weighted, q,
+                                   rec_a, rec_b)
     else:
-        gains: np.ndarray | float = prep.gains[0] if len(prep.gains) == 1 else prep.gains
-        rec = _pass_python(prep.a, prep.b, prep.xs, gains, q, record)
+        rec = _pass_python(prep.a, prep.b, prep.code, prep.xtab, prep.gains, prep.weighted, q, record)
         rec_a, rec_b = rec if rec is not None else (None, None)
     models = battles.models
     ratings = pd.Series(q / prep.c, index=pd.Index(models, name="model"), name="rating")
@@ -656,36 +825,38 @@ def elo_bootstrap(battles: Battles | pd.DataFrame, rounds: int = DEFAULT_ROUNDS,
         raise InputError(f"confidence must be between 0 and 1, got {confidence!r}")
     rounds = int(rounds)
     backend = _check_backend(backend)
-    point = compute_elo(battles, k, scale, base, init, backend=backend)
     prep = _prepare(battles, k, scale, base)
+    point = _compute_elo(battles, prep, k, scale, base, init, None, backend)
     n, steps = battles.n_models, len(prep.a)
-    keys = _round_keys(seed, rounds)
-    q = np.full((rounds, n), init * prep.c)
-    seen = np.zeros((rounds, n), bool)
+    if steps > MAX_BOOTSTRAP_BATTLES:
+        raise InputError(f"the bootstrap draws from at most {MAX_BOOTSTRAP_BATTLES:,} battles, got {steps:,}")
+    # the compiled kernel runs rounds in pairs: an odd count gets a scratch round, dropped below
+    padded = rounds + rounds % 2 if backend == "numba" else rounds
+    keys = _round_keys(seed, padded)
+    q = np.full((padded, n), init * prep.c)
+    seen = np.zeros((padded, n), bool)
     with progress_bar(steps if backend == "numba" or rounds >= VECTOR_MIN_ROUNDS else rounds,
                       "Elo bootstrap", enabled=progress) as bar:
         if backend == "numba":
             boot = _numba_kernels()["boot"]
-            bits = max(1, int(n - 1).bit_length())
-            packed = (prep.a << (bits + 2)) | (prep.b << 2) | battles.outcome[prep.rows].astype(np.int64)
-            packed = packed.astype(np.int32 if 2 * bits + 2 <= 31 else np.int64)
-            table = prep.gains[0] * np.array([1.0, 0.0, 0.5, 0.5])  # gain * S per verdict code
-            for start in range(0, steps, NUMBA_CHUNK_STEPS):
-                stop = min(start + NUMBA_CHUNK_STEPS, steps)
-                boot(keys, start, stop, steps, packed, bits, table, prep.xs, prep.gains, q, seen)
+            packed, shift, mask = prep.packed(n)
+            chunk = NUMBA_CHUNK_STEPS if progress else steps
+            for start in range(0, steps, chunk):
+                stop = min(start + chunk, steps)
+                boot(keys, start, stop, steps, packed, shift, mask, _SCORE_BY_CODE, prep.gains, prep.weighted, q, seen)
                 bar.update(stop - start)
         elif rounds < VECTOR_MIN_ROUNDS:
             for r in range(rounds):
                 idx = _splitmix_index(keys[r:r + 1], np.arange(steps), steps)[:, 0]
-                gains = prep.gains[0] if len(prep.gains) == 1 else prep.gains[idx]
-                _pass_python(prep.a[idx], prep.b[idx], prep.xs[idx], gains, q[r], False)
+                gains = prep.gains[idx] if prep.weighted else prep.gains
+                _pass_python(prep.a[idx], prep.b[idx], prep.code[idx], prep.xtab, gains, prep.weighted, q[r], False)
                 seen[r, prep.a[idx]] = True
                 seen[r, prep.b[idx]] = True
                 bar.update(1)
         else:
             _boot_numpy(keys, prep, q, seen, bar)
-    values = q / prep.c
-    values[~seen] = np.nan
+    values = q[:rounds] / prep.c
+    values[~seen[:rounds]] = np.nan
     return _bootstrap_result(values, point, battles.models, rounds, seed, confidence, backend)
 
 
@@ -695,16 +866,23 @@ def _boot_numpy(keys: np.ndarray, prep: _Prepared, q: np.ndarray, seen: np.ndarr
     steps = len(prep.a)
     flat = q.reshape(-1)  # a view: q is C-contiguous
     seen_flat = seen.reshape(-1)
-    offset = np.arange(rounds, dtype=np.int64) * n
-    weighted = len(prep.gains) > 1
-    gain = prep.gains[0]
+    offset = np.arange(rounds, dtype=np.intp) * n
+    packed, shift, mask = prep.packed(n)
+    xtab, gain = prep.xtab, prep.gains[0]
+    chunk = max(1, CHUNK_DRAWS // rounds)
     with np.errstate(over="ignore"):
-        for start in range(0, steps, CHUNK_STEPS):
-            idx = _splitmix_index(keys, np.arange(start, min(start + CHUNK_STEPS, steps)), steps)
-            fa = prep.a[idx] + offset
-            fb = prep.b[idx] + offset
-            xs = prep.xs[idx]
-            gains = prep.gains[idx] if weighted else None
+        for start in range(0, steps, chunk):
+            idx = _splitmix_index(keys, np.arange(start, min(start + chunk, steps)), steps)
+            codes = packed.take(idx)
+            fa = (codes >> shift).astype(np.intp)
+            fa += offset
+            fb = ((codes >> 2) & mask).astype(np.intp)
+            fb += offset
+            codes &= 3
+            xs = xtab.take(codes)
+            if prep.weighted:
+                gains = prep.gains.take(idx)
+                xs *= gains  # S * gains[k]: the product every backend forms
             seen_flat[fa.ravel()] = True
             seen_flat[fb.ravel()] = True
             for t in range(idx.shape[0]):
@@ -714,7 +892,7 @@ def _boot_numpy(keys: np.ndarray, prep: _Prepared, q: np.ndarray, seen: np.ndarr
                 z = rb - ra
                 np.exp(z, out=z)
                 z += 1.0
-                np.divide(gains[t] if weighted else gain, z, out=z)
+                np.divide(gains[t] if prep.weighted else gain, z, out=z)
                 np.subtract(xs[t], z, out=z)
                 ra += z
                 rb -= z

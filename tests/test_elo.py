@@ -2,21 +2,25 @@
 
 from __future__ import annotations
 
+import importlib.util
+import math
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pandas as pd
 import pytest
 
+from arena_stats import elo as elo_module
 from arena_stats import load_battles
 from arena_stats.elo import (BACKENDS, VECTOR_MIN_ROUNDS, bootstrap_indices, compute_elo, default_backend,
                              elo_bootstrap, time_order)
 from arena_stats.errors import InputError
 from arena_stats.simulate import simulate_arena
 
-try:
-    import numba  # noqa: F401
-    HAVE_NUMBA = True
-except ImportError:
-    HAVE_NUMBA = False
+HAVE_NUMBA = importlib.util.find_spec("numba") is not None
+needs_numba = pytest.mark.skipif(not HAVE_NUMBA, reason="needs numba (pip install arena-stats[fast])")
 
 AVAILABLE = [b for b in BACKENDS if b != "numba" or HAVE_NUMBA]
 LABELS = np.array(["model_a", "model_b", "tie", "tie (bothbad)"], dtype=object)
@@ -171,6 +175,112 @@ def test_bootstrap_is_reproducible_and_seed_dependent():
     # the first rounds do not depend on how many rounds were asked for
     d = elo_bootstrap(sim.battles, rounds=5, seed=5)
     np.testing.assert_allclose(d.ratings.to_numpy(), a.ratings.to_numpy()[:5], atol=1e-9)
+    # and the backends differ only by their exp (libm's against the compiled one, within 1 ulp)
+    if HAVE_NUMBA:
+        p = elo_bootstrap(sim.battles, rounds=30, seed=5, backend="python")
+        np.testing.assert_allclose(p.ratings.to_numpy(), a.ratings.to_numpy(), rtol=0, atol=1e-9)
+
+
+@pytest.mark.parametrize("backend", AVAILABLE)
+def test_bootstrap_rounds_do_not_depend_on_round_count_chunks_or_threads(backend, monkeypatch):
+    df = random_battles(n_battles=700, seed=9, tstamp=True)
+    w = df.assign(w=np.random.default_rng(2).uniform(0.5, 1.5, len(df)))
+    for battles in (df, load_battles(w, weight_col="w")):
+        rounds = VECTOR_MIN_ROUNDS + 3  # odd: the compiled kernel pairs rounds and pads a scratch one
+        ref = elo_bootstrap(battles, rounds=rounds, seed=4, backend=backend).ratings.to_numpy()
+        fewer = elo_bootstrap(battles, rounds=rounds - 1, seed=4, backend=backend).ratings.to_numpy()
+        assert np.array_equal(fewer, ref[:-1], equal_nan=True)  # bit for bit
+        monkeypatch.setattr(elo_module, "CHUNK_DRAWS", 3 * rounds + 1)  # 3 steps per numpy chunk
+        monkeypatch.setattr(elo_module, "NUMBA_CHUNK_STEPS", 100)  # kernel restarted every 100 steps
+        chunked = elo_bootstrap(battles, rounds=rounds, seed=4, backend=backend, progress=True)
+        assert np.array_equal(chunked.ratings.to_numpy(), ref, equal_nan=True)
+        monkeypatch.undo()
+        if backend == "numba":
+            import numba
+            threads = numba.get_num_threads()
+            try:
+                numba.set_num_threads(1)
+                one = elo_bootstrap(battles, rounds=rounds, seed=4, backend=backend).ratings.to_numpy()
+            finally:
+                numba.set_num_threads(threads)
+            assert np.array_equal(one, ref, equal_nan=True)
+
+
+def splitmix_draw(key: int, t: int, n: int) -> int:
+    """Round ``key``'s draw at step ``t`` in exact integer arithmetic: floor(SplitMix64 * n / 2**64)."""
+    mask = (1 << 64) - 1
+    z = (key + (t + 1) * 0x9E3779B97F4A7C15) & mask
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & mask
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & mask
+    z ^= z >> 31
+    return (z * n) >> 64
+
+
+@pytest.mark.parametrize("n", [1, 7, 1000, 2**31 + 11, 2**32 - 1])
+def test_bootstrap_draws_are_the_exact_scaled_hash(n):
+    key = int(np.random.SeedSequence([3, 5]).generate_state(1, np.uint64)[0])
+    steps = np.array([0, 1, 2, 99, 12345, 2**40])
+    got = elo_module._splitmix_index(np.array([key], np.uint64), steps, n)[:, 0]
+    assert got.tolist() == [splitmix_draw(key, int(t), n) for t in steps]
+    if n <= 1000:
+        first = bootstrap_indices(n, seed=3, round=5)[:3].tolist()
+        assert first == [splitmix_draw(key, t, n) for t in range(min(n, 3))]
+    with pytest.raises(InputError, match="at most"):
+        elo_module._splitmix_index(np.array([key], np.uint64), steps, 2**32)
+    if HAVE_NUMBA:  # the compiled twin (its low 32-bit half only matters for n near 2**32)
+        elo_module._numba_kernels()
+        draw = elo_module._draw
+        assert [draw(np.uint64(key), int(t), np.uint64(n)) for t in steps] == got.tolist()
+
+
+def test_exp_tables_are_correctly_rounded():
+    from decimal import Decimal, localcontext
+    table, hi, lo = elo_module._exp_tables()
+    with localcontext() as ctx:
+        ctx.prec = 50
+        for i in (0, 1, 37, 64, 127):
+            exact = Decimal(2) ** (Decimal(i) / 128)
+            got = Decimal(float(table[i:i + 1].view(np.float64)[0]))
+            assert abs(got - exact) <= Decimal(math.ulp(float(exact))) / 2
+        assert abs(Decimal(hi) + Decimal(lo) - Decimal(2).ln() / 128) <= Decimal(math.ulp(lo))
+    assert np.float64(hi).view(np.int64) & 0xFFFFFFFF == 0  # 21 significant bits: k * hi is exact
+
+
+@needs_numba
+def test_compiled_exp_is_within_one_ulp_of_libm():
+    elo_module._numba_kernels()
+    fast = elo_module._exp  # the compiled function, callable from Python too
+    rng = np.random.default_rng(0)
+    zs = np.concatenate([rng.normal(0, 1, 3000), rng.uniform(-40, 40, 3000), rng.uniform(-699.9, 699.9, 1000),
+                         [0.0, -0.0, 1e-300, 5e-324, np.log(2) / 256, 699.999, -699.999]])
+    for z in zs:
+        ref = math.exp(z)
+        assert abs(fast(z) - ref) <= math.ulp(ref), z
+    for z in (700.0, 709.7, -700.0, -745.2, -800.0, -np.inf):  # outside |z| < 700: libm's
+        assert fast(z) == math.exp(z)
+    assert fast(709.8) == fast(np.inf) == np.inf  # overflow (math.exp raises there)
+    assert np.isnan(fast(np.nan))
+
+
+def test_import_leaves_numba_for_first_use():
+    code = ("import sys, arena_stats.elo as e; print(sys.modules.get('numba') is not None, e.default_backend()); "
+            "e.compute_elo(__import__('pandas').DataFrame({'model_a': ['x'], 'model_b': ['y'], 'winner': ['tie']})); "
+            "print(sys.modules.get('numba') is not None)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["False", "numba" if HAVE_NUMBA else "python", str(HAVE_NUMBA)]
+
+
+@needs_numba
+def test_compiled_kernels_load_from_the_disk_cache_in_a_new_process(tmp_path):
+    # The old kernels were closures over compiled functions; numba keys its cache on the closure
+    # cells, which pickle differently in every process, so every process compiled again.
+    code = ("import pandas as pd, arena_stats.elo as e; "
+            "e.compute_elo(pd.DataFrame({'model_a': ['x'], 'model_b': ['y'], 'winner': ['tie']}), backend='numba'); "
+            "s = e._numba_kernels()['single'].stats; print(sum(s.cache_hits.values()), sum(s.cache_misses.values()))")
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path))
+    runs = [subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                           check=True).stdout.split() for _ in range(2)]
+    assert runs == [["0", "1"], ["1", "0"]]
 
 
 def test_bootstrap_draws_are_uniform_with_replacement():
