@@ -37,8 +37,8 @@ from .leaderboard import leaderboard  # noqa: E402
 __all__ += ["BootstrapResult", "bootstrap", "leaderboard"]
 
 #: Imported on first access: public name -> submodule that defines it. The module named here is
-#: only imported when one of its names is used (``arena_stats.compute_elo`` imports numba, not
-#: ``import arena_stats``).
+#: only imported when one of its names is used (``arena_stats.plot_leaderboard`` imports
+#: matplotlib, not ``import arena_stats``; numba loads on the first compiled Elo call).
 _LAZY = {
     # aggregated pair counts and streaming larger-than-memory files into them
     "PairCounts": "aggregate",
