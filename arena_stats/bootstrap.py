@@ -38,8 +38,8 @@ from scipy.sparse import csr_matrix
 from .aggregate import PairCounts, aggregate, cluster_cell_matrix
 from .battles import Battles, as_battles
 from .bradley_terry import (DEFAULT_BASE, DEFAULT_INIT, DEFAULT_SCALE, GRAD_TOL, BTResult, _chord,
-                            _grad_hess, _newton, _null_vector, _Problem, elo_transform, fit_counts,
-                            make_problem, pair_weights)
+                            _grad_hess, _newton, _null_vector, _PairScatter, _Problem, _subproblem,
+                            elo_transform, fit_counts, make_problem, pair_weights)
 from .errors import InputError
 from .parallel import THREADS, run_chunks
 from .progress import progress as progress_bar
@@ -194,51 +194,52 @@ class _RoundCounts:
         return tab[..., :3]
 
 
-def _fit_chunk(pc: PairCounts, tab: np.ndarray, point: BTResult, x0: np.ndarray, tol: float,
-               step_matrix: np.ndarray) -> tuple[np.ndarray, int]:
-    """Fit a chunk of resampled ``(rounds, P, 3)`` tables; returns (x per round, degenerate rounds)."""
-    ties, l2 = point.ties, point.settings["l2"]
-    wi, wj, wt = pair_weights(tab, ties)
-    n = pc.n_models
-    # a model that never wins or never loses in a round has no finite MLE there
-    at_i, at_j = _incidence_by_slot(pc)
-    win_mass = np.asarray((wi + wt) @ at_i + (wj + wt) @ at_j)
-    loss_mass = np.asarray((wj + wt) @ at_i + (wi + wt) @ at_j)
-    degenerate = (win_mass <= 0).any(axis=1) | (loss_mass <= 0).any(axis=1)
-    total = (wi + wj + wt).sum(axis=1)
-    x = np.repeat(x0[None], tab.shape[0], axis=0)
-    ok = ~degenerate
-    if ok.any():
-        if ok.all():
-            prob = _Problem(pc.i, pc.j, n, wi, wj, wt, ties, l2, total)
-        else:
-            prob = _Problem(pc.i, pc.j, n, wi[ok], wj[ok], wt[ok], ties, l2, total[ok])
-        xs, conv = _chord(prob, x[ok], step_matrix, tol=tol)
-        if not conv.all():
-            # far from the full-data fit: fall back to full Newton steps for those rounds
-            slow = np.flatnonzero(~conv)
-            sub = _Problem(pc.i, pc.j, n, prob.wi[slow], prob.wj[slow], prob.wt[slow], ties, l2,
-                           prob.total[slow])
-            xn, _, _, _, _, conv_n = _newton(sub, x0[None].repeat(len(slow), 0), tol=tol)
-            xs[slow] = xn
-            conv[slow] = conv_n
-        x[ok] = xs
-        bad = np.flatnonzero(ok)[~conv]
-        degenerate[bad] = True  # not strongly connected although every model won and lost
-    if degenerate.any():
-        d = np.flatnonzero(degenerate)
-        prob = _Problem(pc.i, pc.j, n, wi[d], wj[d], wt[d], ties, max(l2, DEGENERATE_L2), total[d])
-        xs, *_ = _newton(prob, x[d], tol=tol)
-        x[d] = xs
-    return x, int(degenerate.sum())
+class _ChunkSolver:
+    """What every chunk's refit shares: the pair structure, built once per bootstrap."""
 
+    def __init__(self, pc: PairCounts, point: BTResult, x0: np.ndarray, tol: float,
+                 step_matrix: np.ndarray) -> None:
+        self.pc, self.point, self.x0, self.tol, self.step_matrix = pc, point, x0, tol, step_matrix
+        dim = pc.n_models + (1 if point.log_tie is not None else 0)
+        self.scatter = _PairScatter(pc.i, pc.j, dim)
+        # (P x n) 0/1 matrices: model m is the i (resp. j) of pair p
+        p, ones = np.arange(pc.n_pairs), np.ones(pc.n_pairs)
+        self.at_i = csr_matrix((ones, (p, pc.i)), shape=(pc.n_pairs, pc.n_models))
+        self.at_j = csr_matrix((ones, (p, pc.j)), shape=(pc.n_pairs, pc.n_models))
 
-def _incidence_by_slot(pc: PairCounts) -> tuple[csr_matrix, csr_matrix]:
-    """(P x n) 0/1 matrices: model m is the ``i`` (resp. ``j``) of pair p."""
-    p = np.arange(pc.n_pairs)
-    ones = np.ones(pc.n_pairs)
-    return (csr_matrix((ones, (p, pc.i)), shape=(pc.n_pairs, pc.n_models)),
-            csr_matrix((ones, (p, pc.j)), shape=(pc.n_pairs, pc.n_models)))
+    def fit(self, tab: np.ndarray) -> tuple[np.ndarray, int]:
+        """Fit a chunk of resampled ``(rounds, P, 3)`` tables; returns (x per round, degenerate rounds)."""
+        pc, x0, tol = self.pc, self.x0, self.tol
+        ties, l2 = self.point.ties, self.point.settings["l2"]
+        wi, wj, wt = pair_weights(tab, ties)
+        # a model that never wins or never loses in a round has no finite MLE there
+        win_mass = np.asarray((wi + wt) @ self.at_i + (wj + wt) @ self.at_j)
+        loss_mass = np.asarray((wj + wt) @ self.at_i + (wi + wt) @ self.at_j)
+        degenerate = (win_mass <= 0).any(axis=1) | (loss_mass <= 0).any(axis=1)
+        total = (wi + wj + wt).sum(axis=1)
+        x = np.repeat(x0[None], tab.shape[0], axis=0)
+        ok = ~degenerate
+        if ok.any():
+            prob = _subproblem(_Problem(pc.i, pc.j, pc.n_models, wi, wj, wt, ties, l2, total),
+                               np.flatnonzero(ok))
+            xs, conv = _chord(prob, x[ok], self.step_matrix, tol=tol, scatter=self.scatter)
+            if not conv.all():
+                # far from the full-data fit: fall back to full Newton steps for those rounds
+                slow = np.flatnonzero(~conv)
+                xn, _, _, _, _, conv_n = _newton(_subproblem(prob, slow), x0[None].repeat(len(slow), 0),
+                                                 tol=tol)
+                xs[slow] = xn
+                conv[slow] = conv_n
+            x[ok] = xs
+            bad = np.flatnonzero(ok)[~conv]
+            degenerate[bad] = True  # not strongly connected although every model won and lost
+        if degenerate.any():
+            d = np.flatnonzero(degenerate)
+            prob = _Problem(pc.i, pc.j, pc.n_models, wi[d], wj[d], wt[d], ties, max(l2, DEGENERATE_L2),
+                            total[d])
+            xs, *_ = _newton(prob, x[d], tol=tol)
+            x[d] = xs
+        return x, int(degenerate.sum())
 
 
 def bootstrap(battles: Battles | pd.DataFrame, rounds: int = DEFAULT_ROUNDS, ties: str = "half", *,
@@ -312,10 +313,11 @@ def bootstrap(battles: Battles | pd.DataFrame, rounds: int = DEFAULT_ROUNDS, tie
     draws = _RoundCounts(pc, kmat)
     seeds = np.random.SeedSequence(seed).spawn((rounds + CHUNK - 1) // CHUNK)
 
+    solver = _ChunkSolver(pc, point, x0, tol, step_matrix)
+
     def work(c: int) -> tuple[np.ndarray, int]:
         rng = np.random.default_rng(seeds[c])
-        tab = draws.draw(rng, min(CHUNK, rounds - c * CHUNK))
-        return _fit_chunk(pc, tab, point, x0, tol, step_matrix)
+        return solver.fit(draws.draw(rng, min(CHUNK, rounds - c * CHUNK)))
 
     results: list[tuple[np.ndarray, int]] = []
     with progress_bar(rounds, "bootstrap", enabled=progress) as bar:

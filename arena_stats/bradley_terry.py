@@ -289,16 +289,17 @@ def _scatter_unsigned(out: np.ndarray, v: np.ndarray, i: np.ndarray, j: np.ndarr
 
 
 def _chord(prob: _Problem, x0: np.ndarray, step_matrix: np.ndarray, tol: float = GRAD_TOL,
-           max_iter: int = 50) -> tuple[np.ndarray, np.ndarray]:
+           max_iter: int = 50, scatter: _PairScatter | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Chord iterations ``x += M g(x)`` with one fixed matrix ``M`` for a batch of fits.
 
     With ``M`` the inverse Hessian at the full-data MLE this converges linearly and fast for
     bootstrap resamples, whose Hessians differ from it by a few percent (the gradient shrinks
     ~50-fold per iteration), and each iteration costs one gradient instead of a factorisation
-    per round. Rounds are iterated in blocks of :data:`CHORD_BLOCK_SIZE` values so that the per-pair arrays
-    stay in cache. Returns ``(x, converged)``.
+    per round. Rounds are iterated in blocks of :data:`CHORD_BLOCK_SIZE` values so that the
+    per-pair arrays stay in cache. ``scatter`` (built from the pairs when not given) lets callers
+    that solve many batches on the same pairs build it once. Returns ``(x, converged)``.
     """
-    inc = _PairScatter(prob.i, prob.j, prob.dim)
+    inc = scatter if scatter is not None else _PairScatter(prob.i, prob.j, prob.dim)
     x = x0.copy()
     converged = np.zeros(x.shape[0], bool)
     block = max(1, CHORD_BLOCK_SIZE // max(len(prob.i), 1))
@@ -356,8 +357,9 @@ def _chord_block(prob: _Problem, x: np.ndarray, step_matrix: np.ndarray, inc: _P
         new = xa + step
         if prev_x is not None:
             # Anderson acceleration of depth 1: the secant through the last two chord steps
-            # extrapolates along the slowest-contracting direction (rounds of sparse arenas
-            # need ~8 plain chord steps, ~7 accelerated, at most 8 instead of 12). Finished rows keep the plain step.
+            # extrapolates along the slowest-contracting direction (rounds of sparse arenas need
+            # ~8 plain chord steps, ~7 accelerated, at most 8 instead of 12). Finished rows keep
+            # the plain step.
             df = step - prev_f
             den = np.einsum("ij,ij->i", df, df)
             gamma = np.where(den > 0, np.einsum("ij,ij->i", df, step) / np.where(den > 0, den, 1.0), 0.0)

@@ -40,12 +40,12 @@ own random stream spawned from the seed, so the result is the local result, bit 
 from __future__ import annotations
 
 import glob as _glob
-import importlib
 import os
 from collections.abc import Sequence
 from typing import Any
 
 from .aggregate import PairCounts
+from .bootstrap import bootstrap
 from .bradley_terry import BTResult, fit_counts
 from .errors import InputError
 from .stream import input_files, merge_pair_counts, stream_pair_counts
@@ -216,14 +216,12 @@ def bootstrap_dask(data: Any, rounds: int = 1000, *, client: Any = None, **boots
     _require_dask()
     from distributed import get_client
 
-    # the package exports a function named bootstrap, which shadows the module's name
-    bootstrap_module = importlib.import_module(f"{__package__}.bootstrap")
     client = client or get_client()
     if hasattr(data, "to_delayed") or isinstance(data, (str, list, tuple)):
         data = pair_counts_dask(data)
     workers = max(2, sum(client.nthreads().values()))
-    return bootstrap_module.bootstrap(data, rounds, executor=client.get_executor(pure=False), threads=workers,
-                                      **bootstrap_options)
+    return bootstrap(data, rounds, executor=client.get_executor(pure=False), threads=workers,
+                     **bootstrap_options)
 
 
 # ------------------------------------------------------------------------------ contextual fits

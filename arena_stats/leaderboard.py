@@ -99,8 +99,8 @@ def leaderboard(battles: Battles | pd.DataFrame, ties: str = "half", *, ci: str 
     frame = pd.DataFrame({"model": fit.models, "rating": fit.ratings.to_numpy()})
     if ci == "bootstrap":
         # the counts are reused (aggregating 10M battles twice costs 0.2 s); clusters need rows
-        boot = bootstrap(battles if cluster is not None else pc, rounds, ties, seed=seed, confidence=confidence, cluster=cluster,
-                         point=fit, progress=progress)
+        boot = bootstrap(battles if cluster is not None else pc, rounds, ties, seed=seed,
+                         confidence=confidence, cluster=cluster, point=fit, progress=progress)
         frame["ci_lower"] = boot.ci_lower.to_numpy()
         frame["ci_upper"] = boot.ci_upper.to_numpy()
     elif ci in ("sandwich", "fisher"):
