@@ -9,20 +9,24 @@ O(cells), independent of the number of battles.
 Drawing the multinomial exactly and fast is the job of :mod:`~arena_stats.resample`: Poisson
 draws by table inversion plus a correction of ~sqrt(N) battles. The two kinds of tie are merged
 first (every convention treats them alike), so a round draws at most three numbers per pair,
-straight into the dense (pair x verdict) table the fit reads.
+straight into a (verdict x pair x round) table: pair-major, one column per round, the layout in
+which the refit's gathers and sums move whole rows.
 
 Clusters. With ``cluster="judge"`` (voter, prompt ...) whole clusters are resampled: each round
 draws cluster multiplicities ``m ~ Multinomial(C, 1/C)`` and the cell counts are ``m @ K`` with
 ``K`` the sparse (cluster x cell) count matrix.
 
-Fitting. All rounds of a chunk are fitted together by the batched Newton engine of
-:mod:`~arena_stats.bradley_terry`, warm-started at the full-data MLE, so a round typically needs
-2-4 iterations. A round whose resample leaves a model without a win or without a loss has no
-finite MLE (the same happens, silently, to a row bootstrap fitted with L-BFGS); those rounds
-are fitted with a tiny ridge :data:`DEGENERATE_L2` and counted in ``n_degenerate``.
+Fitting. All rounds of a chunk are refitted together by chord iterations warm-started at the
+full-data MLE (:func:`~arena_stats.bradley_terry.chord_plain` for ``half``/``drop``, which
+needs only each pair's battles and each model's wins, the logistic form for the models with a
+tie parameter); a round typically needs 5-7 gradients and no factorisation. Rounds that do not
+converge fall back to Newton. A round whose resample leaves a model without a win or without a
+loss has no finite MLE (the same happens, silently, to a row bootstrap fitted with L-BFGS);
+those rounds are fitted with a tiny ridge :data:`DEGENERATE_L2` and counted in ``n_degenerate``.
 
-Every chunk of :data:`CHUNK` rounds gets its own random stream spawned from ``seed``, so results
-are identical bit for bit for the same seed, whatever the chunking or thread count.
+Every chunk of :func:`chunk_rounds` rounds (a number fixed by the arena's size, so that a
+chunk's arrays stay in cache) gets its own random stream spawned from ``seed``, so results are
+identical bit for bit for the same seed, whatever the thread count.
 """
 
 from __future__ import annotations
@@ -37,9 +41,9 @@ from scipy.sparse import csr_matrix
 
 from .aggregate import PairCounts, aggregate, cluster_cell_matrix
 from .battles import Battles, as_battles
-from .bradley_terry import (DEFAULT_BASE, DEFAULT_INIT, DEFAULT_SCALE, GRAD_TOL, BTResult, _chord,
-                            _grad_hess, _newton, _null_vector, _PairScatter, _Problem, _subproblem,
-                            elo_transform, fit_counts, make_problem, pair_weights)
+from .bradley_terry import (CHORD_BLOCK_SIZE, DEFAULT_BASE, DEFAULT_INIT, DEFAULT_SCALE, GRAD_TOL, BTResult, _chord,
+                            _grad_hess, _newton, _null_vector, _PairScatter, _Problem, chord_plain,
+                            elo_transform, fit_counts, make_problem)
 from .errors import InputError
 from .parallel import THREADS, run_chunks
 from .progress import progress as progress_bar
@@ -49,8 +53,18 @@ __all__ = ["BootstrapResult", "bootstrap", "multinomial_counts", "rank_summary"]
 
 DEFAULT_ROUNDS = 1000
 DEFAULT_CONFIDENCE = 0.95
-#: Rounds fitted together; bounds memory at CHUNK x n_models^2 doubles for the Hessians.
+#: Rounds fitted together at most; bounds memory at CHUNK x n_models^2 doubles for the Hessians.
 CHUNK = 50
+#: Rounds x pairs of one chunk of the plain bootstrap: its draws and chord iterations then stay
+#: in cache (50 rounds at 130 models, 16 at 300).
+CHUNK_VALUES = CHORD_BLOCK_SIZE
+#: ... and at least this many rounds, so that per-chunk overheads stay small on huge arenas.
+CHUNK_MIN = 8
+
+
+def chunk_rounds(n_pairs: int) -> int:
+    """Rounds per chunk for an arena of ``n_pairs`` pairs (fixed by the data, not the machine)."""
+    return int(max(CHUNK_MIN, min(CHUNK, CHUNK_VALUES // max(n_pairs, 1))))
 #: Ridge used only for bootstrap rounds whose MLE does not exist (see module docstring).
 DEGENERATE_L2 = 1e-6
 
@@ -157,11 +171,12 @@ def _merge_tie_kinds(pc: PairCounts) -> PairCounts:
 
 
 class _RoundCounts:
-    """Draws the ``(rounds, P, 3)`` tables (i won, j won, tie) of resampled battles.
+    """Draws the ``(3, P, rounds)`` tables (i won, j won, tie) of resampled battles.
 
-    Unweighted, unclustered battles are drawn straight into the dense table (one Poisson table
-    for all rounds); weighted cells (several cells per slot) and cluster resamples go through
-    the cell counts and :meth:`PairCounts.table`.
+    Cell-major, one column per round: the layout of :func:`chord_plain`. Unweighted,
+    unclustered battles are drawn straight into it (one Poisson table for all rounds); weighted
+    cells (several cells per slot) and cluster resamples go through the cell counts and
+    :meth:`PairCounts.table`.
     """
 
     def __init__(self, pc: PairCounts, kmat: Any = None) -> None:
@@ -175,7 +190,7 @@ class _RoundCounts:
         self.n_total = int(round(float(pc.cell_count.sum())))
         if self.dense:
             tab = pc.table()
-            slots = np.column_stack([tab[:, 0], tab[:, 1], tab[:, 2] + tab[:, 3]]).ravel()
+            slots = np.concatenate([tab[:, 0], tab[:, 1], tab[:, 2] + tab[:, 3]])
             self.sampler = MultinomialSampler(self.n_total, slots)
         else:
             self.sampler = MultinomialSampler(self.n_total, pc.cell_count)
@@ -183,7 +198,7 @@ class _RoundCounts:
     def draw(self, rng: np.random.Generator, size: int) -> np.ndarray:
         pc = self.pc
         if self.dense:
-            return self.sampler.draw(rng, size).reshape(size, pc.n_pairs, 3).astype(np.float64)
+            return self.sampler.draw_columns(rng, size).reshape(3, pc.n_pairs, size)
         if self.kmat is None:
             counts = self.sampler.draw(rng, size)
         else:
@@ -191,7 +206,7 @@ class _RoundCounts:
             counts = np.asarray((self.kmat.T @ mult.T).T)
         tab = pc.table(counts.astype(np.float64))
         tab[..., 2] += tab[..., 3]
-        return tab[..., :3]
+        return np.ascontiguousarray(tab[..., :3].transpose(2, 1, 0))
 
 
 class _ChunkSolver:
@@ -202,44 +217,67 @@ class _ChunkSolver:
         self.pc, self.point, self.x0, self.tol, self.step_matrix = pc, point, x0, tol, step_matrix
         dim = pc.n_models + (1 if point.log_tie is not None else 0)
         self.scatter = _PairScatter(pc.i, pc.j, dim)
-        # (P x n) 0/1 matrices: model m is the i (resp. j) of pair p
-        p, ones = np.arange(pc.n_pairs), np.ones(pc.n_pairs)
-        self.at_i = csr_matrix((ones, (p, pc.i)), shape=(pc.n_pairs, pc.n_models))
-        self.at_j = csr_matrix((ones, (p, pc.j)), shape=(pc.n_pairs, pc.n_models))
 
-    def fit(self, tab: np.ndarray) -> tuple[np.ndarray, int]:
-        """Fit a chunk of resampled ``(rounds, P, 3)`` tables; returns (x per round, degenerate rounds)."""
-        pc, x0, tol = self.pc, self.x0, self.tol
+    def fit(self, counts: np.ndarray) -> tuple[np.ndarray, int]:
+        """Fit a chunk of resampled ``(3, P, rounds)`` tables; returns (x per round, degenerate rounds)."""
+        pc, x0, tol, inc = self.pc, self.x0, self.tol, self.scatter
         ties, l2 = self.point.ties, self.point.settings["l2"]
-        wi, wj, wt = pair_weights(tab, ties)
+        n_rounds = counts.shape[2]
+        w, lose, tie = counts
+        plain = ties in ("half", "drop")
+        if plain:
+            # the plain model sees each pair's counted battles and each model's wins
+            npair = np.add(w, lose, dtype=np.float64)
+            wi, wj = w, lose
+            if ties == "half":
+                npair += tie
+                wi, wj = w + 0.5 * tie, lose + 0.5 * tie
+            win_mass = inc.rows_at_i(wi.astype(np.float64, copy=False)) + inc.rows_at_j(
+                wj.astype(np.float64, copy=False))
+            loss_mass = inc.rows_at_both(npair) - win_mass
+            wt = None
+        else:
+            wi, wj, wt = (c.astype(np.float64) for c in counts)
+            won, lost = wi + wt, wj + wt
+            win_mass = inc.rows_at_i(won) + inc.rows_at_j(lost)
+            loss_mass = inc.rows_at_i(lost) + inc.rows_at_j(won)
         # a model that never wins or never loses in a round has no finite MLE there
-        win_mass = np.asarray((wi + wt) @ self.at_i + (wj + wt) @ self.at_j)
-        loss_mass = np.asarray((wj + wt) @ self.at_i + (wi + wt) @ self.at_j)
-        degenerate = (win_mass <= 0).any(axis=1) | (loss_mass <= 0).any(axis=1)
-        total = (wi + wj + wt).sum(axis=1)
-        x = np.repeat(x0[None], tab.shape[0], axis=0)
-        ok = ~degenerate
-        if ok.any():
-            prob = _subproblem(_Problem(pc.i, pc.j, pc.n_models, wi, wj, wt, ties, l2, total),
-                               np.flatnonzero(ok))
-            xs, conv = _chord(prob, x[ok], self.step_matrix, tol=tol, scatter=self.scatter)
+        degenerate = (win_mass <= 0).any(axis=0) | (loss_mass <= 0).any(axis=0)
+        x = np.repeat(x0[None], n_rounds, axis=0)
+        ok = np.flatnonzero(~degenerate)
+        if ok.size:
+            if plain:
+                cols = slice(None) if ok.size == n_rounds else ok
+                xs, conv = chord_plain(npair[:, cols], win_mass[:, cols], x0, self.step_matrix, inc, l2=l2,
+                                       tol=tol)
+            else:
+                prob = self._problem(wi, wj, wt, ok)
+                xs, conv = _chord(prob, x[ok], self.step_matrix, tol=tol, scatter=inc)
             if not conv.all():
                 # far from the full-data fit: fall back to full Newton steps for those rounds
-                slow = np.flatnonzero(~conv)
-                xn, _, _, _, _, conv_n = _newton(_subproblem(prob, slow), x0[None].repeat(len(slow), 0),
-                                                 tol=tol)
-                xs[slow] = xn
-                conv[slow] = conv_n
+                slow = ok[~conv]
+                xn, _, _, _, _, conv_n = _newton(self._problem(wi, wj, wt, slow),
+                                                 x0[None].repeat(len(slow), 0), tol=tol)
+                xs[~conv] = xn
+                conv[~conv] = conv_n
             x[ok] = xs
-            bad = np.flatnonzero(ok)[~conv]
-            degenerate[bad] = True  # not strongly connected although every model won and lost
+            degenerate[ok[~conv]] = True  # not strongly connected although every model won and lost
         if degenerate.any():
             d = np.flatnonzero(degenerate)
-            prob = _Problem(pc.i, pc.j, pc.n_models, wi[d], wj[d], wt[d], ties, max(l2, DEGENERATE_L2),
-                            total[d])
+            prob = self._problem(wi, wj, wt, d, l2=max(l2, DEGENERATE_L2))
             xs, *_ = _newton(prob, x[d], tol=tol)
             x[d] = xs
         return x, int(degenerate.sum())
+
+    def _problem(self, wi: np.ndarray, wj: np.ndarray, wt: np.ndarray | None, rounds: np.ndarray,
+                 l2: float | None = None) -> _Problem:
+        """The rounds ``rounds`` of pair-major weights as a (rounds as rows) Newton problem."""
+        pc, point = self.pc, self.point
+        wi, wj = (np.asarray(v[:, rounds].T, dtype=np.float64) for v in (wi, wj))
+        tie = np.zeros_like(wi) if wt is None else wt[:, rounds].T
+        total = wi.sum(axis=1) + wj.sum(axis=1) + tie.sum(axis=1)
+        return _Problem(pc.i, pc.j, pc.n_models, wi, wj, tie, point.ties,
+                        point.settings["l2"] if l2 is None else l2, total)
 
 
 def bootstrap(battles: Battles | pd.DataFrame, rounds: int = DEFAULT_ROUNDS, ties: str = "half", *,
@@ -311,13 +349,14 @@ def bootstrap(battles: Battles | pd.DataFrame, rounds: int = DEFAULT_ROUNDS, tie
     else:
         pc = _merge_tie_kinds(pc)
     draws = _RoundCounts(pc, kmat)
-    seeds = np.random.SeedSequence(seed).spawn((rounds + CHUNK - 1) // CHUNK)
+    chunk = chunk_rounds(pc.n_pairs)
+    seeds = np.random.SeedSequence(seed).spawn((rounds + chunk - 1) // chunk)
 
     solver = _ChunkSolver(pc, point, x0, tol, step_matrix)
 
     def work(c: int) -> tuple[np.ndarray, int]:
         rng = np.random.default_rng(seeds[c])
-        return solver.fit(draws.draw(rng, min(CHUNK, rounds - c * CHUNK)))
+        return solver.fit(draws.draw(rng, min(chunk, rounds - c * chunk)))
 
     results: list[tuple[np.ndarray, int]] = []
     with progress_bar(rounds, "bootstrap", enabled=progress) as bar:

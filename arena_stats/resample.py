@@ -38,6 +38,8 @@ TAIL_PAD = 25
 #: The guide table starts each search this far below its bucket, so that a product ``u * length``
 #: rounded up across a bucket boundary can never start the search past the answer.
 GUIDE_SLACK = 1e-9
+#: Linear steps of the table walk before the remaining draws (a few in a thousand) bisect.
+WALK_STEPS = 3
 #: Poisson means are shrunk so that a round's total falls this many standard deviations short
 #: of ``N`` on average; see the module docstring.
 DEFICIT_SDS = 3.0
@@ -97,32 +99,59 @@ class PoissonTable:
         self._offset = (starts - lo)[table_of].astype(np.int32)
         self._length = lengths[table_of].astype(np.float64)
         self._length_max = (lengths[table_of] - 1).astype(np.int32)
+        self._last = (starts + lengths - 1)[table_of].astype(np.int32)
 
     def draw(self, rng: np.random.Generator, size: int) -> np.ndarray:
         """``size`` independent draws of the whole vector, shape ``(size, K)``, int32."""
-        out = np.empty((size, len(self.means)), np.int32)
-        block = max(1, DRAW_BLOCK_SIZE // max(len(self.means), 1))
-        for lo in range(0, size, block):
-            out[lo:lo + block] = self._draw_block(rng, min(block, size - lo))
+        return np.ascontiguousarray(self.draw_columns(rng, size).T)
+
+    def draw_columns(self, rng: np.random.Generator, size: int) -> np.ndarray:
+        """The same draws cell-major: shape ``(K, size)``, one column per draw of the vector.
+
+        The bootstrap's native layout: per-cell arrays of a round are then rows, so gathers and
+        segment sums over cells move whole rows.
+        """
+        out = np.empty((len(self.means), size), np.int32)
+        block = max(1, DRAW_BLOCK_SIZE // max(size, 1))
+        for lo in range(0, len(self.means), block):
+            self._draw_block(rng, slice(lo, lo + block), out[lo:lo + block])
+        if len(self.large):
+            out[self.large] = rng.poisson(self.means[self.large][:, None], size=(len(self.large), size))
         return out
 
-    def _draw_block(self, rng: np.random.Generator, size: int) -> np.ndarray:
-        u = rng.random((size, len(self.means)))
-        k = (u * self._length).astype(np.int32)
-        np.minimum(k, self._length_max, out=k)  # u * length may round up to length
-        k += self._start
-        g = self._guide[k].ravel()
-        uf = u.ravel()
+    def _draw_block(self, rng: np.random.Generator, cells: slice, out: np.ndarray) -> None:
+        u = rng.random(out.shape)
+        k = u * self._length[cells, None]
+        k = k.astype(np.int32)
+        np.minimum(k, self._length_max[cells, None], out=k)  # u * length may round up to length
+        k += self._start[cells, None]
+        g = self._guide[k]
         # walk up to the first support point whose cdf exceeds u (about one step on average)
-        idx = np.flatnonzero(self._cdf[g] <= uf)
-        while idx.size:
-            g[idx] += 1
-            idx = idx[self._cdf[g[idx]] <= uf[idx]]
-        g = g.reshape(size, -1)
-        g -= self._offset
-        if len(self.large):
-            g[:, self.large] = rng.poisson(self.means[self.large], size=(size, len(self.large)))
-        return g
+        gf, uf = g.ravel(), u.ravel()
+        idx = np.flatnonzero(self._cdf[gf] <= uf)
+        for _ in range(WALK_STEPS):
+            if not idx.size:
+                break
+            gf[idx] += 1
+            idx = idx[self._cdf[gf[idx]] <= uf[idx]]
+        if idx.size:
+            # the last bucket of a long table holds its whole upper tail (~200 points at mean
+            # 1000): bisect the rest of the table instead of walking it
+            gf[idx] = _bisect(self._cdf, uf[idx], gf[idx] + 1, self._last[cells][idx // out.shape[1]])
+        np.subtract(g, self._offset[cells, None], out=out)
+
+
+def _bisect(cdf: np.ndarray, u: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """First index in ``[lo, hi]`` with ``cdf > u``, elementwise (``cdf[hi] > u`` is given)."""
+    lo, hi = lo.astype(np.int64), hi.astype(np.int64)
+    while True:
+        active = np.flatnonzero(lo < hi)
+        if not active.size:
+            return lo
+        mid = (lo[active] + hi[active]) >> 1
+        below = cdf[mid] <= u[active]
+        lo[active] = np.where(below, mid + 1, lo[active])
+        hi[active] = np.where(below, hi[active], mid)
 
 
 class CategoricalTable:
@@ -174,28 +203,31 @@ class MultinomialSampler:
 
     def draw(self, rng: np.random.Generator, size: int) -> np.ndarray:
         """``size`` draws, shape ``(size, len(p))``, int32."""
-        return _correct_totals(rng, self.poisson.draw(rng, size), self.n, self.p, self.categorical)
+        return np.ascontiguousarray(self.draw_columns(rng, size).T)
+
+    def draw_columns(self, rng: np.random.Generator, size: int) -> np.ndarray:
+        """The same draws cell-major: shape ``(len(p), size)``, one column per draw."""
+        out = self.poisson.draw_columns(rng, size)
+        _correct_columns(rng, out, self.n, self.categorical)
+        return out
 
 
-def _correct_totals(rng: np.random.Generator, out: np.ndarray, n: int, p: np.ndarray,
-                    categorical: CategoricalTable | None = None) -> np.ndarray:
-    """Top up (or thin out) each row of Poisson draws to a total of exactly ``n``."""
-    short = n - out.sum(axis=1, dtype=np.int64)
+def _correct_columns(rng: np.random.Generator, out: np.ndarray, n: int, categorical: CategoricalTable
+                     ) -> None:
+    """Top up (or thin out) each column of Poisson draws to a total of exactly ``n``, in place."""
+    short = n - out.sum(axis=0, dtype=np.int64)
     need = np.flatnonzero(short > 0)
     if need.size:
-        categorical = categorical or CategoricalTable(p)
         extra = categorical.draw(rng, int(short[need].sum()))
-        ends = np.cumsum(short[need])
-        for r, lo, hi in zip(need, ends - short[need], ends):
-            # a bincount per row: ~10x faster than np.add.at for these ~3 sqrt(N) indices
-            out[r] += np.bincount(extra[lo:hi], minlength=out.shape[1]).astype(out.dtype, copy=False)
+        # flat index cell * size + column: one unbuffered add for every column's top-up (a scalar
+        # of the array's own type keeps ufunc.at on its fast path: ~3 ns an index, not ~100)
+        np.add.at(out.reshape(-1), extra * out.shape[1] + np.repeat(need, short[need]), out.dtype.type(1))
     for r in np.flatnonzero(short < 0):
-        # delete the surplus of the row's battles, uniformly without replacement
+        # delete the surplus of the column's battles, uniformly without replacement
         s = n - int(short[r])
         gone = np.sort(rng.choice(s, size=s - n, replace=False))
-        cells = np.searchsorted(np.cumsum(out[r], dtype=np.int64), gone, side="right")
-        out[r] -= np.bincount(cells, minlength=out.shape[1]).astype(out.dtype, copy=False)
-    return out
+        cells = np.searchsorted(np.cumsum(out[:, r], dtype=np.int64), gone, side="right")
+        out[:, r] -= np.bincount(cells, minlength=out.shape[0]).astype(out.dtype, copy=False)
 
 
 def multinomial_counts(rng: np.random.Generator, n: int, p: np.ndarray, size: int) -> np.ndarray:
@@ -213,4 +245,6 @@ def multinomial_counts(rng: np.random.Generator, n: int, p: np.ndarray, size: in
     """
     p = np.asarray(p, dtype=np.float64)
     p = p / p.sum()
-    return _correct_totals(rng, rng.poisson(n * p, size=(size, len(p))), n, p)
+    out = rng.poisson(n * p[:, None], size=(len(p), size))
+    _correct_columns(rng, out, n, CategoricalTable(p))
+    return np.ascontiguousarray(out.T)

@@ -30,22 +30,25 @@ def test_same_seed_gives_identical_numbers_and_threads_do_not_matter(small_arena
     assert not np.array_equal(a.ratings.to_numpy(), c.ratings.to_numpy())
 
 
-def test_each_round_equals_a_full_fit_on_its_counts(small_arena):
+@pytest.mark.parametrize("ties,l2", [("half", 0.0), ("drop", 0.0), ("half", 0.5), ("davidson", 0.0),
+                                     ("rao-kupper", 0.0)])
+def test_each_round_equals_a_full_fit_on_its_counts(small_arena, ties, l2):
     """Round r of the batched solver equals an independent fit on that round's counts."""
     from arena_stats.aggregate import aggregate
     from arena_stats.bootstrap import CHUNK, _merge_tie_kinds, _RoundCounts
     pc = _merge_tie_kinds(aggregate(small_arena.battles))
-    bs = bootstrap(small_arena.battles, rounds=3, seed=5, threads=1)
+    bs = bootstrap(small_arena.battles, rounds=3, seed=5, threads=1, ties=ties, l2=l2)
     rng = np.random.default_rng(np.random.SeedSequence(5).spawn(1)[0])
-    tables = _RoundCounts(pc).draw(rng, 3)
-    assert (tables.sum(axis=(1, 2)) == small_arena.battles.n_battles).all()
+    tables = _RoundCounts(pc).draw(rng, 3)  # (verdict, pair, round)
+    assert tables.shape == (3, pc.n_pairs, 3)
+    assert (tables.sum(axis=(0, 1)) == small_arena.battles.n_battles).all()
     from dataclasses import replace
     for r in range(3):
         # the round's (pair x verdict) table, written back as cells: i won, j won, tie
         cells = replace(pc, cell_pair=np.repeat(np.arange(pc.n_pairs), 3),
-                        cell_outcome=np.tile([0, 1, 2], pc.n_pairs), cell_count=tables[r].ravel(),
+                        cell_outcome=np.tile([0, 1, 2], pc.n_pairs), cell_count=tables[:, :, r].T.ravel(),
                         cell_weight=np.ones(3 * pc.n_pairs))
-        refit = fit_bradley_terry(cells)
+        refit = fit_bradley_terry(cells, ties=ties, l2=l2)
         # the round stops one chord step past |grad| <= 1e-8, the refit is polished to round-off
         np.testing.assert_allclose(bs.ratings.iloc[r].to_numpy(), refit.ratings.to_numpy(), atol=1e-6)
     assert CHUNK >= 3

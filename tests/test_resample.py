@@ -33,6 +33,37 @@ def test_poisson_table_draws_follow_the_poisson_pmf(mean):
     assert _chisquare_pvalue(x[:, 0], poisson.pmf(support, mean)) > 1e-3
 
 
+class _FixedUniforms:
+    """Stands in for a Generator: ``random(shape)`` returns the given uniforms."""
+
+    def __init__(self, u):
+        self.u = u
+
+    def random(self, shape):
+        return self.u.reshape(shape)
+
+
+@pytest.mark.parametrize("mean", [0.0, 0.3, 7.0, 77.0, 640.0, 999.0])
+def test_poisson_table_inverts_the_poisson_cdf_exactly_in_the_tails_too(mean):
+    """Each draw is the first k with cdf(k) > u, also for u in the far tails (walk and bisection)."""
+    from scipy.special import pdtr
+    rng = np.random.default_rng(1)
+    u = np.concatenate([rng.random(4000), 1 - 10.0 ** -rng.uniform(3, 16, 4000),
+                        10.0 ** -rng.uniform(3, 300, 2000)])
+    table = PoissonTable(np.array([mean]))
+    got = np.empty((1, len(u)), np.int32)
+    table._draw_block(_FixedUniforms(u), slice(0, 1), got)
+    support = np.arange(int(mean + 20 * np.sqrt(mean) + 60))
+    cdf = np.maximum.accumulate(pdtr(support, mean))
+    expected = np.searchsorted(cdf, u, side="right")
+    # the table is cut where a tail holds < 1e-17: beyond that u rounds to its end point (the
+    # uniforms of a Generator are multiples of 2**-53, so none but 0 falls below the lower cut)
+    first, last = table._start[0] - table._offset[0], table._last[0] - table._offset[0]
+    np.testing.assert_array_equal(got[0], np.clip(expected, first, last))
+    assert (expected > last).sum() <= (u > 1 - 1e-16).sum()
+    assert (expected < first).sum() <= (u < 1e-17).sum()
+
+
 def test_categorical_table_never_draws_a_zero_probability_index():
     p = np.array([0.0, 0.1, 0.0, 0.0, 0.6, 0.3, 0.0])
     idx = CategoricalTable(p).draw(np.random.default_rng(3), 100_000)
