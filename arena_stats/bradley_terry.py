@@ -61,6 +61,8 @@ CHORD_STEP_TOL = 1e-6
 #: which saves Python overhead. The bootstrap sizes its chunks the same way.
 CHORD_BLOCK_SIZE = 750_000
 MAX_HALVINGS = 40
+#: Breadth-first steps of the quick strong-connectivity check before it defers to csgraph.
+REACH_MAX_STEPS = 64
 DEFAULT_SCALE = 400.0
 DEFAULT_BASE = 10.0
 DEFAULT_INIT = 1000.0
@@ -587,9 +589,6 @@ def check_mle_exists(pc: PairCounts, ties: str, table: np.ndarray | None = None)
     ``j`` (a win, or a tie when ties carry information) is strongly connected; Davidson and
     Rao-Kupper also need at least one tie and one decisive battle.
     """
-    # imported on first use: scipy.sparse.csgraph would add ~50 ms to every import of the package
-    from scipy.sparse.csgraph import connected_components
-
     t = pc.table() if table is None else table
     wi, wj, wt = pair_weights(t, ties)
     n = pc.n_models
@@ -606,6 +605,13 @@ def check_mle_exists(pc: PairCounts, ties: str, table: np.ndarray | None = None)
         missing = [names[k] for k in np.flatnonzero(~played)]
         raise NoMLEError(f"no usable battles for {_list(missing)} (under ties={ties!r}); "
                          "their ratings are not identified", missing)
+    if _strongly_connected(graph):
+        _check_tie_parameter_data(wi, wj, wt, ties)
+        return
+    # imported only to explain a failure: scipy.sparse.csgraph pulls in scipy.sparse.linalg and
+    # scipy.linalg (~120 ms)
+    from scipy.sparse.csgraph import connected_components
+
     n_weak, weak = connected_components(graph, directed=True, connection="weak")
     if n_weak > 1:
         groups = [[names[k] for k in np.flatnonzero(weak == c)] for c in range(n_weak)]
@@ -634,6 +640,30 @@ def check_mle_exists(pc: PairCounts, ties: str, table: np.ndarray | None = None)
         raise NoMLEError("the maximum-likelihood ratings do not exist (they diverge to infinity): "
                          + "; ".join(parts) + ". Add a prior (l2 > 0 / --prior) or more battles",
                          never_lose + never_win)
+    _check_tie_parameter_data(wi, wj, wt, ties)
+
+
+def _strongly_connected(graph: csr_matrix) -> bool:
+    """Whether every node reaches node 0 and node 0 reaches every node (breadth-first by sparse
+    products; arenas have small diameters). False also when that takes over
+    :data:`REACH_MAX_STEPS` steps, leaving the verdict to ``csgraph``."""
+    n = graph.shape[0]
+    for g in (graph, graph.T.tocsr()):
+        reached = np.zeros(n)
+        reached[0] = 1.0
+        count = 1
+        for _ in range(REACH_MAX_STEPS):
+            reached = np.minimum(reached + g @ reached, 1.0)
+            new_count = int(np.count_nonzero(reached))
+            if new_count in (n, count):
+                break
+            count = new_count
+        if np.count_nonzero(reached) < n:
+            return False
+    return True
+
+
+def _check_tie_parameter_data(wi: np.ndarray, wj: np.ndarray, wt: np.ndarray, ties: str) -> None:
     if ties in ("davidson", "rao-kupper"):
         total_t = float(wt.sum())
         total_d = float((wi + wj).sum())

@@ -331,3 +331,21 @@ def test_cluster_robust_sandwich_equals_statsmodels_cluster_covariance():
     # one battle per cluster is the ordinary sandwich
     single = cluster_robust_cov(fit, load_battles(frame.assign(voter=np.arange(len(frame)))), "voter")
     np.testing.assert_allclose(single.to_numpy(), fit.cov_robust.to_numpy(), atol=1e-8)
+
+
+def test_quick_strong_connectivity_check_agrees_with_csgraph():
+    """The breadth-first check that spares importing csgraph gives csgraph's verdict."""
+    from scipy.sparse import random as sparse_random
+    from scipy.sparse.csgraph import connected_components
+
+    from arena_stats.bradley_terry import _strongly_connected
+    rng = np.random.default_rng(0)
+    verdicts = set()
+    for trial in range(300):
+        n = int(rng.integers(1, 40))
+        density = float(rng.uniform(0.0, 0.3))
+        g = sparse_random(n, n, density=density, random_state=int(rng.integers(2**31)), format="csr")
+        expected = connected_components(g, directed=True, connection="strong")[0] == 1
+        assert _strongly_connected(g) == expected, (n, density)
+        verdicts.add(expected)
+    assert verdicts == {True, False}
