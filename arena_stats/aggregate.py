@@ -218,8 +218,11 @@ def model_totals(battles: Battles | PairCounts) -> pd.DataFrame:
     total = wins + losses + ties_m
     with np.errstate(invalid="ignore", divide="ignore"):
         rate = np.where(total > 0, (wins + 0.5 * ties_m) / np.where(total > 0, total, 1), np.nan)
-    return pd.DataFrame({"battles": total, "wins": wins, "losses": losses, "ties": ties_m,
-                         "win_rate": rate}, index=pd.Index(pc.models, name="model"))
+    counts = {"battles": total, "wins": wins, "losses": losses, "ties": ties_m}
+    if all(np.array_equal(v, np.round(v)) for v in counts.values()):
+        # whole battles (no fractional weights) stay integers, in every output format
+        counts = {k: v.astype(np.int64) for k, v in counts.items()}
+    return pd.DataFrame({**counts, "win_rate": rate}, index=pd.Index(pc.models, name="model"))
 
 
 def pairwise_matrices(battles: Battles | PairCounts, order: list[str] | None = None

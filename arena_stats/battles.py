@@ -556,7 +556,6 @@ def _normalise(frame: pd.DataFrame, file: str, schema: str, cols: dict[str, str 
                                  else "model_a")
     cb = cols.get("model_b") or ("right" if schema == "generic" and "right" in frame and "model_b" not in frame
                                  else "model_b")
-    extra: dict[str, Any] = {}
     if schema == "kaggle":
         _require(frame, [ca, cb, *KAGGLE_ONE_HOT], file, schema)
         hot = frame[list(KAGGLE_ONE_HOT)]

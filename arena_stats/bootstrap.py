@@ -37,7 +37,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy.sparse import csr_matrix
 
 from .aggregate import PairCounts, aggregate, cluster_cell_matrix
 from .battles import Battles, as_battles
@@ -220,7 +219,7 @@ class _ChunkSolver:
 
     def fit(self, counts: np.ndarray) -> tuple[np.ndarray, int]:
         """Fit a chunk of resampled ``(3, P, rounds)`` tables; returns (x per round, degenerate rounds)."""
-        pc, x0, tol, inc = self.pc, self.x0, self.tol, self.scatter
+        x0, tol, inc = self.x0, self.tol, self.scatter
         ties, l2 = self.point.ties, self.point.settings["l2"]
         n_rounds = counts.shape[2]
         w, lose, tie = counts

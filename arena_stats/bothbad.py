@@ -44,7 +44,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy.special import chdtrc, expit, log_expit, logsumexp
+from scipy.special import chdtrc, log_expit, logsumexp
 
 from .battles import A_WINS, B_WINS, BOTHBAD, TIE, Battles, as_battles
 from .bradley_terry import DEFAULT_BASE, DEFAULT_INIT, DEFAULT_SCALE, GRAD_TOL

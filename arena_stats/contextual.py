@@ -51,7 +51,6 @@ per-battle likelihood (:class:`Family`).
 from __future__ import annotations
 
 import math
-import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -61,7 +60,7 @@ import pandas as pd
 from scipy.special import expit, log_expit, ndtr, ndtri
 
 from .aggregate import PairCounts, aggregate, model_totals
-from .battles import A_WINS, B_WINS, BOTHBAD, TIE, Battles, _suggest, as_battles
+from .battles import A_WINS, B_WINS, Battles, _suggest, as_battles
 from .bootstrap import CHUNK, DEFAULT_CONFIDENCE, BootstrapResult, rank_summary
 from .bradley_terry import (DEFAULT_BASE, DEFAULT_INIT, DEFAULT_SCALE, GRAD_TOL, TIE_PARAM_NAME, BTResult,
                             TIE_START, TIES, check_mle_exists, elo_transform, local_terms,

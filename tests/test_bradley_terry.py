@@ -349,3 +349,21 @@ def test_quick_strong_connectivity_check_agrees_with_csgraph():
         assert _strongly_connected(g) == expected, (n, density)
         verdicts.add(expected)
     assert verdicts == {True, False}
+
+
+@pytest.mark.parametrize("ties", ["half", "drop", "davidson", "rao-kupper"])
+def test_predict_proba_is_an_exact_mirror_image_when_the_contestants_swap(small_arena, ties):
+    fit = fit_bradley_terry(small_arena.battles, ties=ties)
+    names = np.array(fit.models, dtype=object)
+    a, b = np.meshgrid(np.arange(len(names)), np.arange(len(names)), indexing="ij")
+    a, b = names[a.ravel()], names[b.ravel()]
+    p, q = fit.predict_proba(a, b), fit.predict_proba(b, a)
+    assert (p[:, 0] == q[:, 1]).all() and (p[:, 1] == q[:, 0]).all() and (p[:, 2] == q[:, 2]).all()
+    assert np.allclose(p.sum(axis=1), 1.0, rtol=0, atol=1e-15)
+    assert (p >= 0).all()
+    if ties in ("half", "drop"):
+        assert (p[:, 2] == 0).all()
+    else:
+        assert (p[:, 2] > 0).all()
+    same = a == b
+    assert (p[same, 0] == p[same, 1]).all()

@@ -131,6 +131,9 @@ def test_render_table_decimals_per_kind_of_column():
     col = {name: k for k, name in enumerate(header)}
     assert [r[col["rating"]] for r in rows] == ["1234.6", "999.0"]
     assert [r[col["battles"]] for r in rows] == ["1,200", "30"]
+    # integer counts print the same way as whole float counts; other integers as they are
+    ints = render_table(pd.DataFrame({"rank": [1200, 3], "battles": [18720, 30]}), "table")
+    assert _table_cells(ints)[1][0] == ["1200", "18,720"]
     assert [r[col["win_rate"]] for r in rows] == ["0.123", "0.500"]
     assert [r[col["p_top"]] for r in rows] == ["0.988", "0.012"]
     assert [r[col["volatility"]] for r in rows] == ["0.060", "0.060"]

@@ -10,7 +10,7 @@ from scipy import optimize
 from statsmodels.tools.numdiff import approx_hess
 
 from arena_stats import InputError, NoMLEError, fit_bradley_terry, load_battles
-from arena_stats.battles import A_WINS, B_WINS, TIE, Battles
+from arena_stats.battles import A_WINS, B_WINS, Battles
 from arena_stats.bradley_terry import TIES
 from arena_stats.contextual import (POSITION, bootstrap_contextual, build_design, contextual_leaderboard,
                                     fit_contextual)

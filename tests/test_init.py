@@ -1,5 +1,4 @@
-"""The package namespace: every public name resolves, heavy modules load only on first use, and
-the fitted outcome probabilities are exact mirror images when the contestants swap."""
+"""The package namespace: every public name resolves and heavy modules load only on first use."""
 
 from __future__ import annotations
 
@@ -7,7 +6,6 @@ import importlib
 import subprocess
 import sys
 
-import numpy as np
 import pytest
 
 import arena_stats
@@ -45,21 +43,3 @@ def test_import_does_not_load_heavy_dependencies():
     code = "from arena_stats import *; print(compute_elo.__module__, PreferencePredictor.__name__)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["arena_stats.elo", "PreferencePredictor"]
-
-
-@pytest.mark.parametrize("ties", ["half", "drop", "davidson", "rao-kupper"])
-def test_predict_proba_is_an_exact_mirror_image_when_the_contestants_swap(small_arena, ties):
-    fit = arena_stats.fit_bradley_terry(small_arena.battles, ties=ties)
-    names = np.array(fit.models, dtype=object)
-    a, b = np.meshgrid(np.arange(len(names)), np.arange(len(names)), indexing="ij")
-    a, b = names[a.ravel()], names[b.ravel()]
-    p, q = fit.predict_proba(a, b), fit.predict_proba(b, a)
-    assert (p[:, 0] == q[:, 1]).all() and (p[:, 1] == q[:, 0]).all() and (p[:, 2] == q[:, 2]).all()
-    assert np.allclose(p.sum(axis=1), 1.0, rtol=0, atol=1e-15)
-    assert (p >= 0).all()
-    if ties in ("half", "drop"):
-        assert (p[:, 2] == 0).all()
-    else:
-        assert (p[:, 2] > 0).all()
-    same = a == b
-    assert (p[same, 0] == p[same, 1]).all()

@@ -140,6 +140,13 @@ def _json_value(v: Any) -> Any:
 #: Float columns the aligned text and markdown formats print with three decimals, whatever the
 #: ``float_digits`` default: probabilities, win fractions, Glicko-2 volatility.
 THREE_DECIMAL_COLUMNS = ("win_rate", "p_top", "volatility")
+#: Integer columns of counts, printed with thousands separators like whole-valued float columns
+#: (``18,720`` whether a command's counts came out as integers or as floats).
+COUNT_COLUMNS = ("battles", "wins", "losses", "ties", "bothbad", "count", "votes", "n", "n_battles")
+
+
+def _is_count_column(col: str) -> bool:
+    return col in COUNT_COLUMNS or col.endswith("_battles")
 
 
 def _float_format(col: str, vals: pd.Series, digits: int | None, default: int) -> str:
@@ -161,7 +168,8 @@ def render_table(frame: pd.DataFrame, fmt: str, float_digits: int | Mapping[Any,
     ``table`` and ``markdown`` formats round. There ``float_digits`` sets the decimals of float
     columns: an int is the default for columns that are neither probabilities (``win_rate``,
     ``p_top``, ``p_*``, ``volatility``: three decimals) nor counts (all values whole: printed as
-    integers), e.g. ratings (one decimal); a mapping gives some columns exact decimals (``0``:
+    integers with thousands separators, as are integer columns of counts such as ``battles``),
+    e.g. ratings (one decimal); a mapping gives some columns exact decimals (``0``:
     integers) and leaves the rest to those rules with one decimal as the default.
     """
     if fmt == "csv":
@@ -180,6 +188,8 @@ def render_table(frame: pd.DataFrame, fmt: str, float_digits: int | Mapping[Any,
         if pd.api.types.is_float_dtype(shown[col]):
             spec = _float_format(str(col), shown[col], per_column.get(col), default)
             shown[col] = shown[col].map(lambda x, spec=spec: "" if pd.isna(x) else format(x, spec))
+        elif pd.api.types.is_integer_dtype(shown[col]) and _is_count_column(str(col)):
+            shown[col] = shown[col].map(lambda x: format(int(x), ",d"))
     if fmt == "markdown":
         cols = [str(c) for c in shown.columns]
         lines = ["| " + " | ".join(cols) + " |", "|" + "|".join("---" for _ in cols) + "|"]

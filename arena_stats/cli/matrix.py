@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+import numpy as np
+
 from ..aggregate import aggregate, pairwise_matrices
 from ..bradley_terry import fit_counts
 from .common import add_filter_args, add_input_args, add_output_args, emit_table, load_from_args
@@ -42,7 +44,12 @@ def run(args: argparse.Namespace) -> int:
         mat = frac if args.kind == "win-fraction" else count
     out = mat.reset_index()
     # table and markdown: fractions and probabilities with three decimals, counts as integers
-    # (csv and json keep full precision)
-    digits = 0 if args.kind == "counts" else 3
-    emit_table(out, args, float_digits={col: digits for col in out.columns if col != "model"})
+    # with thousands separators like every count column (csv and json keep full precision)
+    if args.kind == "counts":
+        cols = [c for c in out.columns if c != "model"]
+        if args.format in ("csv", "json") and np.array_equal(out[cols], np.round(out[cols])):
+            out[cols] = out[cols].astype(np.int64)  # whole battles as integers, like the leaderboards
+        emit_table(out, args)
+    else:
+        emit_table(out, args, float_digits={col: 3 for col in out.columns if col != "model"})
     return 0

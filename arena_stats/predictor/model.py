@@ -43,7 +43,7 @@ from scipy.optimize import minimize
 from ..battles import Battles, as_battles
 from ..errors import InputError
 from ..io import atomic_write
-from .data import CLASS_COLUMNS, LABEL_A, LABEL_B, one_hot, prepare_frame
+from .data import CLASS_COLUMNS, LABEL_A, LABEL_B, one_hot
 from .features import FEATURE_SETS, design, swap_features, text_features
 from .prior import (DEFAULT_FOLDS, PRIOR_L2, PRIOR_TIES, BTPrior, fit_prior, grouped_folds, out_of_fold_prior,
                     row_groups)

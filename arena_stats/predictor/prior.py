@@ -23,9 +23,9 @@ fold may lack the battles that make the maximum-likelihood estimate exist.
 
 Swap exactness. The columns are computed so that exchanging A and B swaps ``prior_a`` and
 ``prior_b``, negates ``prior_logit`` and leaves the others unchanged bit for bit (which the
-predictor's swap-averaging relies on); hence the outcome probabilities are computed here rather
-than with :func:`~arena_stats.bradley_terry.outcome_probabilities`, whose Rao-Kupper tie
-``1 - a - b`` is not exactly symmetric in floating point.
+predictor's swap-averaging relies on): the outcome probabilities come from
+:func:`~arena_stats.bradley_terry.outcome_probabilities`, which is exactly swap-symmetric, and
+the covariance is symmetrised.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ import numpy as np
 import pandas as pd
 
 from ..battles import Battles, load_battles
-from ..bradley_terry import fit_bradley_terry
+from ..bradley_terry import fit_bradley_terry, outcome_probabilities
 from ..errors import InputError
 from .data import LABEL_A, LABEL_B, LABEL_TIE
 
@@ -56,21 +56,6 @@ DEFAULT_FOLDS = 5
 _WINNER = np.array(["model_a", "model_b", "tie"], dtype=object)
 # probabilities are kept away from 0 before taking logs
 _EPS = 1e-12
-
-
-def _sigmoid(x: np.ndarray) -> np.ndarray:
-    return 0.5 * (1.0 + np.tanh(0.5 * x))
-
-
-def _outcomes(d: np.ndarray, ties: str, log_tie: float) -> np.ndarray:
-    if ties == "davidson":
-        half = 0.5 * d
-        m = np.maximum(np.abs(half), log_tie)
-        u, v, nu = np.exp(half - m), np.exp(-half - m), np.exp(log_tie - m)
-        z = (u + v) + nu
-        return np.stack([u / z, v / z, nu / z], axis=-1)
-    a, b = _sigmoid(d - log_tie), _sigmoid(-d - log_tie)
-    return np.stack([a, b, 1.0 - (a + b)], axis=-1)
 
 
 def _population_log_tie(ties: str, tie_rate: float) -> float:
@@ -136,7 +121,7 @@ class BTPrior:
         if both.any():
             cov_ab[both] = self.cov[ia[both], ib[both]]
         se = np.sqrt(np.maximum((var[ia] + var[ib]) - 2.0 * cov_ab, 0.0))
-        p = _outcomes(d, self.ties, self.log_tie)
+        p = outcome_probabilities(d, self.ties, self.log_tie)
         lp = np.log(np.maximum(p, _EPS))
         return pd.DataFrame({
             "prior_a": p[:, 0], "prior_b": p[:, 1], "prior_tie": p[:, 2],
