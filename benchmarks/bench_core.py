@@ -62,8 +62,11 @@ print(json.dumps({"import_s": t_import, "load_s": t_load, "total_s": t_total,
 
 
 def _blas_env() -> dict[str, str]:
-    # the same BLAS threading as the arena-stats command (see arena_stats/__init__.py)
-    return {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    # the same BLAS threading as the arena-stats command (see arena_stats/__init__.py); bytecode
+    # may be written (the first of the repeats writes it), as `pip install` does at install time,
+    # so the best run does not recompile the package's modules
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    return {**env, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 
 
 def run_one(path: Path, rounds: int) -> dict:
