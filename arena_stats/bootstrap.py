@@ -13,8 +13,8 @@ straight into a (verdict x pair x round) table: pair-major, one column per round
 which the refit's gathers and sums move whole rows.
 
 Clusters. With ``cluster="judge"`` (voter, prompt ...) whole clusters are resampled: each round
-draws cluster multiplicities ``m ~ Multinomial(C, 1/C)`` and the cell counts are ``m @ K`` with
-``K`` the sparse (cluster x cell) count matrix.
+draws cluster multiplicities ``m ~ Multinomial(C, 1/C)`` (with the same table sampler) and the
+cell counts are ``m @ K`` with ``K`` the sparse (cluster x cell) count matrix.
 
 Fitting. All rounds of a chunk are refitted together by chord iterations warm-started at the
 full-data MLE (:func:`~arena_stats.bradley_terry.chord_plain` for ``half``/``drop``, which
@@ -182,7 +182,10 @@ class _RoundCounts:
         self.pc, self.kmat = pc, kmat
         self.dense = kmat is None and not pc.weighted
         if kmat is not None:
+            # cluster multiplicities ~ Multinomial(C, 1/C): the table sampler, as for cells
             self.n_clusters = kmat.shape[0]
+            self.sampler = MultinomialSampler(self.n_clusters, np.ones(self.n_clusters))
+            self.kmat_t = kmat.T.tocsr()
             return
         if not np.allclose(pc.cell_count, np.round(pc.cell_count)):
             raise InputError("the bootstrap resamples battles, so battle counts must be whole numbers")
@@ -201,8 +204,7 @@ class _RoundCounts:
         if self.kmat is None:
             counts = self.sampler.draw(rng, size)
         else:
-            mult = rng.multinomial(self.n_clusters, np.full(self.n_clusters, 1.0 / self.n_clusters), size=size)
-            counts = np.asarray((self.kmat.T @ mult.T).T)
+            counts = np.asarray(self.kmat_t @ self.sampler.draw_columns(rng, size).astype(np.float64)).T
         tab = pc.table(counts.astype(np.float64))
         tab[..., 2] += tab[..., 3]
         return np.ascontiguousarray(tab[..., :3].transpose(2, 1, 0))

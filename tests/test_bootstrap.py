@@ -54,6 +54,38 @@ def test_each_round_equals_a_full_fit_on_its_counts(small_arena, ties, l2):
     assert CHUNK >= 3
 
 
+def test_weighted_rounds_equal_weighted_refits_on_their_drawn_counts(small_arena):
+    """With per-battle weights a round resamples battles (weights attached) and refits on the
+    drawn weight sums: each round equals an independent weighted fit on those sums."""
+    from dataclasses import replace
+
+    from arena_stats.aggregate import aggregate
+    from arena_stats.bootstrap import _merge_tie_kinds, _RoundCounts
+    frame = small_arena.battles.to_frame()
+    frame["w"] = np.random.default_rng(3).choice([0.5, 1.0, 2.0], len(frame))
+    battles = load_battles(frame, weight_col="w")
+    pc = _merge_tie_kinds(aggregate(battles))
+    assert pc.weighted
+    bs = bootstrap(battles, rounds=3, seed=5, threads=1)
+    rng = np.random.default_rng(np.random.SeedSequence(5).spawn(1)[0])
+    tables = _RoundCounts(pc).draw(rng, 3)
+    for r in range(3):
+        cells = replace(pc, cell_pair=np.repeat(np.arange(pc.n_pairs), 3),
+                        cell_outcome=np.tile([0, 1, 2], pc.n_pairs), cell_count=tables[:, :, r].T.ravel(),
+                        cell_weight=np.ones(3 * pc.n_pairs))
+        refit = fit_bradley_terry(cells)
+        np.testing.assert_allclose(bs.ratings.iloc[r].to_numpy(), refit.ratings.to_numpy(), atol=1e-6)
+    # the draws resample battles: on average each (pair, verdict) weight sum is the observed one
+    many = _RoundCounts(pc).draw(np.random.default_rng(0), 4000)
+    observed = pc.table()
+    observed = np.stack([observed[:, 0], observed[:, 1], observed[:, 2] + observed[:, 3]])
+    se = many.std(axis=2) / np.sqrt(many.shape[2])
+    assert (np.abs(many.mean(axis=2) - observed) <= 5 * se + 1e-9).all()
+    # and the rounds differ from the unweighted bootstrap's
+    plain = bootstrap(small_arena.battles, rounds=3, seed=5, threads=1)
+    assert not np.allclose(plain.ratings.to_numpy(), bs.ratings.to_numpy())
+
+
 def _row_bootstrap_sd(battles, rounds, seed):
     frame = battles.to_frame()
     rng = np.random.default_rng(seed)
@@ -83,6 +115,19 @@ def test_cluster_bootstrap_is_wider_when_clusters_share_verdicts():
     plain = bootstrap(battles, rounds=200, seed=1).ratings.std().mean()
     clustered = bootstrap(battles, rounds=200, seed=1, cluster="voter").ratings.std().mean()
     assert 1.6 < clustered / plain < 2.4  # sqrt(4) = 2
+
+
+def test_one_battle_per_cluster_bootstraps_like_the_plain_bootstrap():
+    """Clusters of one battle each: resampling clusters is resampling battles."""
+    frame = simulate_arena(6, 3000, seed=6).battles.to_frame()
+    battles = load_battles(frame.assign(voter=np.arange(len(frame))))
+    rounds = 400
+    sd_plain = bootstrap(battles, rounds=rounds, seed=1).ratings.std(ddof=1)
+    sd_cluster = bootstrap(battles, rounds=rounds, seed=2, cluster="voter").ratings.std(ddof=1)
+    log_ratio = np.log(sd_cluster / sd_plain)
+    se = np.sqrt(1 / rounds)  # relative s.e. of a ratio of two independent sd estimates
+    assert abs(log_ratio.mean()) < 3 * se
+    assert np.abs(log_ratio).max() < 4.5 * se
 
 
 def test_rank_summary_counts_strictly_better_models():
