@@ -66,6 +66,8 @@ def chunk_rounds(n_pairs: int) -> int:
     return int(max(CHUNK_MIN, min(CHUNK, CHUNK_VALUES // max(n_pairs, 1))))
 #: Ridge used only for bootstrap rounds whose MLE does not exist (see module docstring).
 DEGENERATE_L2 = 1e-6
+#: Memory for the dense Hessians of rounds refitted by full Newton steps at a time.
+NEWTON_BATCH_BYTES = 64 * 2**20
 
 
 @dataclass(frozen=True)
@@ -242,8 +244,12 @@ class _ChunkSolver:
             won, lost = wi + wt, wj + wt
             win_mass = inc.rows_at_i(won) + inc.rows_at_j(lost)
             loss_mass = inc.rows_at_i(lost) + inc.rows_at_j(won)
-        # a model that never wins or never loses in a round has no finite MLE there
-        degenerate = (win_mass <= 0).any(axis=0) | (loss_mass <= 0).any(axis=0)
+        # a model that never wins or never loses in a round has no finite MLE there (with a prior
+        # the estimate is always finite, and no round is degenerate)
+        if l2 > 0:
+            degenerate = np.zeros(n_rounds, bool)
+        else:
+            degenerate = (win_mass <= 0).any(axis=0) | (loss_mass <= 0).any(axis=0)
         x = np.repeat(x0[None], n_rounds, axis=0)
         ok = np.flatnonzero(~degenerate)
         if ok.size:
@@ -257,18 +263,33 @@ class _ChunkSolver:
             if not conv.all():
                 # far from the full-data fit: fall back to full Newton steps for those rounds
                 slow = ok[~conv]
-                xn, _, _, _, _, conv_n = _newton(self._problem(wi, wj, wt, slow),
-                                                 x0[None].repeat(len(slow), 0), tol=tol)
+                # from where the chord iterations stopped when they stayed finite: nearer the
+                # answer than the full-data fit, so fewer Newton steps (each a dense solve)
+                start = xs[~conv]
+                bad = ~np.isfinite(start).all(axis=1)
+                start[bad] = x0
+                xn, conv_n = self._newton(wi, wj, wt, slow, start, l2)
                 xs[~conv] = xn
                 conv[~conv] = conv_n
             x[ok] = xs
             degenerate[ok[~conv]] = True  # not strongly connected although every model won and lost
         if degenerate.any():
             d = np.flatnonzero(degenerate)
-            prob = self._problem(wi, wj, wt, d, l2=max(l2, DEGENERATE_L2))
-            xs, *_ = _newton(prob, x[d], tol=tol)
-            x[d] = xs
+            x[d], _ = self._newton(wi, wj, wt, d, x[d], max(l2, DEGENERATE_L2))
         return x, int(degenerate.sum())
+
+    def _newton(self, wi: np.ndarray, wj: np.ndarray, wt: np.ndarray | None, rounds: np.ndarray,
+                x: np.ndarray, l2: float) -> tuple[np.ndarray, np.ndarray]:
+        """Full Newton fits of ``rounds`` from ``x``, a few rounds at a time: each holds a dense
+        Hessian, 55 MB at 2,600 models, so the batch is cut to :data:`NEWTON_BATCH_BYTES`."""
+        dim = x.shape[1]
+        batch = max(1, NEWTON_BATCH_BYTES // (8 * dim * dim))
+        out, conv = np.empty_like(x), np.zeros(len(rounds), bool)
+        for lo in range(0, len(rounds), batch):
+            sl = slice(lo, lo + batch)
+            out[sl], _, _, _, _, conv[sl] = _newton(self._problem(wi, wj, wt, rounds[sl], l2=l2), x[sl],
+                                                    tol=self.tol)
+        return out, conv
 
     def _problem(self, wi: np.ndarray, wj: np.ndarray, wt: np.ndarray | None, rounds: np.ndarray,
                  l2: float | None = None) -> _Problem:

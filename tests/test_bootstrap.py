@@ -150,9 +150,31 @@ def test_degenerate_rounds_are_counted_not_hidden():
     # a model with two battles, one win and one loss: many resamples leave it without one of them
     extra = pd.DataFrame({"model_a": ["rare", "rare"], "model_b": ["model-000", "model-001"],
                           "winner": ["model_a", "model_b"]})
-    bs = bootstrap(load_battles(pd.concat([frame, extra], ignore_index=True)), rounds=100, seed=0)
+    battles = load_battles(pd.concat([frame, extra], ignore_index=True))
+    bs = bootstrap(battles, rounds=100, seed=0)
     assert bs.n_degenerate > 0
     assert np.isfinite(bs.ratings.to_numpy()).all()
+    # with a prior every round has a finite estimate: none is degenerate, and a round in which
+    # "rare" lost its only win is still its own exact fit (refitted with the same prior)
+    prior = bootstrap(battles, rounds=100, seed=0, l2=0.5)
+    assert prior.n_degenerate == 0
+    assert np.isfinite(prior.ratings.to_numpy()).all()
+    assert prior.ratings["rare"].min() < prior.point.ratings["rare"] - 100
+    from dataclasses import replace
+
+    from arena_stats.aggregate import aggregate
+    from arena_stats.bootstrap import _merge_tie_kinds, _RoundCounts, chunk_rounds
+    pc = _merge_tie_kinds(aggregate(battles))
+    chunk = chunk_rounds(pc.n_pairs)
+    seeds = np.random.SeedSequence(0).spawn(-(-100 // chunk))
+    tables = np.concatenate([_RoundCounts(pc).draw(np.random.default_rng(sd), min(chunk, 100 - k * chunk))
+                             for k, sd in enumerate(seeds)], axis=2)
+    worst = int(np.argmin(prior.ratings["rare"].to_numpy()))
+    cells = replace(pc, cell_pair=np.repeat(np.arange(pc.n_pairs), 3), cell_outcome=np.tile([0, 1, 2], pc.n_pairs),
+                    cell_count=tables[:, :, worst].T.ravel(), cell_weight=np.ones(3 * pc.n_pairs))
+    with pytest.warns(UserWarning, match="without the prior the MLE would not exist"):
+        refit = fit_bradley_terry(cells, l2=0.5)  # that round is one where "rare" never won
+    np.testing.assert_allclose(prior.ratings.iloc[worst].to_numpy(), refit.ratings.to_numpy(), atol=1e-6)
 
 
 @pytest.mark.slow
