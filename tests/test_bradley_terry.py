@@ -231,6 +231,12 @@ def test_anchor_shifts_every_rating_by_the_same_amount():
     diff = anchored.ratings - plain.ratings
     assert np.ptp(diff.to_numpy()) < 1e-9
     assert anchored.se["model-003"] == pytest.approx(0.0, abs=1e-6)
+    # the covariances are those of the differences to the anchor: T C T' with T = I - 1 e_a'
+    a = plain.models.index("model-003")
+    t = np.eye(len(plain.models))
+    t[:, a] -= 1.0
+    for got, base in ((anchored.cov, plain.cov), (anchored.cov_robust, plain.cov_robust)):
+        np.testing.assert_allclose(got.to_numpy(), t @ base.to_numpy() @ t.T, rtol=1e-9, atol=1e-9)
 
 
 def test_base_and_scale_change_units_not_ranking():
@@ -367,3 +373,20 @@ def test_predict_proba_is_an_exact_mirror_image_when_the_contestants_swap(small_
         assert (p[:, 2] > 0).all()
     same = a == b
     assert (p[same, 0] == p[same, 1]).all()
+
+
+def test_large_systems_solved_by_cholesky_agree_with_lu_and_fall_back_when_indefinite():
+    """Fits of CHOLESKY_MIN_DIM models and more invert and step through Cholesky factors."""
+    from arena_stats.bradley_terry import CHOLESKY_MIN_DIM, _inverse, _newton_step
+    rng = np.random.default_rng(0)
+    n = CHOLESKY_MIN_DIM + 5
+    b = rng.normal(size=(n, n))
+    spd = b @ b.T / n + np.eye(n)
+    np.testing.assert_allclose(_inverse(spd), np.linalg.inv(spd), rtol=1e-9, atol=1e-12)
+    g = rng.normal(size=(2, n))
+    np.testing.assert_allclose(_newton_step(np.stack([spd, 2 * spd]), g),
+                               np.stack([np.linalg.solve(spd, g[0]), np.linalg.solve(2 * spd, g[1])]), rtol=1e-9)
+    indefinite = spd - 3 * np.eye(n)  # some eigenvalues negative: Cholesky fails, LU answers
+    np.testing.assert_allclose(_inverse(indefinite), np.linalg.inv(indefinite), rtol=1e-7, atol=1e-9)
+    np.testing.assert_allclose(_newton_step(indefinite[None], g[:1])[0], np.linalg.solve(indefinite, g[0]),
+                               rtol=1e-7, atol=1e-9)
