@@ -295,8 +295,9 @@ class _ChunkSolver:
                  l2: float | None = None) -> _Problem:
         """The rounds ``rounds`` of pair-major weights as a (rounds as rows) Newton problem."""
         pc, point = self.pc, self.point
-        wi, wj = (np.asarray(v[:, rounds].T, dtype=np.float64) for v in (wi, wj))
-        tie = np.zeros_like(wi) if wt is None else wt[:, rounds].T
+        # rounds as rows, C-contiguous: elementwise work on transposed views runs ~2x slower
+        wi, wj = (np.ascontiguousarray(v[:, rounds].T, dtype=np.float64) for v in (wi, wj))
+        tie = np.zeros_like(wi) if wt is None else np.ascontiguousarray(wt[:, rounds].T)
         total = wi.sum(axis=1) + wj.sum(axis=1) + tie.sum(axis=1)
         return _Problem(pc.i, pc.j, pc.n_models, wi, wj, tie, point.ties,
                         point.settings["l2"] if l2 is None else l2, total)

@@ -453,6 +453,43 @@ def _chord_update(x: np.ndarray, rows: np.ndarray, xa: np.ndarray, g: np.ndarray
     return x, done, xa, step
 
 
+def _tie_scores(theta: np.ndarray, lam: np.ndarray, wi: np.ndarray, wj: np.ndarray, wt: np.ndarray,
+                i: np.ndarray, j: np.ndarray, ties: str) -> tuple[np.ndarray, np.ndarray]:
+    """Per-pair derivatives in ``d`` and the tie parameter, as :func:`local_terms` gives them, for
+    Davidson and Rao-Kupper, computed from per-model strengths: exponentials of the ``n``
+    strengths instead of three per pair (~6x faster; the bootstrap's chord iterations use it).
+
+    Davidson, with ``s = exp(theta / 2)``: ``P(i) : P(j) : P(tie) = s_i^2 : s_j^2 : nu s_i s_j``.
+    Rao-Kupper, with ``pi = exp(theta)`` and ``eta = exp(tau)``:
+    ``P(i) = pi_i / (pi_i + eta pi_j)`` and ``1 - P(i) = eta pi_j / (pi_i + eta pi_j)``.
+    Strengths are scaled by the round's largest, which leaves every probability unchanged.
+    """
+    if ties == "davidson":
+        half = 0.5 * theta
+        s = np.exp(half - half.max(axis=1, keepdims=True))
+        si, sj = np.take(s, i, axis=1), np.take(s, j, axis=1)
+        a, b = si * si, sj * sj
+        c = si * sj
+        c *= np.exp(lam)
+        r = (wi + wj + wt) / (a + b + c)
+        g_d = 0.5 * (wi - wj) - 0.5 * r * (a - b)
+        g_l = wt - r * c
+        return g_d, g_l
+    pi = np.exp(theta - theta.max(axis=1, keepdims=True))
+    pi_i, pi_j = np.take(pi, i, axis=1), np.take(pi, j, axis=1)
+    eta = np.exp(lam)
+    e_pj, e_pi = eta * pi_j, eta * pi_i
+    d1, d2 = pi_i + e_pj, pi_j + e_pi
+    a, b = pi_i / d1, pi_j / d2
+    not_a, not_b = e_pj / d1, e_pi / d2  # 1 - a and 1 - b without cancellation
+    t = np.clip(1.0 - a - b, 1e-300, None)
+    aa, bb = a * not_a, b * not_b
+    wt_t = wt / t
+    g_d = wi * not_a - wj * not_b + wt_t * (bb - aa)
+    g_l = -wi * not_a - wj * not_b + wt_t * (aa + bb)
+    return g_d, g_l
+
+
 def _chord_block(prob: _Problem, x: np.ndarray, step_matrix: np.ndarray, inc: _PairScatter, tol: float,
                  max_iter: int) -> tuple[np.ndarray, np.ndarray]:
     """Chord rounds in the logistic form, rounds as rows (any tie convention; the bootstrap uses
@@ -465,9 +502,12 @@ def _chord_block(prob: _Problem, x: np.ndarray, step_matrix: np.ndarray, inc: _P
     for _ in range(max_iter):
         xa = x[rows]
         theta = xa[:, :n]
-        d = np.take(theta, prob.i, axis=1)
-        d -= np.take(theta, prob.j, axis=1)
-        _, g_d, g_l, *_ = local_terms(d, xa[:, n:n + 1], wi, wj, wt, prob.ties, loglik=False)
+        if prob.ties in ("davidson", "rao-kupper"):
+            g_d, g_l = _tie_scores(theta, xa[:, n:n + 1], wi, wj, wt, prob.i, prob.j, prob.ties)
+        else:
+            d = np.take(theta, prob.i, axis=1)
+            d -= np.take(theta, prob.j, axis=1)
+            _, g_d, g_l, *_ = local_terms(d, xa[:, n:n + 1], wi, wj, wt, prob.ties, loglik=False)
         g = inc(g_d)
         if g_l is not None:
             g[:, n] = g_l.sum(axis=1)

@@ -390,3 +390,20 @@ def test_large_systems_solved_by_cholesky_agree_with_lu_and_fall_back_when_indef
     np.testing.assert_allclose(_inverse(indefinite), np.linalg.inv(indefinite), rtol=1e-7, atol=1e-9)
     np.testing.assert_allclose(_newton_step(indefinite[None], g[:1])[0], np.linalg.solve(indefinite, g[0]),
                                rtol=1e-7, atol=1e-9)
+
+
+@pytest.mark.parametrize("ties", ["davidson", "rao-kupper"])
+def test_strength_form_tie_scores_equal_the_logistic_form(ties):
+    """The bootstrap's per-model-exponential scores agree with local_terms' per-pair ones."""
+    from arena_stats.bradley_terry import _tie_scores, local_terms
+    rng = np.random.default_rng(0)
+    n, pairs, rounds = 20, 150, 4
+    i = rng.integers(0, n, pairs)
+    j = (i + 1 + rng.integers(0, n - 1, pairs)) % n
+    theta = rng.normal(0, 2, (rounds, n))
+    lam = np.abs(rng.normal(0, 0.5, (rounds, 1))) + 0.1
+    wi, wj, wt = (rng.integers(0, 30, (rounds, pairs)).astype(float) for _ in range(3))
+    _, g_d, g_l, *_ = local_terms(theta[:, i] - theta[:, j], lam, wi, wj, wt, ties, loglik=False)
+    got_d, got_l = _tie_scores(theta, lam, wi, wj, wt, i, j, ties)
+    np.testing.assert_allclose(got_d, g_d, rtol=1e-11, atol=1e-11 * np.abs(g_d).max())
+    np.testing.assert_allclose(got_l, g_l, rtol=1e-11, atol=1e-11 * np.abs(g_l).max())
