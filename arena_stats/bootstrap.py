@@ -52,22 +52,23 @@ __all__ = ["BootstrapResult", "bootstrap", "multinomial_counts", "rank_summary"]
 
 DEFAULT_ROUNDS = 1000
 DEFAULT_CONFIDENCE = 0.95
-#: Rounds fitted together at most; bounds memory at CHUNK x n_models^2 doubles for the Hessians.
+#: Rounds per chunk at most (a chunk is the unit of threading and of random streams; the
+#: contextual bootstrap uses this many rounds a chunk).
 CHUNK = 50
 #: Rounds x pairs of one chunk of the plain bootstrap: its draws and chord iterations then stay
 #: in cache (50 rounds at 130 models, 16 at 300).
 CHUNK_VALUES = CHORD_BLOCK_SIZE
 #: ... and at least this many rounds, so that per-chunk overheads stay small on huge arenas.
 CHUNK_MIN = 8
+#: Ridge used only for bootstrap rounds whose MLE does not exist (see module docstring).
+DEGENERATE_L2 = 1e-6
+#: Memory for the dense Hessians of rounds refitted by full Newton steps at a time.
+NEWTON_BATCH_BYTES = 64 * 2**20
 
 
 def chunk_rounds(n_pairs: int) -> int:
     """Rounds per chunk for an arena of ``n_pairs`` pairs (fixed by the data, not the machine)."""
     return int(max(CHUNK_MIN, min(CHUNK, CHUNK_VALUES // max(n_pairs, 1))))
-#: Ridge used only for bootstrap rounds whose MLE does not exist (see module docstring).
-DEGENERATE_L2 = 1e-6
-#: Memory for the dense Hessians of rounds refitted by full Newton steps at a time.
-NEWTON_BATCH_BYTES = 64 * 2**20
 
 
 @dataclass(frozen=True)
