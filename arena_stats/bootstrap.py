@@ -40,9 +40,10 @@ import pandas as pd
 
 from .aggregate import PairCounts, aggregate, cluster_cell_matrix
 from .battles import Battles, as_battles
-from .bradley_terry import (CHORD_BLOCK_SIZE, DEFAULT_BASE, DEFAULT_INIT, DEFAULT_SCALE, GRAD_TOL, BTResult, _chord,
-                            _grad_hess, _newton, _null_vector, _PairScatter, _Problem, chord_plain,
-                            elo_transform, fit_counts, make_problem)
+from .bradley_terry import (CHORD_BLOCK_SIZE, DEFAULT_BASE, DEFAULT_INIT, DEFAULT_SCALE, GRAD_TOL,
+                            BTResult, _chord, _grad_hess, _inverse, _newton, _null_vector,
+                            _PairScatter, _Problem, chord_plain, elo_transform, fit_counts,
+                            make_problem)
 from .errors import InputError
 from .parallel import THREADS, run_chunks
 from .progress import progress as progress_bar
@@ -362,7 +363,7 @@ def bootstrap(battles: Battles | pd.DataFrame, rounds: int = DEFAULT_ROUNDS, tie
     full = make_problem(pc, point.ties, point.settings["l2"])
     _, _, h0 = _grad_hess(x0[None], full)
     e = _null_vector(full)
-    step_matrix = np.linalg.inv(-h0[0] + np.outer(e, e))
+    step_matrix = _inverse(-h0[0] + np.outer(e, e))
     kmat = None
     if cluster is not None:
         if isinstance(battles, PairCounts):
