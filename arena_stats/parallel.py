@@ -24,8 +24,26 @@ __all__ = ["THREADS", "blas_single_threaded", "run_chunks"]
 
 #: Environment variables that fix the threads of OpenBLAS, OpenMP and MKL at library load.
 BLAS_THREAD_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
-#: Default worker threads of the bootstraps (the machines this is tuned for have 2 cores).
-THREADS = min(2, os.cpu_count() or 1)
+#: The most worker threads a bootstrap starts by default (chunks share memory bandwidth).
+MAX_THREADS = 8
+
+
+def _default_threads() -> int:
+    """``ARENA_STATS_THREADS`` if set, else the cores this process may run on, at most
+    :data:`MAX_THREADS` (results never depend on it)."""
+    env = os.environ.get("ARENA_STATS_THREADS", "").strip()
+    if env.isdigit() and int(env) > 0:
+        return int(env)
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # not on Linux
+        cores = os.cpu_count() or 1
+    return max(1, min(MAX_THREADS, cores))
+
+
+#: Default worker threads of the bootstraps: one per available core, at most MAX_THREADS; the
+#: environment variable ``ARENA_STATS_THREADS`` overrides it.
+THREADS = _default_threads()
 
 T = TypeVar("T")
 
