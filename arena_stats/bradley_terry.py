@@ -465,16 +465,8 @@ def _tie_scores(theta: np.ndarray, lam: np.ndarray, wi: np.ndarray, wj: np.ndarr
     Strengths are scaled by the round's largest, which leaves every probability unchanged.
     """
     if ties == "davidson":
-        half = 0.5 * theta
-        s = np.exp(half - half.max(axis=1, keepdims=True))
-        si, sj = np.take(s, i, axis=1), np.take(s, j, axis=1)
-        a, b = si * si, sj * sj
-        c = si * sj
-        c *= np.exp(lam)
-        r = (wi + wj + wt) / (a + b + c)
-        g_d = 0.5 * (wi - wj) - 0.5 * r * (a - b)
-        g_l = wt - r * c
-        return g_d, g_l
+        g_d, tie_share = _davidson_scores(theta, lam, 0.5 * (wi + wj + wt), 0.5 * (wi - wj), i, j)
+        return g_d, wt - 2.0 * tie_share
     pi = np.exp(theta - theta.max(axis=1, keepdims=True))
     pi_i, pi_j = np.take(pi, i, axis=1), np.take(pi, j, axis=1)
     eta = np.exp(lam)
@@ -490,6 +482,27 @@ def _tie_scores(theta: np.ndarray, lam: np.ndarray, wi: np.ndarray, wj: np.ndarr
     return g_d, g_l
 
 
+def _davidson_scores(theta: np.ndarray, lam: np.ndarray, half_w: np.ndarray, half_diff: np.ndarray,
+                     i: np.ndarray, j: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Davidson's ``g_d`` per pair and half its expected ties ``w P(tie) / 2``, from the
+    round's constants ``half_w = (wi + wj + wt) / 2`` and ``half_diff = (wi - wj) / 2``
+    (the chord iterations compute those once; see :func:`_tie_scores`)."""
+    half = 0.5 * theta
+    s = np.exp(half - half.max(axis=1, keepdims=True))
+    si, sj = np.take(s, i, axis=1), np.take(s, j, axis=1)
+    a, b = si * si, sj * sj
+    c = si * sj
+    c *= np.exp(lam)
+    z = a + b
+    z += c
+    r = np.divide(half_w, z, out=z)
+    a -= b
+    a *= r
+    g_d = np.subtract(half_diff, a, out=a)
+    c *= r
+    return g_d, c
+
+
 def _chord_block(prob: _Problem, x: np.ndarray, step_matrix: np.ndarray, inc: _PairScatter, tol: float,
                  max_iter: int) -> tuple[np.ndarray, np.ndarray]:
     """Chord rounds in the logistic form, rounds as rows (any tie convention; the bootstrap uses
@@ -498,18 +511,27 @@ def _chord_block(prob: _Problem, x: np.ndarray, step_matrix: np.ndarray, inc: _P
     converged = np.zeros(x.shape[0], bool)
     rows = np.arange(x.shape[0])
     wi, wj, wt, total = prob.wi, prob.wj, prob.wt, prob.total
+    davidson = prob.ties == "davidson"
+    if davidson:
+        # the round's constants, once: the iterations then need one division per pair
+        half_w, half_diff, ties_seen = 0.5 * (wi + wj + wt), 0.5 * (wi - wj), wt.sum(axis=1)
     prev_x = prev_f = None
     for _ in range(max_iter):
         xa = x[rows]
         theta = xa[:, :n]
-        if prob.ties in ("davidson", "rao-kupper"):
+        if davidson:
+            g_d, tie_share = _davidson_scores(theta, xa[:, n:n + 1], half_w, half_diff, prob.i, prob.j)
+            g_l = None
+        elif prob.ties == "rao-kupper":
             g_d, g_l = _tie_scores(theta, xa[:, n:n + 1], wi, wj, wt, prob.i, prob.j, prob.ties)
         else:
             d = np.take(theta, prob.i, axis=1)
             d -= np.take(theta, prob.j, axis=1)
             _, g_d, g_l, *_ = local_terms(d, xa[:, n:n + 1], wi, wj, wt, prob.ties, loglik=False)
         g = inc(g_d)
-        if g_l is not None:
+        if davidson:
+            g[:, n] = ties_seen - 2.0 * tie_share.sum(axis=1)
+        elif g_l is not None:
             g[:, n] = g_l.sum(axis=1)
         if prob.l2:
             g[:, :n] -= prob.l2 * theta
@@ -520,6 +542,8 @@ def _chord_block(prob: _Problem, x: np.ndarray, step_matrix: np.ndarray, inc: _P
         keep = ~done
         if not keep.all():
             rows, wi, wj, wt, total = rows[keep], wi[keep], wj[keep], wt[keep], total[keep]
+            if davidson:
+                half_w, half_diff, ties_seen = half_w[keep], half_diff[keep], ties_seen[keep]
             prev_x, prev_f = prev_x[keep], prev_f[keep]
     return x, converged
 
