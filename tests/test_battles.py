@@ -275,3 +275,19 @@ def test_date_range_on_unix_timestamps():
 def test_anonymous_filter_without_column_is_reported_not_silent():
     b = load_battles(ARENA.drop(columns="anony")).anonymous_only()
     assert b.steps[-1].removed == 0 and "no 'anony' column" in b.steps[-1].reason
+
+
+@pytest.mark.parametrize("as_category", [False, True])
+def test_names_are_stripped_and_merged_whatever_the_column_type(as_category):
+    """' x' and 'x ' are the model x; codes follow the sorted clean names (Parquet hands over
+    dictionary-encoded columns in first-seen order, CSV plain strings)."""
+    frame = pd.DataFrame({"model_a": ["zeta ", " alpha", "zeta", "mid"], "model_b": ["alpha", "mid ", " mid", "zeta"],
+                          "winner": ["model_a", "model_b", "tie", "model_a"]})
+    if as_category:
+        frame = frame.astype({"model_a": "category", "model_b": "category"})
+        frame["model_a"] = frame["model_a"].cat.reorder_categories(["zeta ", " alpha", "zeta", "mid"])
+    battles = load_battles(frame)
+    assert battles.models == ["alpha", "mid", "zeta"]
+    out = battles.to_frame()
+    assert out["model_a"].astype(str).tolist() == ["zeta", "alpha", "zeta", "mid"]
+    assert out["model_b"].astype(str).tolist() == ["alpha", "mid", "mid", "zeta"]
