@@ -16,7 +16,9 @@ if _os.path.basename(_sys.argv[0] if _sys.argv else "") in ("arena-stats", "-m")
     # multi-threaded BLAS on top of that only spins on small matrices (measured: 135 x 135 solves
     # 0.1-0.4 s each on a busy 2-core machine). This must happen before numpy is imported; an
     # explicit setting by the user wins, and library users are left alone.
-    for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    from .parallel import BLAS_THREAD_VARS as _BLAS_THREAD_VARS  # stdlib only: before numpy
+
+    for _var in _BLAS_THREAD_VARS:
         _os.environ.setdefault(_var, "1")
 
 from .battles import Battles, filter_battles, load_battles

@@ -219,9 +219,8 @@ def model_totals(battles: Battles | PairCounts) -> pd.DataFrame:
     with np.errstate(invalid="ignore", divide="ignore"):
         rate = np.where(total > 0, (wins + 0.5 * ties_m) / np.where(total > 0, total, 1), np.nan)
     counts = {"battles": total, "wins": wins, "losses": losses, "ties": ties_m}
-    if all(np.array_equal(v, np.round(v)) for v in counts.values()):
-        # whole battles (no fractional weights) stay integers, in every output format
-        counts = {k: v.astype(np.int64) for k, v in counts.items()}
+    # whole battles (no fractional weights) stay integers, in every output format
+    counts = {k: v.astype(np.int64) if np.array_equal(v, np.round(v)) else v for k, v in counts.items()}
     return pd.DataFrame({**counts, "win_rate": rate}, index=pd.Index(pc.models, name="model"))
 
 

@@ -258,12 +258,13 @@ def _incidence(i: np.ndarray, j: np.ndarray, n: int, signed: bool) -> csr_matrix
 
 
 class _PairScatter:
-    """``v (B, P) -> (B, dim)``: each pair's value added at its ``i`` and subtracted at its ``j``.
+    """Sums of per-pair values at the pairs' two models, in both layouts of the chord solvers.
 
-    Two segmented sums (``np.add.reduceat``) over the pairs grouped by ``i`` and by ``j``: plain
-    ufunc work that releases the GIL, so the bootstrap's threads run it in parallel (a sparse
-    product holds the GIL for part of its run). :meth:`at_i` and :meth:`at_j` give the two sums
-    apart, over the models only.
+    Rounds as rows (``v (B, P)``, :meth:`__call__`): each pair's value added at its ``i`` and
+    subtracted at its ``j`` by two segmented sums (``np.add.reduceat``) over the pairs grouped
+    by ``i`` and by ``j``. Pairs as rows (``v (P, B)``, the ``rows_at_*`` methods): sparse
+    (models x pairs) products that add whole rows of rounds. Both release the GIL, so the
+    bootstrap's threads run them in parallel.
     """
 
     def __init__(self, i: np.ndarray, j: np.ndarray, dim: int) -> None:
@@ -282,39 +283,28 @@ class _PairScatter:
         self._rows_j = csr_matrix((ones, (j, p)), shape=shape)
         self._rows_both = (self._rows_i + self._rows_j).tocsr()
 
-    def at_i(self, v: np.ndarray, width: int | None = None) -> np.ndarray:
-        """``(B, width)``: the sum of ``v`` over the pairs whose ``i`` is each model."""
-        out = np.zeros((v.shape[0], width or self.n_models))
+    def __call__(self, v: np.ndarray) -> np.ndarray:
+        out = np.zeros((v.shape[0], self.dim))
         vi = v if self.order_i is None else np.take(v, self.order_i, axis=1)
         out[:, self.models_i] = np.add.reduceat(vi, self.starts_i, axis=1)
-        return out
-
-    def at_j(self, v: np.ndarray) -> np.ndarray:
-        """``(B, n_models)``: the sum of ``v`` over the pairs whose ``j`` is each model."""
-        out = np.zeros((v.shape[0], self.n_models))
-        out[:, self.models_j] = np.add.reduceat(np.take(v, self.order_j, axis=1), self.starts_j, axis=1)
+        out[:, self.models_j] -= np.add.reduceat(np.take(v, self.order_j, axis=1), self.starts_j, axis=1)
         return out
 
     def rows_at_i(self, v: np.ndarray) -> np.ndarray:
-        """Pair-major twin of :meth:`at_i`: ``v (P, B) -> (n_models, B)``.
+        """``v (P, B) -> (n_models, B)``: the sum of ``v`` over the pairs whose ``i`` is each model.
 
-        A sparse (models x pairs) product: with pairs as rows it adds whole rows of ``B``
-        rounds, ~0.35 ns per value against ~1.2 ns for ``reduceat`` along the first axis.
+        A sparse product adds whole rows of ``B`` rounds, ~0.35 ns per value against ~1.2 ns
+        for ``reduceat`` along the first axis.
         """
         return self._rows_i @ v
 
     def rows_at_j(self, v: np.ndarray) -> np.ndarray:
-        """Pair-major twin of :meth:`at_j`: ``v (P, B) -> (n_models, B)``."""
+        """``v (P, B) -> (n_models, B)``: the sum over the pairs whose ``j`` is each model."""
         return self._rows_j @ v
 
     def rows_at_both(self, v: np.ndarray) -> np.ndarray:
         """``rows_at_i(v) + rows_at_j(v)`` in one product."""
         return self._rows_both @ v
-
-    def __call__(self, v: np.ndarray) -> np.ndarray:
-        out = self.at_i(v, self.dim)
-        out[:, :self.n_models] -= self.at_j(v)
-        return out
 
 
 def _scatter_signed(out: np.ndarray, v: np.ndarray, i: np.ndarray, j: np.ndarray) -> None:
@@ -370,9 +360,6 @@ def chord_plain(npair: np.ndarray, wins: np.ndarray, x0: np.ndarray, step_matrix
     converged = np.zeros(n_rounds, bool)
     total = npair.sum(axis=0)
     block = max(1, CHORD_BLOCK_SIZE // max(npair.shape[0], 1))
-    if block >= n_rounds:
-        x, converged = _chord_plain_block(npair, wins, total, x0, step_matrix, scatter, l2, tol, max_iter)
-        return x, converged
     for lo in range(0, n_rounds, block):
         cols = slice(lo, lo + block)
         x[cols], converged[cols] = _chord_plain_block(

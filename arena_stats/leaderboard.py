@@ -125,10 +125,7 @@ def leaderboard(battles: Battles | pd.DataFrame, ties: str = "half", *, ci: str 
     else:
         frame.insert(0, "rank", rank_ub(frame["ci_lower"].to_numpy(), frame["ci_upper"].to_numpy()))
     for col in ("battles", "wins", "losses", "ties", "win_rate"):
-        values = tallies[col].to_numpy()
-        if col != "win_rate" and np.all(values == np.round(values)):
-            values = values.astype(np.int64)  # whole battles print as integers in CSV/JSON
-        frame[col] = values
+        frame[col] = tallies[col].to_numpy()
     if boot is not None:
         frame["rank_lower"] = boot.rank_lower.to_numpy()
         frame["rank_upper"] = boot.rank_upper.to_numpy()

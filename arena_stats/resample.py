@@ -104,7 +104,7 @@ class PoissonTable:
         self._offset = (starts - lo)[table_of].astype(np.int32)
         self._length = lengths[table_of].astype(np.float64)
         self._length_max = (lengths[table_of] - 1).astype(np.int32)
-        self._last = (starts + lengths - 1)[table_of].astype(np.int32)
+        self._last = ends[table_of].astype(np.int32)
 
     def draw(self, rng: np.random.Generator, size: int) -> np.ndarray:
         """``size`` independent draws of the whole vector, shape ``(size, K)``, int32."""
