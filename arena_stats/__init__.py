@@ -16,12 +16,12 @@ if _os.path.basename(_sys.argv[0] if _sys.argv else "") in ("arena-stats", "-m")
     # multi-threaded BLAS on top of that only spins on small matrices (measured: 135 x 135 solves
     # 0.1-0.4 s each on a busy 2-core machine). This must happen before numpy is imported; an
     # explicit setting by the user wins, and library users are left alone.
-    from .parallel import BLAS_THREAD_VARS as _BLAS_THREAD_VARS  # stdlib only: before numpy
+    from ._util.parallel import BLAS_THREAD_VARS as _BLAS_THREAD_VARS  # stdlib only: before numpy
 
     for _var in _BLAS_THREAD_VARS:
         _os.environ.setdefault(_var, "1")
 
-from .battles import Battles, filter_battles, load_battles
+from .data.battles import Battles, filter_battles, load_battles
 from .errors import ArenaStatsError, ConvergenceError, InputError, NoMLEError
 
 __version__ = "0.1.0"
@@ -29,60 +29,64 @@ __version__ = "0.1.0"
 __all__ = ["Battles", "load_battles", "filter_battles", "ArenaStatsError", "InputError", "NoMLEError",
            "ConvergenceError", "__version__"]
 
-from .bradley_terry import BTResult, fit_bradley_terry, fit_counts  # noqa: E402
+from .models.bradley_terry import BTResult, fit_bradley_terry, fit_counts  # noqa: E402
 
 __all__ += ["BTResult", "fit_bradley_terry", "fit_counts"]
 
-from .bootstrap import BootstrapResult, bootstrap  # noqa: E402
-from .leaderboard import leaderboard  # noqa: E402
+from .inference.bootstrap import BootstrapResult, bootstrap  # noqa: E402
+from .boards.leaderboard import leaderboard  # noqa: E402
 
 __all__ += ["BootstrapResult", "bootstrap", "leaderboard"]
+
+from . import _compat  # noqa: E402
+
+_compat.install()  # the flat module paths of earlier releases (arena_stats.models.bradley_terry ...)
 
 #: Imported on first access: public name -> submodule that defines it. The module named here is
 #: only imported when one of its names is used (``arena_stats.plot_leaderboard`` imports
 #: matplotlib, not ``import arena_stats``; numba loads on the first compiled Elo call).
 _LAZY = {
     # aggregated pair counts and streaming larger-than-memory files into them
-    "PairCounts": "aggregate",
-    "stream_pair_counts": "stream",
-    "merge_pair_counts": "stream",
+    "PairCounts": "data.aggregate",
+    "stream_pair_counts": "data.stream",
+    "merge_pair_counts": "data.stream",
     # the simulated arena (the bundled example)
-    "SimulatedArena": "simulate",
-    "simulate_arena": "simulate",
+    "SimulatedArena": "data.simulate",
+    "simulate_arena": "data.simulate",
     # online Elo and Glicko-2 (numba when installed)
-    "EloResult": "elo",
-    "EloBootstrapResult": "elo",
-    "compute_elo": "elo",
-    "elo_bootstrap": "elo",
-    "GlickoResult": "glicko",
-    "glicko2": "glicko",
-    "glicko2_update": "glicko",
+    "EloResult": "online.elo",
+    "EloBootstrapResult": "online.elo",
+    "compute_elo": "online.elo",
+    "elo_bootstrap": "online.elo",
+    "GlickoResult": "online.glicko",
+    "glicko2": "online.glicko",
+    "glicko2_update": "online.glicko",
     # ratings through time
-    "RatingsOverTime": "over_time",
-    "ratings_over_time": "over_time",
+    "RatingsOverTime": "boards.over_time",
+    "ratings_over_time": "boards.over_time",
     # incremental state
-    "ArenaState": "state",
-    "new_state": "state",
-    "load_state": "state",
-    "update_state": "state",
+    "ArenaState": "scale.state",
+    "new_state": "scale.state",
+    "load_state": "scale.state",
+    "update_state": "scale.state",
     # category boards, covariates (style control), both-bad ties, pair re-weighting
-    "CategoryBoards": "categories",
-    "category_leaderboards": "categories",
-    "ContextualResult": "contextual",
-    "ContextualBootstrap": "contextual",
-    "fit_contextual": "contextual",
-    "bootstrap_contextual": "contextual",
-    "contextual_leaderboard": "contextual",
-    "add_style_features": "style",
-    "BothBadResult": "bothbad",
-    "fit_bothbad": "bothbad",
-    "tie_model_comparison": "bothbad",
-    "reweight_pairs": "reweight",
+    "CategoryBoards": "boards.categories",
+    "category_leaderboards": "boards.categories",
+    "ContextualResult": "models.contextual",
+    "ContextualBootstrap": "models.contextual",
+    "fit_contextual": "models.contextual",
+    "bootstrap_contextual": "models.contextual",
+    "contextual_leaderboard": "models.contextual",
+    "add_style_features": "features.style",
+    "BothBadResult": "models.bothbad",
+    "fit_bothbad": "models.bothbad",
+    "tie_model_comparison": "models.bothbad",
+    "reweight_pairs": "data.reweight",
     # Dask (dask itself is imported only when these run)
-    "pair_counts_dask": "distributed",
-    "fit_dask": "distributed",
-    "bootstrap_dask": "distributed",
-    "fit_contextual_dask": "distributed",
+    "pair_counts_dask": "scale.distributed",
+    "fit_dask": "scale.distributed",
+    "bootstrap_dask": "scale.distributed",
+    "fit_contextual_dask": "scale.distributed",
     # plots (matplotlib)
     "plot_leaderboard": "plots",
     "plot_win_fraction": "plots",

@@ -29,8 +29,8 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from .aggregate import aggregate, model_totals, pairwise_matrices
-from .battles import Battles, as_battles
+from .data.aggregate import aggregate, model_totals, pairwise_matrices
+from .data.battles import Battles, as_battles
 from .errors import InputError, NoMLEError
 
 __all__ = ["plot_leaderboard", "plot_win_fraction", "plot_battle_counts", "plot_win_probability",
@@ -154,7 +154,7 @@ def _order(battles: Battles | None, ratings: Any) -> list[str]:
         if isinstance(series, pd.Series):
             return list(series.sort_values(ascending=False, kind="stable").index)
         raise InputError(f"cannot order models by a {type(ratings).__name__}")
-    from .bradley_terry import fit_bradley_terry
+    from .models.bradley_terry import fit_bradley_terry
     assert battles is not None
     try:
         fit = fit_bradley_terry(battles)
@@ -284,7 +284,7 @@ def plot_win_fraction(battles: Battles | pd.DataFrame, *, ratings: Any = None, t
 
     Examples
     --------
-    >>> from arena_stats.simulate import simulate_arena
+    >>> from arena_stats.data.simulate import simulate_arena
     >>> fig = plot_win_fraction(simulate_arena(n_models=4, n_battles=500, seed=1).battles)
     >>> len(fig.axes[0].get_yticklabels())
     4

@@ -9,7 +9,7 @@ Usage::
     python benchmarks/bench_core.py --quick         # small sizes, seconds (run by the test suite)
     python benchmarks/bench_core.py --sizes 1000000:130 --rounds 1000
 
-Data are simulated arenas (``arena_stats.simulate.simulate_arena``) written once to Parquet under
+Data are simulated arenas (``arena_stats.data.simulate.simulate_arena``) written once to Parquet under
 ``benchmarks/out/`` (git-ignored). Each measurement runs in a new interpreter so that the peak
 resident memory (``ru_maxrss``) belongs to that run alone. ``load s`` and ``pipeline s`` start
 before reading the file (the columns a leaderboard needs, as the command reads them) and end
@@ -35,7 +35,7 @@ DATA_SEED = 7
 def data_file(n_battles: int, n_models: int) -> Path:
     path = OUT / f"arena_{n_battles}_{n_models}.parquet"
     if not path.exists():
-        from arena_stats.simulate import simulate_arena
+        from arena_stats.data.simulate import simulate_arena
         OUT.mkdir(parents=True, exist_ok=True)
         frame = simulate_arena(n_models, n_battles, seed=DATA_SEED).battles.to_frame()
         tmp = path.with_suffix(".tmp")

@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 
 from arena_stats import load_battles
-from arena_stats.elo import BACKENDS, compute_elo, default_backend, elo_bootstrap
+from arena_stats.online.elo import BACKENDS, compute_elo, default_backend, elo_bootstrap
 
 LABELS = np.array(["model_a", "model_b", "tie", "tie (bothbad)"], dtype=object)
 
@@ -72,7 +72,7 @@ def best_of(repeat: int, fn) -> tuple[float, str]:
 def first_use(cold: bool) -> str:
     """A fresh process: seconds of its first compute_elo and first elo_bootstrap (numba)."""
     code = ("import time, sys; sys.path.insert(0, %r); from bench_elo import make_battles; "
-            "from arena_stats.elo import compute_elo, elo_bootstrap; b = make_battles(2000, 5); "
+            "from arena_stats.online.elo import compute_elo, elo_bootstrap; b = make_battles(2000, 5); "
             "t0 = time.perf_counter(); compute_elo(b, backend='numba'); t1 = time.perf_counter(); "
             "elo_bootstrap(b, rounds=2, backend='numba'); t2 = time.perf_counter(); "
             "print(f'{t1 - t0:.2f} {t2 - t1:.2f}')") % os.path.dirname(os.path.abspath(__file__))

@@ -31,9 +31,9 @@ import sys
 CHILD = r"""
 import json, resource, sys, time
 import numpy as np
-from arena_stats.battles import Battles
-from arena_stats.contextual import bootstrap_contextual, fit_contextual
-from arena_stats.simulate import simulate_arena
+from arena_stats.data.battles import Battles
+from arena_stats.models.contextual import bootstrap_contextual, fit_contextual
+from arena_stats.data.simulate import simulate_arena
 
 n_battles, n_models, rounds, threads = map(int, sys.argv[1:5])
 sim = simulate_arena(n_models, n_battles, seed=7)

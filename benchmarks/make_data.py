@@ -1,6 +1,6 @@
 """Write simulated arena battles to Parquet, for the benchmarks and the larger-than-memory demo.
 
-The battles come from :func:`arena_stats.simulate.simulate_arena` and are written in FastChat's
+The battles come from :func:`arena_stats.data.simulate.simulate_arena` and are written in FastChat's
 schema (``model_a, model_b, winner`` plus ``tstamp, language, category, anony, judge``) with the
 name and verdict columns as *plain strings* in the Arrow schema, as in files exported by
 FastChat or the Hugging Face datasets (Parquet still dictionary-encodes them on disk, as every
@@ -30,8 +30,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # run from a checkout
-from arena_stats.battles import OUTCOME_NAMES  # noqa: E402
-from arena_stats.simulate import simulate_arena  # noqa: E402
+from arena_stats.data.battles import OUTCOME_NAMES  # noqa: E402
+from arena_stats.data.simulate import simulate_arena  # noqa: E402
 
 #: Rows per Parquet row group: large enough for fast scans, small enough for streaming readers.
 ROW_GROUP_ROWS = 1_000_000

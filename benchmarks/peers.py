@@ -22,8 +22,8 @@ failures.
 
 The tools:
 
-* ``arena_stats``: :func:`arena_stats.stream.stream_pair_counts` on the DataFrame, then
-  :func:`arena_stats.bradley_terry.fit_counts` / :func:`arena_stats.bootstrap.bootstrap`.
+* ``arena_stats``: :func:`arena_stats.data.stream.stream_pair_counts` on the DataFrame, then
+  :func:`arena_stats.models.bradley_terry.fit_counts` / :func:`arena_stats.inference.bootstrap.bootstrap`.
 * ``fastchat``: FastChat's method re-implemented in ``fastchat_reference.py`` (unique-outcome
   compression, scipy L-BFGS-B per round, a process pool of ``os.cpu_count()`` workers).
 * ``evalica``: ``evalica.bradley_terry`` and ``evalica.bootstrap(..., bootstrap_method=
@@ -164,9 +164,9 @@ def reference_ratings(df: pd.DataFrame) -> dict[str, float]:
 
 # ------------------------------------------------------------------------------ the tools
 def _arena_stats(df: pd.DataFrame, rounds: int) -> dict[str, float]:
-    from arena_stats.bootstrap import bootstrap
-    from arena_stats.bradley_terry import fit_counts
-    from arena_stats.stream import stream_pair_counts
+    from arena_stats.inference.bootstrap import bootstrap
+    from arena_stats.models.bradley_terry import fit_counts
+    from arena_stats.data.stream import stream_pair_counts
 
     counts = stream_pair_counts(df)
     if rounds:
@@ -274,12 +274,12 @@ TOOLS: dict[str, Callable[[pd.DataFrame, int], dict[str, float]]] = {
 }
 #: Imported before the clock starts: import time is not what is measured (JIT compiles are).
 MODULES = {
-    "arena_stats": ["arena_stats.bootstrap", "arena_stats.bradley_terry", "arena_stats.stream"],
+    "arena_stats": ["arena_stats.bootstrap", "arena_stats.models.bradley_terry", "arena_stats.data.stream"],
     "fastchat": ["fastchat_reference"], "evalica": ["evalica"], "choix": ["choix"], "choix-dense": ["choix"],
     "arena-rank": ["arena_rank.models.bradley_terry", "arena_rank.utils.data_utils"],
-    "stream_pair_counts": ["arena_stats.stream"], "load_battles+aggregate": ["arena_stats.aggregate"],
+    "stream_pair_counts": ["arena_stats.data.stream"], "load_battles+aggregate": ["arena_stats.data.aggregate"],
     "duckdb": ["duckdb"], "pyarrow": ["pyarrow.parquet"], "pyarrow-dictionary": ["pyarrow.parquet"],
-    "stream": ["arena_stats.stream"],
+    "stream": ["arena_stats.data.stream"],
 }
 
 
@@ -292,11 +292,11 @@ def _ingest(task: str, path: str) -> dict[str, Any]:
     elif task == "pyarrow-dictionary":
         pq.read_table(path, columns=DATA_COLUMNS, read_dictionary=DATA_COLUMNS)
     elif task == "stream_pair_counts":
-        from arena_stats.stream import stream_pair_counts
+        from arena_stats.data.stream import stream_pair_counts
         stream_pair_counts(path)
     elif task == "load_battles+aggregate":
         from arena_stats import load_battles
-        from arena_stats.aggregate import aggregate
+        from arena_stats.data.aggregate import aggregate
         aggregate(load_battles(path))
     elif task == "duckdb":
         import duckdb
@@ -337,7 +337,7 @@ def child(kind: str, name: str, path: str, rounds: int) -> dict[str, Any]:
     elif kind == "update":
         import shutil
 
-        from arena_stats.state import update_state
+        from arena_stats.scale.state import update_state
         work = path + ".work.npz"
         shutil.copyfile(path, work)  # every run updates the same saved state
         start = time.perf_counter()
@@ -349,7 +349,7 @@ def child(kind: str, name: str, path: str, rounds: int) -> dict[str, Any]:
         os.unlink(work)
         name = "update"
     elif kind == "stream-dir":
-        from arena_stats.stream import stream_pair_counts
+        from arena_stats.data.stream import stream_pair_counts
         start = time.perf_counter()
         counts = stream_pair_counts(path)
         out["battles"] = counts.n_battles
@@ -486,8 +486,8 @@ def bench_update(path: str, n_models: int, directory: str, new_battles: int, tim
     """A saved state of the battles in ``path``, updated with ``new_battles`` more: time and equality."""
     from make_data import write_file
 
-    from arena_stats.state import REFIT_TOL, load_state, new_state
-    from arena_stats.stream import merge_pair_counts, stream_pair_counts
+    from arena_stats.scale.state import REFIT_TOL, load_state, new_state
+    from arena_stats.data.stream import merge_pair_counts, stream_pair_counts
 
     state_path = os.path.join(directory, os.path.basename(path) + ".state.npz")
     new_path = os.path.join(directory, f"new_{new_battles}_{n_models}.parquet")
@@ -503,7 +503,7 @@ def bench_update(path: str, n_models: int, directory: str, new_battles: int, tim
             return {"note": res["note"]}
         if best is None or res["seconds"] < best["seconds"]:
             best = res
-    from arena_stats.bradley_terry import fit_counts
+    from arena_stats.models.bradley_terry import fit_counts
     full = fit_counts(merge_pair_counts(load_state(state_path).counts, stream_pair_counts(new_path)), tol=REFIT_TOL)
     diff = max_diff(best.pop("ratings"), dict(zip(full.models, full.ratings.to_numpy().tolist())))
     say(f"  update: {best['seconds']:.3f} s for +{new_battles:,} battles ({best['newton_iterations']} Newton "

@@ -1,6 +1,6 @@
 """Online Elo of 57 years of ATP tennis (1968-2024), with the figure ``tennis_elo.png``.
 
-A real-data check of :func:`arena_stats.elo.compute_elo` and
+A real-data check of :func:`arena_stats.online.elo.compute_elo` and
 :func:`arena_stats.plots.plot_ratings_over_time`: the long-time world number ones should be on
 top of the Elo list in their own eras (Laver/Rosewall, Connors, Borg, McEnroe, Lendl, Sampras,
 Federer, Nadal, Djokovic...).
@@ -26,8 +26,8 @@ import sys
 import pandas as pd
 
 from arena_stats import load_battles
-from arena_stats.elo import compute_elo
-from arena_stats.io import atomic_write
+from arena_stats.online.elo import compute_elo
+from arena_stats._util.io import atomic_write
 from arena_stats.plots import plot_ratings_over_time
 
 HERE = os.path.dirname(os.path.abspath(__file__))

@@ -29,5 +29,5 @@ def shared_data() -> Path:
 
 @pytest.fixture(scope="session")
 def small_arena():
-    from arena_stats.simulate import simulate_arena
+    from arena_stats.data.simulate import simulate_arena
     return simulate_arena(n_models=12, n_battles=6000, seed=11)

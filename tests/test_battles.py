@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from arena_stats import InputError, filter_battles, load_battles
-from arena_stats.battles import A_WINS, B_WINS, BOTHBAD, TIE, read_table
+from arena_stats.data.battles import A_WINS, B_WINS, BOTHBAD, TIE, read_table
 
 ARENA = pd.DataFrame({
     "model_a": ["gpt-4", "claude-2", "llama-2", "gpt-4", "claude-2"],
@@ -129,7 +129,7 @@ def test_aggregated_schema_expands_counts():
                        "ties": [2, 0]})
     b = load_battles(df)
     assert b.schema == "aggregated" and b.n_battles == 8
-    from arena_stats.aggregate import model_totals
+    from arena_stats.data.aggregate import model_totals
     t = model_totals(b)
     assert t.loc["p", "wins"] == 3 and t.loc["p", "losses"] == 3 and t.loc["p", "ties"] == 2
 

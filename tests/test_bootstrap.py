@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 
 from arena_stats import bootstrap, fit_bradley_terry, load_battles
-from arena_stats.bootstrap import multinomial_counts, rank_summary
-from arena_stats.simulate import simulate_arena
+from arena_stats.inference.bootstrap import multinomial_counts, rank_summary
+from arena_stats.data.simulate import simulate_arena
 
 
 def test_multinomial_counts_mean_and_covariance():
@@ -34,8 +34,8 @@ def test_same_seed_gives_identical_numbers_and_threads_do_not_matter(small_arena
                                      ("rao-kupper", 0.0)])
 def test_each_round_equals_a_full_fit_on_its_counts(small_arena, ties, l2):
     """Round r of the batched solver equals an independent fit on that round's counts."""
-    from arena_stats.aggregate import aggregate
-    from arena_stats.bootstrap import CHUNK, _merge_tie_kinds, _RoundCounts
+    from arena_stats.data.aggregate import aggregate
+    from arena_stats.inference.bootstrap import CHUNK, _merge_tie_kinds, _RoundCounts
     pc = _merge_tie_kinds(aggregate(small_arena.battles))
     bs = bootstrap(small_arena.battles, rounds=3, seed=5, threads=1, ties=ties, l2=l2)
     rng = np.random.default_rng(np.random.SeedSequence(5).spawn(1)[0])
@@ -59,8 +59,8 @@ def test_weighted_rounds_equal_weighted_refits_on_their_drawn_counts(small_arena
     drawn weight sums: each round equals an independent weighted fit on those sums."""
     from dataclasses import replace
 
-    from arena_stats.aggregate import aggregate
-    from arena_stats.bootstrap import _merge_tie_kinds, _RoundCounts
+    from arena_stats.data.aggregate import aggregate
+    from arena_stats.inference.bootstrap import _merge_tie_kinds, _RoundCounts
     frame = small_arena.battles.to_frame()
     frame["w"] = np.random.default_rng(3).choice([0.5, 1.0, 2.0], len(frame))
     battles = load_battles(frame, weight_col="w")
@@ -162,8 +162,8 @@ def test_degenerate_rounds_are_counted_not_hidden():
     assert prior.ratings["rare"].min() < prior.point.ratings["rare"] - 100
     from dataclasses import replace
 
-    from arena_stats.aggregate import aggregate
-    from arena_stats.bootstrap import _merge_tie_kinds, _RoundCounts, chunk_rounds
+    from arena_stats.data.aggregate import aggregate
+    from arena_stats.inference.bootstrap import _merge_tie_kinds, _RoundCounts, chunk_rounds
     pc = _merge_tie_kinds(aggregate(battles))
     chunk = chunk_rounds(pc.n_pairs)
     seeds = np.random.SeedSequence(0).spawn(-(-100 // chunk))

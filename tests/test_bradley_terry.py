@@ -10,10 +10,10 @@ import pytest
 import statsmodels.api as sm
 
 from arena_stats import NoMLEError, fit_bradley_terry, load_battles
-from arena_stats.aggregate import aggregate
-from arena_stats.battles import A_WINS, B_WINS, BOTHBAD, TIE
-from arena_stats.bradley_terry import TIES
-from arena_stats.simulate import simulate_arena
+from arena_stats.data.aggregate import aggregate
+from arena_stats.data.battles import A_WINS, B_WINS, BOTHBAD, TIE
+from arena_stats.models.bradley_terry import TIES
+from arena_stats.data.simulate import simulate_arena
 
 K = 400 / np.log(10)  # Elo points per natural-log unit
 
@@ -181,7 +181,7 @@ def test_tie_model_hessian_matches_finite_differences(ties):
     """Fisher SEs come from the analytic Hessian; check it numerically at the optimum."""
     frame = _random_arena(8, n_models=4, n_battles=800)
     fit = fit_bradley_terry(load_battles(frame), ties=ties)
-    from arena_stats.bradley_terry import _grad_hess, make_problem
+    from arena_stats.models.bradley_terry import _grad_hess, make_problem
     pc = aggregate(load_battles(frame))
     prob = make_problem(pc, ties)
     x = np.append(fit.theta, fit.log_tie)[None]
@@ -294,7 +294,7 @@ def test_l2_objective_is_maximised():
     battles = simulate_arena(5, 500, seed=1).battles
     fit = fit_bradley_terry(battles, l2=2.0)
     pc = aggregate(battles)
-    from arena_stats.bradley_terry import _objective, make_problem
+    from arena_stats.models.bradley_terry import _objective, make_problem
     prob = make_problem(pc, "half", 2.0)
     best = _objective(fit.theta[None], prob)[0]
     rng = np.random.default_rng(0)
@@ -324,7 +324,7 @@ def test_summary_and_frame_are_readable():
 
 @pytest.mark.filterwarnings("ignore:cov_type not fully supported")
 def test_cluster_robust_sandwich_equals_statsmodels_cluster_covariance():
-    from arena_stats.bradley_terry import cluster_robust_cov
+    from arena_stats.models.bradley_terry import cluster_robust_cov
     frame = _random_arena(6).assign(voter=lambda f: np.arange(len(f)) % 37)
     models, X, y, w, groups = _expanded_logit_rows(frame, "half")
     glm = sm.GLM(y, X, family=sm.families.Binomial(), var_weights=w).fit(
@@ -344,7 +344,7 @@ def test_quick_strong_connectivity_check_agrees_with_csgraph():
     from scipy.sparse import random as sparse_random
     from scipy.sparse.csgraph import connected_components
 
-    from arena_stats.bradley_terry import _strongly_connected
+    from arena_stats.models.bradley_terry import _strongly_connected
     rng = np.random.default_rng(0)
     verdicts = set()
     for trial in range(300):
@@ -377,7 +377,7 @@ def test_predict_proba_is_an_exact_mirror_image_when_the_contestants_swap(small_
 
 def test_large_systems_solved_by_cholesky_agree_with_lu_and_fall_back_when_indefinite():
     """Fits of CHOLESKY_MIN_DIM models and more invert and step through Cholesky factors."""
-    from arena_stats.bradley_terry import CHOLESKY_MIN_DIM, _inverse, _newton_step
+    from arena_stats.models.bradley_terry import CHOLESKY_MIN_DIM, _inverse, _newton_step
     rng = np.random.default_rng(0)
     n = CHOLESKY_MIN_DIM + 5
     b = rng.normal(size=(n, n))
@@ -395,7 +395,7 @@ def test_large_systems_solved_by_cholesky_agree_with_lu_and_fall_back_when_indef
 @pytest.mark.parametrize("ties", ["davidson", "rao-kupper"])
 def test_strength_form_tie_scores_equal_the_logistic_form(ties):
     """The bootstrap's per-model-exponential scores agree with local_terms' per-pair ones."""
-    from arena_stats.bradley_terry import _tie_scores, local_terms
+    from arena_stats.models.bradley_terry import _tie_scores, local_terms
     rng = np.random.default_rng(0)
     n, pairs, rounds = 20, 150, 4
     i = rng.integers(0, n, pairs)

@@ -10,12 +10,12 @@ dd = pytest.importorskip("dask.dataframe", reason="dask is not installed: pip in
 distributed = pytest.importorskip("distributed", reason="distributed is not installed: pip install 'arena-stats[dask]'")
 
 from arena_stats import load_battles  # noqa: E402
-from arena_stats.aggregate import aggregate  # noqa: E402
-from arena_stats.bootstrap import bootstrap  # noqa: E402
-from arena_stats.bradley_terry import fit_bradley_terry  # noqa: E402
-from arena_stats.distributed import bootstrap_dask, fit_contextual_dask, fit_dask, pair_counts_dask  # noqa: E402
+from arena_stats.data.aggregate import aggregate  # noqa: E402
+from arena_stats.inference.bootstrap import bootstrap  # noqa: E402
+from arena_stats.models.bradley_terry import fit_bradley_terry  # noqa: E402
+from arena_stats.scale.distributed import bootstrap_dask, fit_contextual_dask, fit_dask, pair_counts_dask  # noqa: E402
 from arena_stats.errors import InputError  # noqa: E402
-from arena_stats.simulate import simulate_arena  # noqa: E402
+from arena_stats.data.simulate import simulate_arena  # noqa: E402
 
 FIELDS = ("i", "j", "cell_pair", "cell_outcome", "cell_count", "cell_weight")
 
@@ -96,13 +96,13 @@ def test_empty_partitions_are_skipped(client, frame):
 def test_module_examples_run():
     import doctest
 
-    import arena_stats.distributed as module
+    import arena_stats.scale.distributed as module
     assert doctest.testmod(module, optionflags=doctest.ELLIPSIS).failed == 0
 
 
 @pytest.mark.parametrize("ties", ["half", "davidson"])
 def test_contextual_fit_sums_gradient_and_hessian_per_partition_like_the_local_fit(client, frame, ties):
-    from arena_stats.contextual import fit_contextual
+    from arena_stats.models.contextual import fit_contextual
     rng = np.random.default_rng(4)
     styled = frame.assign(length=rng.normal(size=len(frame)), lists=rng.normal(size=len(frame)))
     local = fit_contextual(styled, ["length", "lists"], ties, position=True, l2=0.5)

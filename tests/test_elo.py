@@ -12,12 +12,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from arena_stats import elo as elo_module
+import arena_stats.online.elo as elo_module
 from arena_stats import load_battles
-from arena_stats.elo import (BACKENDS, VECTOR_MIN_ROUNDS, bootstrap_indices, compute_elo, default_backend,
+from arena_stats.online.elo import (BACKENDS, VECTOR_MIN_ROUNDS, bootstrap_indices, compute_elo, default_backend,
                              elo_bootstrap, time_order)
 from arena_stats.errors import InputError
-from arena_stats.simulate import simulate_arena
+from arena_stats.data.simulate import simulate_arena
 
 HAVE_NUMBA = importlib.util.find_spec("numba") is not None
 needs_numba = pytest.mark.skipif(not HAVE_NUMBA, reason="needs numba (pip install arena-stats[fast])")
@@ -263,7 +263,7 @@ def test_compiled_exp_is_within_one_ulp_of_libm():
 
 
 def test_import_leaves_numba_for_first_use():
-    code = ("import sys, arena_stats.elo as e; print(sys.modules.get('numba') is not None, e.default_backend()); "
+    code = ("import sys, arena_stats.online.elo as e; print(sys.modules.get('numba') is not None, e.default_backend()); "
             "e.compute_elo(__import__('pandas').DataFrame({'model_a': ['x'], 'model_b': ['y'], 'winner': ['tie']})); "
             "print(sys.modules.get('numba') is not None)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
@@ -274,7 +274,7 @@ def test_import_leaves_numba_for_first_use():
 def test_compiled_kernels_load_from_the_disk_cache_in_a_new_process(tmp_path):
     # The old kernels were closures over compiled functions; numba keys its cache on the closure
     # cells, which pickle differently in every process, so every process compiled again.
-    code = ("import pandas as pd, arena_stats.elo as e; "
+    code = ("import pandas as pd, arena_stats.online.elo as e; "
             "e.compute_elo(pd.DataFrame({'model_a': ['x'], 'model_b': ['y'], 'winner': ['tie']}), backend='numba'); "
             "s = e._numba_kernels()['single'].stats; print(sum(s.cache_hits.values()), sum(s.cache_misses.values()))")
     env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path))

@@ -42,4 +42,4 @@ def test_import_does_not_load_heavy_dependencies():
     # star-import resolves the lazy names (and only then loads what they need)
     code = "from arena_stats import *; print(compute_elo.__module__, PreferencePredictor.__name__)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.split() == ["arena_stats.elo", "PreferencePredictor"]
+    assert out.stdout.split() == ["arena_stats.online.elo", "PreferencePredictor"]

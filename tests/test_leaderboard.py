@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 
 from arena_stats import leaderboard, load_battles
-from arena_stats.aggregate import aggregate, model_totals, pairwise_matrices
-from arena_stats.leaderboard import BOOTSTRAP_COLUMNS, LEADERBOARD_COLUMNS, rank_ub
+from arena_stats.data.aggregate import aggregate, model_totals, pairwise_matrices
+from arena_stats.boards.leaderboard import BOOTSTRAP_COLUMNS, LEADERBOARD_COLUMNS, rank_ub
 
 
 def test_bootstrapped_board_has_the_documented_columns(small_arena):
@@ -72,7 +72,7 @@ def test_aggregate_table_equals_a_direct_count(small_arena):
 
 
 def test_realistic_example_board_recovers_planted_order():
-    from arena_stats.simulate import simulate_arena
+    from arena_stats.data.simulate import simulate_arena
     sim = simulate_arena()
     board = leaderboard(sim.battles, ci="sandwich")
     truth = sim.true_ratings.loc[board["model"]].to_numpy()

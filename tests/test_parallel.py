@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from arena_stats.parallel import MAX_THREADS, _default_threads, run_chunks
+from arena_stats._util.parallel import MAX_THREADS, _default_threads, run_chunks
 
 
 def test_default_threads_follow_the_environment_then_the_cores(monkeypatch):

@@ -160,7 +160,7 @@ def test_coefficients_name_every_kept_feature(random_models):
 
 
 def test_extra_battle_log_reaches_the_prior_of_a_fitted_predictor():
-    from arena_stats.simulate import simulate_arena
+    from arena_stats.data.simulate import simulate_arena
     train = simulate_preferences(n_rows=300, n_models=6, seed=3)
     log = simulate_arena(n_models=6, n_battles=2000, seed=5).battles
     plain = PreferencePredictor(tie_l2=float("inf")).fit(train)

@@ -6,8 +6,8 @@ import io
 
 import pytest
 
-from arena_stats.io import atomic_write
-from arena_stats.progress import Progress
+from arena_stats._util.io import atomic_write
+from arena_stats._util.progress import Progress
 
 
 class _Tty(io.StringIO):

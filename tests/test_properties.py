@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from arena_stats import fit_bradley_terry, load_battles
-from arena_stats.bradley_terry import TIES
+from arena_stats.models.bradley_terry import TIES
 
 FLIP = {"model_a": "model_b", "model_b": "model_a", "tie": "tie", "tie (bothbad)": "tie (bothbad)"}
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from scipy.stats import binom, chisquare, multinomial, poisson
 
-from arena_stats.resample import (TABLE_MAX_MEAN, CategoricalTable, MultinomialSampler, PoissonTable,
+from arena_stats.inference.resample import (TABLE_MAX_MEAN, CategoricalTable, MultinomialSampler, PoissonTable,
                                   multinomial_counts)
 
 

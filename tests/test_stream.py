@@ -13,11 +13,11 @@ import pyarrow.parquet as pq
 import pytest
 
 from arena_stats import load_battles
-from arena_stats import stream as stream_mod
-from arena_stats.aggregate import PairCounts, aggregate
+import arena_stats.data.stream as stream_mod
+from arena_stats.data.aggregate import PairCounts, aggregate
 from arena_stats.errors import InputError
-from arena_stats.simulate import simulate_arena
-from arena_stats.stream import input_files, merge_pair_counts, stream_pair_counts
+from arena_stats.data.simulate import simulate_arena
+from arena_stats.data.stream import input_files, merge_pair_counts, stream_pair_counts
 
 FIELDS = ("i", "j", "cell_pair", "cell_outcome", "cell_count", "cell_weight")
 
@@ -190,7 +190,7 @@ def test_merged_counts_of_parts_equal_counts_of_the_whole(arena_frame):
 
 
 def test_streamed_ratings_equal_in_memory_ratings(files):
-    from arena_stats.bradley_terry import fit_bradley_terry
+    from arena_stats.models.bradley_terry import fit_bradley_terry
     for ties in ("half", "davidson"):
         want = fit_bradley_terry(load_battles(files["parquet"]), ties)
         got = fit_bradley_terry(stream_pair_counts(files["parquet"], batch_rows=300), ties)

@@ -1,4 +1,4 @@
-"""Tests of arena_stats.text_features against per-row reference computations."""
+"""Tests of arena_stats.features.text against per-row reference computations."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from arena_stats.text_features import (LMSYS_NAMES, MARKDOWN_COLUMNS, TOKEN_PATTERN, markdown_counts,
+from arena_stats.features.text import (LMSYS_NAMES, MARKDOWN_COLUMNS, TOKEN_PATTERN, markdown_counts,
                                        parse_turns, response_text, style_counts, token_count, turn_count)
 
 
@@ -58,7 +58,7 @@ def test_default_token_count_equals_regex_findall_including_unicode():
 
 
 def test_token_count_matches_across_small_chunks(monkeypatch):
-    import arena_stats.text_features as tf
+    import arena_stats.features.text as tf
     texts = pd.Series(_random_texts(200, seed=3))
     want = token_count(texts).tolist()
     monkeypatch.setattr(tf, "TOKEN_CHUNK_CHARS", 50)

@@ -13,9 +13,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..battles import SCHEMAS, Battles, filter_battles, load_battles
+from ..data.battles import SCHEMAS, Battles, filter_battles, load_battles
 from ..errors import InputError
-from ..io import atomic_write
+from .._util.io import atomic_write
 
 __all__ = ["add_input_args", "add_filter_args", "add_output_args", "load_from_args", "emit_table",
            "render_table", "parse_key_values", "say"]
@@ -90,7 +90,7 @@ def load_from_args(args: argparse.Namespace) -> Battles:
     if getattr(args, "example", False):
         if args.files:
             raise InputError("give either FILE... or --example, not both")
-        from ..simulate import simulate_arena
+        from ..data.simulate import simulate_arena
         battles = simulate_arena().battles
         say(args, "using the bundled example: a simulated arena (50 models, 100,000 battles)")
     else:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ..elo import DEFAULT_BASE, DEFAULT_INIT, DEFAULT_K, DEFAULT_SCALE, compute_elo, elo_bootstrap
+from ..online.elo import DEFAULT_BASE, DEFAULT_INIT, DEFAULT_K, DEFAULT_SCALE, compute_elo, elo_bootstrap
 from ..errors import InputError
-from ..glicko import DEFAULT_TAU, PERIODS, glicko2
+from ..online.glicko import DEFAULT_TAU, PERIODS, glicko2
 from .common import add_filter_args, add_input_args, add_output_args, emit_table, load_from_args, say
 
 

@@ -6,10 +6,10 @@ import argparse
 import os
 import sys
 
-from ..bootstrap import DEFAULT_ROUNDS
-from ..bradley_terry import TIES
+from ..inference.bootstrap import DEFAULT_ROUNDS
+from ..models.bradley_terry import TIES
 from ..errors import InputError
-from ..leaderboard import CI_METHODS, leaderboard
+from ..boards.leaderboard import CI_METHODS, leaderboard
 from .common import add_filter_args, add_input_args, add_output_args, emit_table, load_from_args, say
 
 

@@ -6,8 +6,8 @@ import argparse
 
 import numpy as np
 
-from ..aggregate import aggregate, pairwise_matrices
-from ..bradley_terry import fit_counts
+from ..data.aggregate import aggregate, pairwise_matrices
+from ..models.bradley_terry import fit_counts
 from .common import add_filter_args, add_input_args, add_output_args, emit_table, load_from_args
 from .leaderboard import add_fit_args, parse_anchor
 

@@ -8,7 +8,7 @@ import sys
 from typing import Any
 
 from ..errors import InputError
-from ..io import atomic_write
+from .._util.io import atomic_write
 from ..plots import PLOT_KINDS, STYLES
 from .common import add_filter_args, add_input_args, load_from_args, say
 
@@ -77,16 +77,16 @@ def make_figure(kind: str, battles: Any, args: argparse.Namespace) -> Any:
         draw = plots.plot_win_probability if kind == "win-probability" else plots.plot_calibration
         return draw(_fit(battles, args), **common)
     if kind == "over-time":
-        from ..over_time import ratings_over_time
+        from ..boards.over_time import ratings_over_time
         rot = ratings_over_time(battles, args.freq, method=args.method, window=args.window, ties=args.ties,
                                 l2=args.prior, progress=show_progress)
         return plots.plot_ratings_over_time(rot, models=args.models or None,
                                             top_k=args.top_k or plots.DEFAULT_TOP_LINES, style=args.style)
     if args.elo:
-        from ..elo import elo_bootstrap
+        from ..online.elo import elo_bootstrap
         result: Any = elo_bootstrap(battles, args.rounds, seed=args.seed, progress=show_progress)
     else:
-        from ..bootstrap import bootstrap
+        from ..inference.bootstrap import bootstrap
         result = bootstrap(battles, args.rounds, args.ties, seed=args.seed, l2=args.prior, progress=show_progress)
     if kind == "leaderboard":
         return plots.plot_leaderboard(result, **common)
@@ -95,7 +95,7 @@ def make_figure(kind: str, battles: Any, args: argparse.Namespace) -> Any:
 
 
 def _fit(battles: Any, args: argparse.Namespace) -> Any:
-    from ..bradley_terry import fit_bradley_terry
+    from ..models.bradley_terry import fit_bradley_terry
     return fit_bradley_terry(battles, args.ties, l2=args.prior)
 
 

@@ -9,7 +9,7 @@ import sys
 import pandas as pd
 
 from ..errors import InputError
-from ..io import atomic_write
+from .._util.io import atomic_write
 from .common import add_output_args, emit_table, say
 
 
@@ -33,7 +33,7 @@ def _add_model_args(p: argparse.ArgumentParser) -> None:
 def _extra(args: argparse.Namespace):  # noqa: ANN202
     if not args.extra_battles:
         return None
-    from ..battles import load_battles
+    from ..data.battles import load_battles
     return load_battles(args.extra_battles)
 
 

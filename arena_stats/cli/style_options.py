@@ -20,12 +20,12 @@ from typing import Any
 
 import pandas as pd
 
-from ..battles import Battles
-from ..categories import DEFAULT_MIN_CATEGORY_BATTLES, category_leaderboards, rank_change
+from ..data.battles import Battles
+from ..boards.categories import DEFAULT_MIN_CATEGORY_BATTLES, category_leaderboards, rank_change
 from ..errors import InputError
-from ..leaderboard import leaderboard
-from ..reweight import DEFAULT_MIN_PAIR, reweight_pairs
-from ..style import SOURCES, add_style_features
+from ..boards.leaderboard import leaderboard
+from ..data.reweight import DEFAULT_MIN_PAIR, reweight_pairs
+from ..features.style import SOURCES, add_style_features
 from .common import say
 
 # ..contextual is imported in apply(), only when a contextual board is asked for: every
@@ -94,7 +94,7 @@ def apply(args: argparse.Namespace, battles: Battles, board: pd.DataFrame) -> li
                   "--style-l2 penalises the covariate coefficients")
     overall = board
     if contextual:
-        from ..contextual import contextual_leaderboard
+        from ..models.contextual import contextual_leaderboard
         if args.ci == "bootstrap" and args.bootstrap < 1:
             raise InputError("--bootstrap must be at least 1")
         controlled, res = contextual_leaderboard(data, covariates, args.ties, l2=args.style_l2, **kwargs)

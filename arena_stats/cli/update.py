@@ -1,6 +1,6 @@
 """``arena-stats update STATE NEW...``: add battles to a saved state, refit, print the board.
 
-The state (see :mod:`arena_stats.state`) holds the counts of every battle seen so far and the last
+The state (see :mod:`arena_stats.scale.state`) holds the counts of every battle seen so far and the last
 fit; new battle files are streamed into it (so they may be larger than memory), the fit restarts
 from the previous ratings, and the state is rewritten atomically. ``--new`` creates the state
 from the given files, with the fit settings (``--ties``, ``--prior``, ``--scale`` ...) it keeps
@@ -17,10 +17,10 @@ import numpy as np
 import pandas as pd
 from scipy.special import ndtri
 
-from ..aggregate import model_totals
+from ..data.aggregate import model_totals
 from ..errors import InputError
-from ..leaderboard import rank_ub
-from ..state import load_state, new_state
+from ..boards.leaderboard import rank_ub
+from ..scale.state import load_state, new_state
 from .common import add_input_args, add_output_args, emit_table, parse_key_values, say
 from .leaderboard import add_fit_args, parse_anchor
 
@@ -99,7 +99,7 @@ def run(args: argparse.Namespace) -> int:
     state, fit = state.refit()
     boot = None
     if args.ci == "bootstrap":
-        from ..bootstrap import bootstrap
+        from ..inference.bootstrap import bootstrap
         if args.bootstrap < 1:
             raise InputError("--bootstrap must be at least 1")
         boot = bootstrap(state.counts, rounds=args.bootstrap, seed=args.seed, confidence=args.confidence,

@@ -10,7 +10,7 @@ column (``model_a``, ``model_b``, ``tie``, ``tie (bothbad)``, or ``a`` / ``b`` /
 the rest of the predictor reads: ``id``, ``prompt``, ``response_a``, ``response_b``, ``model_a``,
 ``model_b`` (``None`` where unknown) and ``label`` (:data:`LABEL_A`, :data:`LABEL_B`,
 :data:`LABEL_TIE`, or :data:`NO_LABEL`). ``tie (bothbad)`` is a tie: the competition scores three
-classes. Texts are kept exactly as given (they are parsed by :mod:`arena_stats.text_features`).
+classes. Texts are kept exactly as given (they are parsed by :mod:`arena_stats.features.text`).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..battles import read_table
+from ..data.battles import read_table
 from ..errors import InputError
 
 __all__ = ["LABEL_A", "LABEL_B", "LABEL_TIE", "NO_LABEL", "CLASS_COLUMNS", "TEXT_COLUMNS",

@@ -31,9 +31,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..battles import Battles, as_battles
+from ..data.battles import Battles, as_battles
 from ..errors import InputError
-from ..progress import progress
+from .._util.progress import progress
 from .data import read_preference_data
 from .features import text_features
 from .model import CLASSIFIERS, EPS, PreferencePredictor, log_loss

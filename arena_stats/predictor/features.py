@@ -4,7 +4,7 @@ Two layers:
 
 * :func:`text_features` measures each row once, label-free: per side (suffix ``_a`` / ``_b``)
   tokens, characters, markdown headers / list items / bold spans / code blocks / lines (from
-  :mod:`arena_stats.text_features`), refusal and apology markers, turns, overlap with the prompt,
+  :mod:`arena_stats.features.text`), refusal and apology markers, turns, overlap with the prompt,
   emptiness; and per row the prompt's tokens and turns and whether the two responses are
   identical. All vectorised pandas string operations, except a set intersection per row for the
   prompt overlap.
@@ -21,7 +21,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..text_features import _markdown_counts, _token_count, parse_turns
+from ..features.text import _markdown_counts, _token_count, parse_turns
 from .prior import PRIOR_COLUMNS
 
 __all__ = ["SIDE_FEATURES", "SHARED_FEATURES", "REFUSAL_PATTERN", "text_features", "swap_features",

@@ -40,9 +40,9 @@ import numpy as np
 import pandas as pd
 from scipy.optimize import minimize
 
-from ..battles import Battles, as_battles
+from ..data.battles import Battles, as_battles
 from ..errors import InputError
-from ..io import atomic_write
+from .._util.io import atomic_write
 from .data import CLASS_COLUMNS, LABEL_A, LABEL_B, one_hot
 from .features import FEATURE_SETS, design, swap_features, text_features
 from .prior import (DEFAULT_FOLDS, PRIOR_L2, PRIOR_TIES, BTPrior, fit_prior, grouped_folds, out_of_fold_prior,
@@ -229,7 +229,7 @@ class PreferencePredictor:
     seed : int
         Seed of the fold assignment.
     tokenizer : callable or regex str, optional
-        Token counter for the length features (:func:`arena_stats.text_features.token_count`);
+        Token counter for the length features (:func:`arena_stats.features.text.token_count`);
         only the default can be saved.
 
     Examples

@@ -24,7 +24,7 @@ fold may lack the battles that make the maximum-likelihood estimate exist.
 Swap exactness. The columns are computed so that exchanging A and B swaps ``prior_a`` and
 ``prior_b``, negates ``prior_logit`` and leaves the others unchanged bit for bit (which the
 predictor's swap-averaging relies on): the outcome probabilities come from
-:func:`~arena_stats.bradley_terry.outcome_probabilities`, which is exactly swap-symmetric, and
+:func:`~arena_stats.models.bradley_terry.outcome_probabilities`, which is exactly swap-symmetric, and
 the covariance is symmetrised.
 """
 
@@ -37,8 +37,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..battles import Battles, load_battles
-from ..bradley_terry import fit_bradley_terry, outcome_probabilities
+from ..data.battles import Battles, load_battles
+from ..models.bradley_terry import fit_bradley_terry, outcome_probabilities
 from ..errors import InputError
 from .data import LABEL_A, LABEL_B, LABEL_TIE
 

@@ -21,7 +21,7 @@ import pandas as pd
 from scipy.sparse import csr_matrix
 
 from .battles import BOTHBAD, TIE, Battles, as_battles
-from .errors import InputError
+from ..errors import InputError
 
 __all__ = ["PairCounts", "aggregate", "model_totals", "pairwise_matrices"]
 
@@ -127,7 +127,7 @@ def aggregate(battles: Battles | pd.DataFrame) -> PairCounts:
     --------
     >>> import pandas as pd
     >>> from arena_stats import load_battles
-    >>> from arena_stats.aggregate import aggregate
+    >>> from arena_stats.data.aggregate import aggregate
     >>> b = load_battles(pd.DataFrame({"model_a": ["x", "y", "x"], "model_b": ["y", "x", "y"],
     ...                                "winner": ["model_a", "model_a", "tie"]}))
     >>> aggregate(b).table()
@@ -236,7 +236,7 @@ def pairwise_matrices(battles: Battles | PairCounts, order: list[str] | None = N
     --------
     >>> import pandas as pd
     >>> from arena_stats import load_battles
-    >>> from arena_stats.aggregate import pairwise_matrices
+    >>> from arena_stats.data.aggregate import pairwise_matrices
     >>> b = load_battles(pd.DataFrame({"model_a": ["x", "y"], "model_b": ["y", "x"],
     ...                                "winner": ["model_a", "tie"]}))
     >>> frac, count = pairwise_matrices(b)

@@ -6,7 +6,7 @@ counts. So instead of touching the battles, each round draws those counts direct
 on them: the result is *distributionally identical* to the row bootstrap, and a round costs
 O(cells), independent of the number of battles.
 
-Drawing the multinomial exactly and fast is the job of :mod:`~arena_stats.resample`: Poisson
+Drawing the multinomial exactly and fast is the job of :mod:`~arena_stats.inference.resample`: Poisson
 draws by table inversion plus a correction of ~sqrt(N) battles. The two kinds of tie are merged
 first (every convention treats them alike), so a round draws at most three numbers per pair,
 straight into a (verdict x pair x round) table: pair-major, one column per round, the layout in
@@ -17,7 +17,7 @@ draws cluster multiplicities ``m ~ Multinomial(C, 1/C)`` (with the same table sa
 cell counts are ``m @ K`` with ``K`` the sparse (cluster x cell) count matrix.
 
 Fitting. All rounds of a chunk are refitted together by chord iterations warm-started at the
-full-data MLE (:func:`~arena_stats.bradley_terry.chord_plain` for ``half``/``drop``, which
+full-data MLE (:func:`~arena_stats.models.bradley_terry.chord_plain` for ``half``/``drop``, which
 needs only each pair's battles and each model's wins, pairs as rows; rounds as rows for the
 models with a tie parameter); a round typically needs 5-7 gradients and no factorisation. Rounds that do not
 converge fall back to Newton. A round whose resample leaves a model without a win or without a
@@ -38,15 +38,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .aggregate import PairCounts, aggregate, cluster_cell_matrix
-from .battles import Battles, as_battles
-from .bradley_terry import (CHORD_BLOCK_SIZE, DEFAULT_BASE, DEFAULT_INIT, DEFAULT_SCALE, GRAD_TOL,
+from ..data.aggregate import PairCounts, aggregate, cluster_cell_matrix
+from ..data.battles import Battles, as_battles
+from ..models.bradley_terry import (CHORD_BLOCK_SIZE, DEFAULT_BASE, DEFAULT_INIT, DEFAULT_SCALE, GRAD_TOL,
                             BTResult, _chord, _grad_hess, _inverse, _newton, _null_vector,
                             _PairScatter, _Problem, chord_plain, elo_transform, fit_counts,
                             make_problem)
-from .errors import InputError
-from .parallel import THREADS, run_chunks
-from .progress import progress as progress_bar
+from ..errors import InputError
+from .._util.parallel import THREADS, run_chunks
+from .._util.progress import progress as progress_bar
 from .resample import MultinomialSampler, multinomial_counts
 
 __all__ = ["BootstrapResult", "bootstrap", "multinomial_counts", "rank_summary"]
@@ -344,8 +344,8 @@ def bootstrap(battles: Battles | pd.DataFrame, rounds: int = DEFAULT_ROUNDS, tie
 
     Examples
     --------
-    >>> from arena_stats.simulate import simulate_arena
-    >>> from arena_stats.bootstrap import bootstrap
+    >>> from arena_stats.data.simulate import simulate_arena
+    >>> from arena_stats.inference.bootstrap import bootstrap
     >>> bs = bootstrap(simulate_arena(6, 3000, seed=2).battles, rounds=50, seed=1)
     >>> bool((bs.ci_lower <= bs.point.ratings).all() and (bs.point.ratings <= bs.ci_upper).all())
     True

@@ -3,7 +3,7 @@
 Chatbot Arena voters choose between four verdicts; every rating model elsewhere in this package
 folds ``tie (bothbad)`` into ``tie``. Here it is modelled. For a battle of ``a`` against ``b``
 with linear predictor ``eta = theta_a - theta_b + x . beta`` (strengths ``theta`` on the natural
-log scale, sum zero; covariates as in :mod:`~arena_stats.contextual`) and strength mean
+log scale, sum zero; covariates as in :mod:`~arena_stats.models.contextual`) and strength mean
 ``s = (theta_a + theta_b) / 2``::
 
     P(a wins) : P(b wins) : P(tie) : P(both bad)
@@ -15,7 +15,7 @@ the both-bad rate for an average pair (``s = 0``), and ``gamma`` how fast it gro
 gets weaker: each natural-log unit of mean strength lost multiplies the both-bad odds against a
 win by ``e^gamma``. Because the strengths sum to zero, ``s = 0`` is the average model, so
 ``delta`` is identified. The model is fitted by maximum likelihood on the engine of
-:mod:`~arena_stats.contextual` (exact Newton on ``theta, beta, log nu, delta, gamma``), with
+:mod:`~arena_stats.models.contextual` (exact Newton on ``theta, beta, log nu, delta, gamma``), with
 model-based and sandwich standard errors.
 
 Likelihood-ratio test. With ``gamma = 0`` the both-bad share of all ties is a constant
@@ -46,11 +46,11 @@ import numpy as np
 import pandas as pd
 from scipy.special import chdtrc, log_expit, logsumexp
 
-from .battles import A_WINS, B_WINS, BOTHBAD, TIE, Battles, as_battles
+from ..data.battles import A_WINS, B_WINS, BOTHBAD, TIE, Battles, as_battles
 from .bradley_terry import DEFAULT_BASE, DEFAULT_INIT, DEFAULT_SCALE, GRAD_TOL
 from .contextual import (ContextualResult, Design, Family, build_design, fit_contextual, make_result,
                          run_fit, _check_exists, _settings)
-from .errors import InputError
+from ..errors import InputError
 
 __all__ = ["BothBadResult", "fit_bothbad", "bothbad_family", "tie_model_comparison", "GLOBALS"]
 
@@ -107,7 +107,7 @@ def _start(d: Design) -> np.ndarray:
 
 
 def bothbad_family() -> Family:
-    """The both-bad model as a :class:`~arena_stats.contextual.Family` (locals eta, s, globals)."""
+    """The both-bad model as a :class:`~arena_stats.models.contextual.Family` (locals eta, s, globals)."""
     return Family("bothbad", True, GLOBALS, _prepare, _terms, _start)
 
 
@@ -164,7 +164,7 @@ class BothBadResult:
 
         Examples
         --------
-        >>> from arena_stats.simulate import simulate_arena
+        >>> from arena_stats.data.simulate import simulate_arena
         >>> res = fit_bothbad(simulate_arena(5, 5000, seed=1).battles)
         >>> p = res.predict_proba(["model-000", "model-001"], ["model-002", "model-003"])
         >>> p.shape, bool(np.allclose(p.sum(axis=1), 1))
@@ -232,7 +232,7 @@ def fit_bothbad(battles: Battles | pd.DataFrame,
     battles : Battles or pandas.DataFrame
         Must contain both ``tie`` and ``tie (bothbad)`` verdicts.
     covariates, position, l2, scale, base, init, anchor, tol
-        As in :func:`~arena_stats.contextual.fit_contextual`.
+        As in :func:`~arena_stats.models.contextual.fit_contextual`.
 
     Returns
     -------
@@ -245,7 +245,7 @@ def fit_bothbad(battles: Battles | pd.DataFrame,
 
     Examples
     --------
-    >>> from arena_stats.simulate import simulate_arena
+    >>> from arena_stats.data.simulate import simulate_arena
     >>> res = fit_bothbad(simulate_arena(8, 20000, seed=2).battles)
     >>> res.gamma > 0, res.lr_pvalue < 0.05
     (True, True)
@@ -306,7 +306,7 @@ def tie_model_comparison(battles: Battles | pd.DataFrame,
 
     Examples
     --------
-    >>> from arena_stats.simulate import simulate_arena
+    >>> from arena_stats.data.simulate import simulate_arena
     >>> cmp = tie_model_comparison(simulate_arena(6, 6000, seed=3).battles)
     >>> bool(cmp.loc["davidson", "loglik_3"] >= cmp.loc["half", "loglik_3"])
     True

@@ -1,7 +1,7 @@
 """A saved state of sufficient statistics: append new battles, refit warm-started.
 
 A Bradley-Terry fit needs only the counts per (pair, verdict) cell
-(:class:`~arena_stats.aggregate.PairCounts`), so a leaderboard over a growing log never needs
+(:class:`~arena_stats.data.aggregate.PairCounts`), so a leaderboard over a growing log never needs
 the old battles again: keep the counts, add the new battles' counts, refit. The refit starts
 from the previous strengths (new models start at the mean), which are already close, so Newton
 needs one to three iterations; and because the likelihood is the same, the result equals a fit
@@ -44,11 +44,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .aggregate import PairCounts
-from .bradley_terry import DEFAULT_BASE, DEFAULT_INIT, DEFAULT_SCALE, TIES, BTResult, fit_counts
-from .errors import ConvergenceError, InputError
-from .io import atomic_write
-from .stream import merge_pair_counts, stream_pair_counts
+from ..data.aggregate import PairCounts
+from ..models.bradley_terry import DEFAULT_BASE, DEFAULT_INIT, DEFAULT_SCALE, TIES, BTResult, fit_counts
+from ..errors import ConvergenceError, InputError
+from .._util.io import atomic_write
+from ..data.stream import merge_pair_counts, stream_pair_counts
 
 __all__ = ["ArenaState", "STATE_FORMAT", "STATE_VERSION", "REFIT_TOL", "new_state", "load_state",
            "update_state"]
@@ -88,7 +88,7 @@ class ArenaState:
 
     Examples
     --------
-    >>> from arena_stats.simulate import simulate_arena
+    >>> from arena_stats.data.simulate import simulate_arena
     >>> frame = simulate_arena(n_models=6, n_battles=4000, seed=3).battles.to_frame()
     >>> state = new_state(frame.iloc[:3000])
     >>> state, fit = state.append(frame.iloc[3000:]).refit()
@@ -114,7 +114,7 @@ class ArenaState:
     def append(self, *new: Any, label: str | None = None, **read_options: Any) -> ArenaState:
         """The state with more battles added (files, directories, DataFrames, Battles, PairCounts).
 
-        ``read_options`` go to :func:`~arena_stats.stream.stream_pair_counts` (schema, column
+        ``read_options`` go to :func:`~arena_stats.data.stream.stream_pair_counts` (schema, column
         names, weights ...); files are streamed, so the new battles may be larger than memory.
         """
         added = stream_pair_counts(list(new), **read_options)
@@ -173,7 +173,7 @@ class ArenaState:
 
     def to_frame(self) -> pd.DataFrame:
         """One row per model: battles, and the last fit's strength (NaN before the first fit)."""
-        from .aggregate import model_totals
+        from ..data.aggregate import model_totals
         frame = model_totals(self.counts).reset_index()
         frame["theta"] = np.nan if self.theta is None else self.start_point()[: self.counts.n_models]
         return frame
@@ -206,7 +206,7 @@ def _describe(items: tuple[Any, ...]) -> list[str]:
 def new_state(*battles: Any, ties: str = "half", l2: float = 0.0, scale: float = DEFAULT_SCALE,
               base: float = DEFAULT_BASE, init: float = DEFAULT_INIT,
               anchor: Mapping[str, float] | None = None, **read_options: Any) -> ArenaState:
-    """A state holding ``battles`` (streamed like :func:`~arena_stats.stream.stream_pair_counts`).
+    """A state holding ``battles`` (streamed like :func:`~arena_stats.data.stream.stream_pair_counts`).
 
     The fit settings are fixed here and used by every :meth:`ArenaState.refit`.
     """
@@ -284,7 +284,7 @@ def update_state(path: str | os.PathLike, *new: Any, **read_options: Any) -> tup
     Examples
     --------
     >>> import os, tempfile
-    >>> from arena_stats.simulate import simulate_arena
+    >>> from arena_stats.data.simulate import simulate_arena
     >>> frame = simulate_arena(n_models=5, n_battles=2000, seed=4).battles.to_frame()
     >>> path = os.path.join(tempfile.mkdtemp(), "arena.npz")
     >>> new_state(frame.iloc[:1500]).refit()[0].save(path)

@@ -20,11 +20,11 @@ import numpy as np
 import pandas as pd
 from scipy.special import ndtri
 
-from .aggregate import aggregate, model_totals
-from .battles import Battles, as_battles
-from .bootstrap import DEFAULT_CONFIDENCE, DEFAULT_ROUNDS, BootstrapResult, bootstrap
-from .bradley_terry import DEFAULT_BASE, DEFAULT_INIT, DEFAULT_SCALE, BTResult, cluster_robust_cov, fit_counts
-from .errors import InputError
+from ..data.aggregate import aggregate, model_totals
+from ..data.battles import Battles, as_battles
+from ..inference.bootstrap import DEFAULT_CONFIDENCE, DEFAULT_ROUNDS, BootstrapResult, bootstrap
+from ..models.bradley_terry import DEFAULT_BASE, DEFAULT_INIT, DEFAULT_SCALE, BTResult, cluster_robust_cov, fit_counts
+from ..errors import InputError
 
 __all__ = ["leaderboard", "rank_ub", "LEADERBOARD_COLUMNS", "BOOTSTRAP_COLUMNS", "CI_METHODS"]
 
@@ -63,7 +63,7 @@ def leaderboard(battles: Battles | pd.DataFrame, ties: str = "half", *, ci: str 
         Where the intervals come from: the percentile bootstrap on counts, the sandwich
         (robust) standard errors, the observed Fisher information, or no intervals.
     rounds, confidence, seed
-        Bootstrap settings (see :func:`~arena_stats.bootstrap.bootstrap`).
+        Bootstrap settings (see :func:`~arena_stats.inference.bootstrap.bootstrap`).
     cluster : str, optional
         Column of correlated groups (voter, prompt): the bootstrap resamples whole clusters and
         the sandwich sums scores within clusters.
@@ -83,7 +83,7 @@ def leaderboard(battles: Battles | pd.DataFrame, ties: str = "half", *, ci: str 
 
     Examples
     --------
-    >>> from arena_stats.simulate import simulate_arena
+    >>> from arena_stats.data.simulate import simulate_arena
     >>> from arena_stats import leaderboard
     >>> board = leaderboard(simulate_arena(8, 5000, seed=4).battles, rounds=100)
     >>> list(board.columns)[:5]

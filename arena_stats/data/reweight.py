@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from .battles import Battles, FilterStep, as_battles
-from .errors import InputError
+from ..errors import InputError
 
 __all__ = ["DEFAULT_MIN_PAIR", "pair_weights", "reweight_pairs"]
 
@@ -82,7 +82,7 @@ def reweight_pairs(battles: Battles | pd.DataFrame, m: float = DEFAULT_MIN_PAIR,
 
     Examples
     --------
-    >>> from arena_stats.simulate import simulate_arena
+    >>> from arena_stats.data.simulate import simulate_arena
     >>> b = reweight_pairs(simulate_arena(6, 2000, seed=1).battles, m=20)
     >>> round(float(b.weights.mean()), 12), b.steps[-1].name
     (1.0, 'reweight-pairs')

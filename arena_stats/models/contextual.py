@@ -8,10 +8,10 @@ first-slot indicator, home advantage ...). The linear predictor of a battle of `
     eta = theta_a - theta_b + x . beta
 
 and ``eta`` takes the place of the strength difference ``d`` in every tie convention of
-:mod:`~arena_stats.bradley_terry`: ``half`` (``logit P(a beats b) = eta``, a tie counting half),
+:mod:`~arena_stats.models.bradley_terry`: ``half`` (``logit P(a beats b) = eta``, a tie counting half),
 ``drop``, ``davidson`` (``P(a) : P(b) : P(tie) = e^{eta/2} : e^{-eta/2} : nu``) and
 ``rao-kupper`` (``P(a) = sigmoid(eta - tau)``). The per-battle log-likelihood and its derivatives
-in ``(eta, tie parameter)`` are *those functions* (:func:`~arena_stats.bradley_terry.local_terms`),
+in ``(eta, tie parameter)`` are *those functions* (:func:`~arena_stats.models.bradley_terry.local_terms`),
 so the conventions cannot drift apart. ``beta`` may carry an L2 penalty
 ``- l2 / 2 * |beta|^2``; the strengths are not penalised. On the Elo scale,
 ``rating = init + scale / ln(base) * theta`` exactly as in the plain fit, so with ``x = 0`` a
@@ -35,7 +35,7 @@ enforced exactly by an orthonormal basis of ``{theta : sum(theta) = 0}``. The He
 derivatives: the strength block is a weighted graph Laplacian, the cross block ``n x p``, the
 covariate block ``X^T W X``. Each iteration is a few vectorised passes over the rows (~0.1 s per
 million rows), and convergence is declared on the norm of the gradient of the *mean*
-log-likelihood, as in the plain fit (:data:`~arena_stats.bradley_terry.GRAD_TOL`).
+log-likelihood, as in the plain fit (:data:`~arena_stats.models.bradley_terry.GRAD_TOL`).
 
 Uncertainty. ``se`` / ``beta_se`` come from the inverse observed information; ``se_robust`` /
 ``beta_se_robust`` from the sandwich ``A^-1 B A^-1`` with ``B`` the sum over *battles* of the
@@ -44,7 +44,7 @@ battle's outer product, so cells and rows give the same answer). :func:`bootstra
 resamples battles (multinomial counts over the cells or rows) or whole clusters (voters,
 prompts), refitting each round from the full-data estimate.
 
-The both-bad outcome model of :mod:`arena_stats.bothbad` runs on the same engine with its own
+The both-bad outcome model of :mod:`arena_stats.models.bothbad` runs on the same engine with its own
 per-battle likelihood (:class:`Family`).
 """
 
@@ -59,17 +59,17 @@ import numpy as np
 import pandas as pd
 from scipy.special import expit, log_expit, ndtr, ndtri
 
-from .aggregate import PairCounts, aggregate, model_totals
-from .battles import A_WINS, B_WINS, Battles, _suggest, as_battles
-from .bootstrap import CHUNK, DEFAULT_CONFIDENCE, BootstrapResult, rank_summary
+from ..data.aggregate import PairCounts, aggregate, model_totals
+from ..data.battles import A_WINS, B_WINS, Battles, _suggest, as_battles
+from ..inference.bootstrap import CHUNK, DEFAULT_CONFIDENCE, BootstrapResult, rank_summary
 from .bradley_terry import (DEFAULT_BASE, DEFAULT_INIT, DEFAULT_SCALE, GRAD_TOL, TIE_PARAM_NAME, BTResult,
                             TIE_START, TIES, check_mle_exists, elo_transform, local_terms,
                             fit_counts, outcome_probabilities, pair_weights)
-from .parallel import THREADS, run_chunks
-from .resample import MultinomialSampler
-from .errors import ArenaStatsError, ConvergenceError, InputError, NoMLEError
-from .leaderboard import CI_METHODS, rank_ub
-from .progress import progress as progress_bar
+from .._util.parallel import THREADS, run_chunks
+from ..inference.resample import MultinomialSampler
+from ..errors import ArenaStatsError, ConvergenceError, InputError, NoMLEError
+from ..boards.leaderboard import CI_METHODS, rank_ub
+from .._util.progress import progress as progress_bar
 
 __all__ = ["ContextualResult", "ContextualBootstrap", "Design", "Family", "build_design",
            "fit_contextual", "bootstrap_contextual", "contextual_leaderboard", "covariate_matrix",
@@ -104,7 +104,7 @@ class Design:
     a, b : ndarray of int64
         Contestant codes, ``a < b``.
     outcome : ndarray of int8
-        Verdict from ``a``'s side (:data:`~arena_stats.battles.A_WINS` ...).
+        Verdict from ``a``'s side (:data:`~arena_stats.data.battles.A_WINS` ...).
     X : ndarray, shape (R, p)
         Covariates, already negated where the row was flipped.
     count, weight : ndarray
@@ -354,7 +354,7 @@ def _logistic_terms(eta: np.ndarray, s: Any, g: np.ndarray, prep: Any, mult: np.
                     derivatives: bool = True, loglik: bool = True):
     """``half`` / ``drop``: a logistic likelihood with fractional responses.
 
-    The same function as :func:`~arena_stats.bradley_terry.local_terms` for these conventions,
+    The same function as :func:`~arena_stats.models.bradley_terry.local_terms` for these conventions,
     written with one ``log_expit`` per unit (``log sigmoid(-eta) = log sigmoid(eta) - eta``):
     at a million rows it is the fit's hot loop.
     """
@@ -800,7 +800,7 @@ class ContextualResult:
 
         Examples
         --------
-        >>> from arena_stats.simulate import simulate_arena
+        >>> from arena_stats.data.simulate import simulate_arena
         >>> sim = simulate_arena(4, 3000, seed=2)
         >>> fit = fit_contextual(sim.battles, position=True)
         >>> fit.predict_proba(["model-000"], ["model-001"], [[1.0]]).shape
@@ -947,7 +947,7 @@ def fit_contextual(battles: Battles | pd.DataFrame,
         The battles; per-battle weights (``weight`` column) multiply each log-likelihood term.
     covariates : list of str, DataFrame or array, optional
         Battle-level covariates, each a difference "``a`` minus ``b``" (see
-        :func:`covariate_matrix`). Style features come from :func:`arena_stats.style.add_style_features`.
+        :func:`covariate_matrix`). Style features come from :func:`arena_stats.features.style.add_style_features`.
     ties : {"half", "drop", "davidson", "rao-kupper"}
         Tie convention, as in :func:`~arena_stats.fit_bradley_terry`.
     position : bool
@@ -993,7 +993,7 @@ def fit_contextual(battles: Battles | pd.DataFrame,
 class ContextualBootstrap(BootstrapResult):
     """Bootstrap distribution of contextual ratings and coefficients.
 
-    A :class:`~arena_stats.bootstrap.BootstrapResult` (``ratings``, ``ci_lower``, ``ci_upper``,
+    A :class:`~arena_stats.inference.bootstrap.BootstrapResult` (``ratings``, ``ci_lower``, ``ci_upper``,
     ``ranks``, ``rank_lower``, ``rank_upper``, ``p_top``, ``to_frame()``) whose ``point`` is a
     :class:`ContextualResult`, plus:
 
@@ -1049,7 +1049,7 @@ def _chord(obj: _Objective, phi0: np.ndarray, basis: np.ndarray, step: np.ndarra
 def _degenerate(asm: _Assembler, prep: Any, mult: np.ndarray, active: np.ndarray) -> bool:
     """Whether some model in the resample never scored, or never conceded (no finite MLE).
 
-    A tie scores both ways, as in :func:`~arena_stats.bradley_terry.check_mle_exists`.
+    A tie scores both ways, as in :func:`~arena_stats.models.bradley_terry.check_mle_exists`.
     """
     if isinstance(prep, tuple):
         fa, fb, ft = prep
@@ -1130,7 +1130,7 @@ def bootstrap_contextual(battles: Battles | pd.DataFrame,
 
     Examples
     --------
-    >>> from arena_stats.simulate import simulate_arena
+    >>> from arena_stats.data.simulate import simulate_arena
     >>> sim = simulate_arena(5, 4000, seed=1)
     >>> boot = bootstrap_contextual(sim.battles, position=True, rounds=20, seed=3)
     >>> boot.beta.shape, bool((boot.ci_lower <= boot.point.ratings).all())
@@ -1243,7 +1243,7 @@ def contextual_leaderboard(battles: Battles | pd.DataFrame,
 
     Columns: ``rank, model, rating, ci_lower, ci_upper, battles, wins, losses, ties, win_rate``
     (plus ``rank_lower, rank_upper, p_top`` with ``ci="bootstrap"``). ``rank`` is LMSYS's
-    "Rank (UB)" (:func:`~arena_stats.leaderboard.rank_ub`), as on the core's board.
+    "Rank (UB)" (:func:`~arena_stats.boards.leaderboard.rank_ub`), as on the core's board.
 
     Parameters
     ----------
@@ -1259,7 +1259,7 @@ def contextual_leaderboard(battles: Battles | pd.DataFrame,
 
     Examples
     --------
-    >>> from arena_stats.simulate import simulate_arena
+    >>> from arena_stats.data.simulate import simulate_arena
     >>> board, fit = contextual_leaderboard(simulate_arena(5, 3000, seed=4).battles, position=True)
     >>> board.columns.tolist()[:5]
     ['rank', 'model', 'rating', 'ci_lower', 'ci_upper']
@@ -1287,7 +1287,7 @@ def board_frame(ratings: pd.Series, lower: pd.Series | None, upper: pd.Series | 
     """The core's leaderboard columns (best first) from ratings and interval bounds.
 
     Without bounds the intervals are NaN and the rank is the plain order, as in
-    :func:`~arena_stats.leaderboard.leaderboard` with ``ci="none"``.
+    :func:`~arena_stats.boards.leaderboard.leaderboard` with ``ci="none"``.
     """
     totals = model_totals(battles).reindex(ratings.index)
     nan = pd.Series(np.nan, index=ratings.index)

@@ -23,7 +23,7 @@ our column         count                                               FastChat 
 In FastChat's metadata the three markdown entries are dicts of sub-counts (``{"h1": .., "h2":
 .., ...}``, ``{"ordered": .., "unordered": ..}``, ``{"**": .., "__": ..}``) and the leaderboard
 uses their sum; an integer is used as it is (FastChat does the same). Counting from texts uses
-:mod:`arena_stats.text_features` (the same regular expressions as FastChat's
+:mod:`arena_stats.features.text` (the same regular expressions as FastChat's
 ``count_markdown_elements``, fenced code removed first); its default tokenizer is a regex, so
 ``style_tokens`` from texts is close to but not the same as FastChat's tiktoken count; pass
 ``tokenizer=`` (any callable returning a sequence, e.g. ``tiktoken``'s ``encode``) to match it.
@@ -53,9 +53,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .battles import Battles, as_battles
-from .errors import InputError
-from .text_features import markdown_counts, token_count
+from ..data.battles import Battles, as_battles
+from ..errors import InputError
+from .text import markdown_counts, token_count
 
 __all__ = ["STYLE_COLUMNS", "METADATA_KEYS", "SOURCES", "style_counts_from_metadata",
            "style_counts_from_texts", "style_features", "add_style_features"]
@@ -203,7 +203,7 @@ def style_features(battles: Battles | pd.DataFrame, *, source: str = "auto",
     source : {"auto", "metadata", "texts", "conversations"}
         Where the counts come from (see the module docstring).
     tokenizer : callable or str, optional
-        Passed to :func:`arena_stats.text_features.token_count` when counting from texts.
+        Passed to :func:`arena_stats.features.text.token_count` when counting from texts.
     features : sequence of str
         A subset of :data:`STYLE_COLUMNS` (e.g. only ``style_tokens`` for length control).
     add_one : bool

@@ -9,7 +9,7 @@ small matrix products of every iteration, and they fight the pool's threads for 
 while chunks run, BLAS is limited to one thread with ``threadpoolctl`` (restored afterwards).
 
 Any ``concurrent.futures.Executor``-like object with ``map`` can stand in for the pool: the Dask
-integration (:mod:`arena_stats.distributed`) passes the cluster's executor.
+integration (:mod:`arena_stats.scale.distributed`) passes the cluster's executor.
 """
 
 from __future__ import annotations

@@ -7,10 +7,10 @@ whatever scheduler is active (a ``dask.distributed.Client`` connected to a
 
 Reduction. Sufficient statistics add up: the counts of a union of battles are the sum of the
 counts of its parts. So every partition of a Dask DataFrame (or every file of a glob) is reduced
-on a worker to :class:`~arena_stats.aggregate.PairCounts` by the same code as the local path
-(:func:`~arena_stats.stream.stream_pair_counts`: same validation, same errors), and the partial
+on a worker to :class:`~arena_stats.data.aggregate.PairCounts` by the same code as the local path
+(:func:`~arena_stats.data.stream.stream_pair_counts`: same validation, same errors), and the partial
 counts are merged in a tree (:data:`FAN_IN` at a time) with
-:func:`~arena_stats.stream.merge_pair_counts`. Only counts travel: at most
+:func:`~arena_stats.data.stream.merge_pair_counts`. Only counts travel: at most
 ``4 * n_models * (n_models - 1) / 2`` numbers per task, whatever the number of battles. The
 result equals ``aggregate(load_battles(...))`` cell for cell, so every fit on it equals the local
 fit exactly.
@@ -29,10 +29,10 @@ Hessian. :func:`fit_contextual_dask` keeps each partition's design on its worker
 for every Newton step, has each worker evaluate its partition's log-likelihood, gradient and
 Hessian at the current parameters; the client sums them (a tree, like the counts) and takes the
 step. The Newton iteration and the result (standard errors, sandwich) are those of
-:mod:`arena_stats.contextual` itself, handed an objective whose sums run on the cluster, so the
+:mod:`arena_stats.models.contextual` itself, handed an objective whose sums run on the cluster, so the
 distributed fit is the local fit up to the order of floating-point additions.
 
-Bootstrap. :func:`bootstrap_dask` runs :func:`~arena_stats.bootstrap.bootstrap` with its chunks
+Bootstrap. :func:`bootstrap_dask` runs :func:`~arena_stats.inference.bootstrap.bootstrap` with its chunks
 of rounds submitted to the cluster through ``Client.get_executor()``. Every chunk draws from its
 own random stream spawned from the seed, so the result is the local result, bit for bit.
 """
@@ -44,11 +44,11 @@ import os
 from collections.abc import Sequence
 from typing import Any
 
-from .aggregate import PairCounts
-from .bootstrap import bootstrap
-from .bradley_terry import BTResult, fit_counts
-from .errors import InputError
-from .stream import input_files, merge_pair_counts, stream_pair_counts
+from ..data.aggregate import PairCounts
+from ..inference.bootstrap import bootstrap
+from ..models.bradley_terry import BTResult, fit_counts
+from ..errors import InputError
+from ..data.stream import input_files, merge_pair_counts, stream_pair_counts
 
 __all__ = ["pair_counts_dask", "fit_dask", "bootstrap_dask", "fit_contextual_dask", "FAN_IN"]
 
@@ -63,7 +63,7 @@ def _require_dask() -> Any:
         import dask
         import dask.dataframe  # noqa: F401
     except ImportError:
-        raise ImportError("arena_stats.distributed needs Dask: pip install 'arena-stats[dask]'") from None
+        raise ImportError("arena_stats.scale.distributed needs Dask: pip install 'arena-stats[dask]'") from None
     return dask
 
 
@@ -127,7 +127,7 @@ def pair_counts_dask(data: Any, *, fan_in: int = FAN_IN, compute: bool = True, s
     ----------
     data : dask.dataframe.DataFrame, str or list of str
         Battles as a Dask DataFrame (any of the schemas of
-        :func:`~arena_stats.battles.load_battles`), or paths, directories and globs of
+        :func:`~arena_stats.data.battles.load_battles`), or paths, directories and globs of
         Parquet / CSV / JSON Lines files (local paths must be visible to every worker), or URL
         globs (``s3://...``) read through ``dask.dataframe``.
     fan_in : int
@@ -138,7 +138,7 @@ def pair_counts_dask(data: Any, *, fan_in: int = FAN_IN, compute: bool = True, s
         A Dask scheduler name (``"sync"``, ``"threads"``, ``"processes"``); default: the active
         client, else Dask's default.
     **read_options
-        Schema and column options, as for :func:`~arena_stats.stream.stream_pair_counts`.
+        Schema and column options, as for :func:`~arena_stats.data.stream.stream_pair_counts`.
 
     Returns
     -------
@@ -185,7 +185,7 @@ def fit_dask(data: Any, ties: str = "half", *, read_options: dict[str, Any] | No
              **fit_options: Any) -> BTResult:
     """Counts on the cluster (:func:`pair_counts_dask`), then the (tiny) fit locally.
 
-    ``fit_options`` go to :func:`~arena_stats.bradley_terry.fit_counts`; the result equals
+    ``fit_options`` go to :func:`~arena_stats.models.bradley_terry.fit_counts`; the result equals
     ``fit_bradley_terry`` on the same battles.
     """
     counts = data if isinstance(data, PairCounts) else pair_counts_dask(data, **(read_options or {}))
@@ -193,19 +193,19 @@ def fit_dask(data: Any, ties: str = "half", *, read_options: dict[str, Any] | No
 
 
 def bootstrap_dask(data: Any, rounds: int = 1000, *, client: Any = None, **bootstrap_options: Any) -> Any:
-    """:func:`~arena_stats.bootstrap.bootstrap` with its chunks of rounds run on Dask workers.
+    """:func:`~arena_stats.inference.bootstrap.bootstrap` with its chunks of rounds run on Dask workers.
 
     Parameters
     ----------
     data : PairCounts, Battles, DataFrame, Dask DataFrame or paths
-        Anything :func:`pair_counts_dask` or :func:`~arena_stats.bootstrap.bootstrap` reads
+        Anything :func:`pair_counts_dask` or :func:`~arena_stats.inference.bootstrap.bootstrap` reads
         (a Dask DataFrame or paths are reduced on the cluster first; clustered bootstraps need
         the battles themselves, in memory).
     rounds : int
     client : distributed.Client, optional
         Default: the current client (``distributed.get_client()``).
     **bootstrap_options
-        As for :func:`~arena_stats.bootstrap.bootstrap` (``ties, seed, confidence, l2 ...``).
+        As for :func:`~arena_stats.inference.bootstrap.bootstrap` (``ties, seed, confidence, l2 ...``).
 
     Returns
     -------
@@ -230,8 +230,8 @@ def _partition_objective(frame: Any, k: int, models: list[str], covariates: Any,
     """One partition's design on the global model list, as a contextual objective (no penalty)."""
     import pandas as pd
 
-    from .battles import Battles, load_battles
-    from .contextual import _convention_family, _Objective, build_design
+    from ..data.battles import Battles, load_battles
+    from ..models.contextual import _convention_family, _Objective, build_design
 
     if len(frame) == 0:
         return None
@@ -269,7 +269,7 @@ def _add_terms(*parts: tuple[float, Any, Any]) -> tuple[float, Any, Any]:
 class _ClusterObjective:
     """The penalised contextual log-likelihood, summed over persisted partitions on the cluster.
 
-    It offers what :func:`arena_stats.contextual._newton` and ``make_result`` use: ``value``,
+    It offers what :func:`arena_stats.models.contextual._newton` and ``make_result`` use: ``value``,
     ``derivatives``, ``meat``, ``family``, ``asm.n``/``asm.p``, ``total`` and ``d`` (the model
     list and covariate names).
     """
@@ -320,18 +320,18 @@ def fit_contextual_dask(data: Any, covariates: Sequence[str] | None = None, ties
                         base: float | None = None, init: float | None = None, anchor: Any = None,
                         tol: float | None = None, max_iter: int | None = None,
                         fan_in: int = FAN_IN, **read_options: Any) -> Any:
-    """:func:`~arena_stats.contextual.fit_contextual` on a Dask DataFrame, Newton's sums on the workers.
+    """:func:`~arena_stats.models.contextual.fit_contextual` on a Dask DataFrame, Newton's sums on the workers.
 
     Parameters
     ----------
     data : dask.dataframe.DataFrame
         Battles with the covariate columns (each a difference "A minus B").
     covariates, ties, position, l2, scale, base, init, anchor, tol, max_iter
-        As for :func:`~arena_stats.contextual.fit_contextual` (defaults are its defaults).
+        As for :func:`~arena_stats.models.contextual.fit_contextual` (defaults are its defaults).
     fan_in : int
         Partial sums added per reduction task.
     **read_options
-        Schema and column options of :func:`~arena_stats.battles.load_battles`.
+        Schema and column options of :func:`~arena_stats.data.battles.load_battles`.
 
     Returns
     -------
@@ -343,8 +343,8 @@ def fit_contextual_dask(data: Any, covariates: Sequence[str] | None = None, ties
     dask = _require_dask()
     from dask import delayed
 
-    from . import contextual as ctx
-    from .bradley_terry import check_mle_exists
+    from ..models import contextual as ctx
+    from ..models.bradley_terry import check_mle_exists
 
     if not (hasattr(data, "to_delayed") and hasattr(data, "npartitions")):
         raise InputError("fit_contextual_dask takes a Dask DataFrame (dask.dataframe.read_parquet(...))")
@@ -375,7 +375,7 @@ def fit_contextual_dask(data: Any, covariates: Sequence[str] | None = None, ties
     basis = ctx._basis(len(models), len(cov_names) + family.n_global, None)
     fit = ctx._newton(obj, start, basis, opt["tol"], opt["max_iter"])
     if not fit.converged:
-        from .errors import ConvergenceError
+        from ..errors import ConvergenceError
         raise ConvergenceError(f"Newton did not reach |grad| <= {opt['tol']:g} in {opt['max_iter']} iterations "
                                f"(|grad| = {fit.grad_norm:.3g})")
     settings = ctx._settings(ties, cov_names, position, l2, opt["scale"], opt["base"], opt["init"], anchor,

@@ -15,7 +15,7 @@ Choices:
   missing value puts it in none.
 * Each category board is fitted on its own battles only, with the same settings as the overall
   board, by any function of the battles that returns a leaderboard frame (the plain
-  :func:`~arena_stats.leaderboard.leaderboard` by default; style control passes a contextual
+  :func:`~arena_stats.boards.leaderboard.leaderboard` by default; style control passes a contextual
   one). Ranks are those boards' ``rank`` column (LMSYS "Rank (UB)").
 * Rank change is ``overall rank - category rank``: positive when the model ranks *better* in
   the category than overall (the same sign as the style-control board's ``rank_change``).
@@ -30,8 +30,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .battles import Battles, _suggest, as_battles
-from .errors import ArenaStatsError, InputError
+from ..data.battles import Battles, _suggest, as_battles
+from ..errors import ArenaStatsError, InputError
 from .leaderboard import leaderboard
 
 __all__ = ["CategoryBoards", "category_leaderboards", "rank_change", "DEFAULT_MIN_CATEGORY_BATTLES",
@@ -171,11 +171,11 @@ def category_leaderboards(battles: Battles | pd.DataFrame, by: str, *,
         Values with fewer battles get no board (reported in ``skipped``).
     board : callable, optional
         ``board(battles) -> leaderboard frame``; default
-        :func:`~arena_stats.leaderboard.leaderboard` with ``leaderboard_kwargs``.
+        :func:`~arena_stats.boards.leaderboard.leaderboard` with ``leaderboard_kwargs``.
     overall : pandas.DataFrame, optional
         The board on all battles, if already computed.
     **leaderboard_kwargs
-        Passed to :func:`~arena_stats.leaderboard.leaderboard` when ``board`` is not given.
+        Passed to :func:`~arena_stats.boards.leaderboard.leaderboard` when ``board`` is not given.
 
     Returns
     -------
@@ -183,7 +183,7 @@ def category_leaderboards(battles: Battles | pd.DataFrame, by: str, *,
 
     Examples
     --------
-    >>> from arena_stats.simulate import simulate_arena
+    >>> from arena_stats.data.simulate import simulate_arena
     >>> boards = category_leaderboards(simulate_arena(6, 6000, seed=5).battles, "category",
     ...                                min_battles=700, ci="sandwich")
     >>> sorted(boards.boards), list(boards.skipped)

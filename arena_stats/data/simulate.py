@@ -95,7 +95,7 @@ def simulate_arena(n_models: int = 50, n_battles: int = 100_000, *, tie_rate: fl
 
     Examples
     --------
-    >>> from arena_stats.simulate import simulate_arena
+    >>> from arena_stats.data.simulate import simulate_arena
     >>> sim = simulate_arena(n_models=5, n_battles=1000, seed=1)
     >>> len(sim.battles), sim.battles.n_models
     (1000, 5)

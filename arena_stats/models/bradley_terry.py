@@ -13,7 +13,7 @@ battle between ``i`` and ``j`` let ``d = theta_i - theta_j``:
 
 ``tie (bothbad)`` counts as a tie in all four.
 
-The fit works on :class:`~arena_stats.aggregate.PairCounts`, never on raw rows. Each convention
+The fit works on :class:`~arena_stats.data.aggregate.PairCounts`, never on raw rows. Each convention
 supplies the log-likelihood of one pair as a function of ``d`` (and the tie parameter) with its
 first and second derivatives; the engine assembles the full gradient and Hessian (a weighted
 graph Laplacian) and runs damped Newton until the gradient norm of the *mean* log-likelihood is
@@ -43,9 +43,9 @@ import pandas as pd
 from scipy.sparse import csr_matrix
 from scipy.special import expit, log_expit
 
-from .aggregate import PairCounts, aggregate
-from .battles import Battles, as_battles
-from .errors import ConvergenceError, InputError, NoMLEError
+from ..data.aggregate import PairCounts, aggregate
+from ..data.battles import Battles, as_battles
+from ..errors import ConvergenceError, InputError, NoMLEError
 
 __all__ = ["TIES", "BTResult", "fit_bradley_terry", "fit_counts", "elo_transform"]
 
@@ -779,7 +779,7 @@ def elo_transform(theta: np.ndarray, models: Sequence[str], scale: float, base: 
         (name, value), = anchor.items()
         models = list(models)
         if name not in models:
-            from .battles import _suggest
+            from ..data.battles import _suggest
             raise InputError(f"anchor model {name!r} is not among the fitted models{_suggest(name, models)}")
         r = r - r[..., [models.index(name)]] + float(value)
     return r
@@ -842,7 +842,7 @@ class BTResult:
         out = np.empty(len(arr), np.int64)
         for k, nm in enumerate(arr):
             if nm not in lookup:
-                from .battles import _suggest
+                from ..data.battles import _suggest
                 raise InputError(f"unknown model {nm!r}{_suggest(nm, self.models)}")
             out[k] = lookup[nm]
         return out
@@ -855,7 +855,7 @@ class BTResult:
 
         Examples
         --------
-        >>> from arena_stats.simulate import simulate_arena
+        >>> from arena_stats.data.simulate import simulate_arena
         >>> from arena_stats import fit_bradley_terry
         >>> fit = fit_bradley_terry(simulate_arena(4, 2000, seed=3).battles, ties="davidson")
         >>> p = fit.predict_proba(["model-000"], ["model-001"])
@@ -1072,7 +1072,7 @@ def cluster_robust_cov(fit: BTResult, battles: Battles, cluster: str) -> pd.Data
     outer products, so correlated votes of one cluster count as one piece of evidence; with one
     battle per cluster it equals :attr:`BTResult.cov_robust`. No small-sample correction.
     """
-    from .aggregate import cluster_cell_matrix
+    from ..data.aggregate import cluster_cell_matrix
     pc = fit.counts
     kmat = cluster_cell_matrix(battles, pc, cluster)
     per_cluster = np.asarray(kmat @ cell_scores(fit))
@@ -1154,8 +1154,8 @@ def fit_bradley_terry(battles: Battles | PairCounts | pd.DataFrame, ties: str = 
         Newton iterations at most.
     covariates : list of str, optional
         Battle-level numeric columns ``x_ab`` entering as ``logit = theta_a - theta_b + x_ab . beta``
-        (style control); the fit is then :func:`arena_stats.contextual.fit_contextual` and the
-        result a :class:`~arena_stats.contextual.ContextualResult` with ``beta`` and its errors.
+        (style control); the fit is then :func:`arena_stats.models.contextual.fit_contextual` and the
+        result a :class:`~arena_stats.models.contextual.ContextualResult` with ``beta`` and its errors.
     position : bool
         Add a first-slot (home advantage) effect as a covariate.
     covariate_l2 : float

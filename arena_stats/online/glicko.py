@@ -35,10 +35,10 @@ import numpy as np
 import pandas as pd
 from scipy.special import ndtri
 
-from .battles import Battles, as_battles, timestamps
-from .aggregate import model_totals
+from ..data.battles import Battles, as_battles, timestamps
+from ..data.aggregate import model_totals
 from .elo import _expand, _scores, leaderboard_frame, summary_lines, time_order
-from .errors import ConvergenceError, InputError
+from ..errors import ConvergenceError, InputError
 
 __all__ = ["GlickoResult", "glicko2", "glicko2_update", "GLICKO_SCALE", "DEFAULT_RATING", "DEFAULT_RD",
            "DEFAULT_VOLATILITY", "DEFAULT_TAU", "PERIODS"]
@@ -315,7 +315,7 @@ def glicko2(battles: Battles | pd.DataFrame, period: str | int | None = None, *,
     sigma = np.full(n, float(volatility))
     for name, (r0, rd0, v0) in (initial or {}).items():
         if name not in models:
-            from .battles import _suggest
+            from ..data.battles import _suggest
             raise InputError(f"initial values for unknown model {name!r}{_suggest(name, models)}")
         k = models.index(name)
         mu[k], phi[k], sigma[k] = (r0 - DEFAULT_RATING) / GLICKO_SCALE, rd0 / GLICKO_SCALE, v0

@@ -1,7 +1,7 @@
 """Streaming battles larger than memory to sufficient statistics, in bounded memory.
 
 :func:`stream_pair_counts` reads Parquet, CSV/TSV and JSON Lines files (or directories of
-them) batch by batch and returns the same :class:`~arena_stats.aggregate.PairCounts` as
+them) batch by batch and returns the same :class:`~arena_stats.data.aggregate.PairCounts` as
 ``aggregate(load_battles(...))`` would, with the same validation and the same error messages
 (file, row, column), while holding only one batch and a table of counts in memory. A billion
 battles between 300 models reduce to at most ``4 * 300 * 299 / 2`` numbers, so memory is
@@ -22,14 +22,14 @@ Design, chosen by measurement (``docs/scale.md``):
   per *ordered* (A, B, verdict) slot, dense while the models are few (:data:`DENSE_SLOTS`) and
   as sorted sparse keys otherwise (and whenever battles carry weights, which key the cells).
   At the end the codes are re-mapped to the sorted model list and each battle is flipped to
-  ``i < j`` exactly as :func:`~arena_stats.aggregate.aggregate` does, so the result is equal
+  ``i < j`` exactly as :func:`~arena_stats.data.aggregate.aggregate` does, so the result is equal
   cell for cell, in the same order.
 * **Merging.** :func:`merge_pair_counts` combines counts with different model lists by the
-  same route; it is what the Dask reduction (:mod:`arena_stats.distributed`) and the saved
-  state (:mod:`arena_stats.state`) use.
+  same route; it is what the Dask reduction (:mod:`arena_stats.scale.distributed`) and the saved
+  state (:mod:`arena_stats.scale.state`) use.
 
 JSON arrays (``.json``) and gzip-compressed Parquet cannot be read in batches; such files are
-loaded whole with :func:`~arena_stats.battles.load_battles` and merged in.
+loaded whole with :func:`~arena_stats.data.battles.load_battles` and merged in.
 """
 
 from __future__ import annotations
@@ -49,8 +49,8 @@ import pyarrow.compute as pc
 from .aggregate import PairCounts, aggregate
 from .battles import (_LABELS, A_WINS, B_WINS, KAGGLE_ONE_HOT, OUTCOME_NAMES, Battles, _format_of,
                       _normalise, _suggest, load_battles)
-from .errors import InputError
-from .progress import progress as progress_bar
+from ..errors import InputError
+from .._util.progress import progress as progress_bar
 
 __all__ = ["stream_pair_counts", "merge_pair_counts", "input_files", "DEFAULT_BATCH_ROWS"]
 
@@ -212,7 +212,7 @@ def merge_pair_counts(*counts: PairCounts) -> PairCounts:
     --------
     >>> import pandas as pd
     >>> from arena_stats import load_battles
-    >>> from arena_stats.aggregate import aggregate
+    >>> from arena_stats.data.aggregate import aggregate
     >>> one = aggregate(load_battles(pd.DataFrame({"model_a": ["x"], "model_b": ["y"], "winner": ["model_a"]})))
     >>> two = aggregate(load_battles(pd.DataFrame({"model_a": ["z"], "model_b": ["x"], "winner": ["tie"]})))
     >>> both = merge_pair_counts(one, two)
@@ -587,7 +587,7 @@ def stream_pair_counts(source: Any, *more: Any, schema: str = "auto", model_a_co
         are skipped). DataFrames go through the same batch code via Arrow (the fast way to
         reduce an in-memory frame); JSON arrays and ``.parquet.gz`` files are loaded whole.
     schema, model_a_col, model_b_col, outcome_col, winner_col, loser_col, wins_a_col, wins_b_col, ties_col, bothbad_col, weight_col, outcome_map, format
-        As in :func:`~arena_stats.battles.load_battles`.
+        As in :func:`~arena_stats.data.battles.load_battles`.
     batch_rows : int
         Rows per Parquet batch (CSV / JSON Lines blocks are :data:`TEXT_BLOCK_BYTES`).
     progress : bool
@@ -607,7 +607,7 @@ def stream_pair_counts(source: Any, *more: Any, schema: str = "auto", model_a_co
     >>> import os, tempfile
     >>> import pandas as pd
     >>> from arena_stats import load_battles
-    >>> from arena_stats.aggregate import aggregate
+    >>> from arena_stats.data.aggregate import aggregate
     >>> df = pd.DataFrame({"model_a": ["x", "y", "z"], "model_b": ["y", "x", "x"],
     ...                    "winner": ["model_a", "tie", "model_b"]})
     >>> path = os.path.join(tempfile.mkdtemp(), "battles.csv")

@@ -1,7 +1,7 @@
 """Ratings over time: the leaderboard as it stood at each date.
 
 For Bradley-Terry the likelihood depends on the battles only through the counts per (pair,
-verdict) cell (:mod:`~arena_stats.aggregate`), and counts add up. So the battles are reduced
+verdict) cell (:mod:`~arena_stats.data.aggregate`), and counts add up. So the battles are reduced
 *once* to counts per (period, pair, verdict, weight); the statistics at a date are the sum of
 its periods' counts (all periods so far, or the last ``window`` of them), and each date's fit
 is warm-started from the previous date's strengths, so it typically takes 2-4 Newton steps. No
@@ -34,10 +34,10 @@ import numpy as np
 import pandas as pd
 from scipy.special import ndtri
 
-from .aggregate import PairCounts
-from .battles import A_WINS, B_WINS, Battles, as_battles, timestamps
-from .errors import InputError, NoMLEError
-from .progress import progress as progress_bar
+from ..data.aggregate import PairCounts
+from ..data.battles import A_WINS, B_WINS, Battles, as_battles, timestamps
+from ..errors import InputError, NoMLEError
+from .._util.progress import progress as progress_bar
 
 __all__ = ["RatingsOverTime", "ratings_over_time", "period_cuts", "FALLBACK_L2", "DEFAULT_MIN_BATTLES",
            "OVER_TIME_COLUMNS"]
@@ -252,7 +252,7 @@ def ratings_over_time(battles: Battles | pd.DataFrame, freq: str | Sequence[Any]
 
     Examples
     --------
-    >>> from arena_stats.simulate import simulate_arena
+    >>> from arena_stats.data.simulate import simulate_arena
     >>> sim = simulate_arena(n_models=6, n_battles=3000, seed=2, days=90)
     >>> rot = ratings_over_time(sim.battles, "M")
     >>> len(rot.dates), list(rot.frame.columns[:4])
@@ -304,7 +304,7 @@ def _board(date: pd.Timestamp, models: list[str], rating: np.ndarray, lower: np.
 def _over_time_bt(battles: Battles, pid: np.ndarray, labels: pd.DatetimeIndex, cumulative: bool,
                   window: int | None, ties: str, l2: float, confidence: float, scale: float, base: float,
                   init: float, progress: bool) -> pd.DataFrame:
-    from .bradley_terry import fit_counts
+    from ..models.bradley_terry import fit_counts
     names = battles.models
     per_period = _period_cells(battles, pid, len(labels))
     z = float(ndtri(0.5 + confidence / 2))
@@ -360,7 +360,7 @@ def _fit_quietly(fit_counts: Any, pc: PairCounts, ties: str, l2: float, scale: f
 def _over_time_elo(battles: Battles, ts: pd.Series, labels: pd.DatetimeIndex, cuts: pd.DatetimeIndex,
                    cumulative: bool, window: int | None, k: float, scale: float, base: float, init: float,
                    progress: bool) -> pd.DataFrame:
-    from .elo import compute_elo
+    from ..online.elo import compute_elo
     names = np.asarray(battles.models, dtype=object)
     boards = []
     if cumulative:

@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .errors import InputError
+from ..errors import InputError
 
 __all__ = [
     "A_WINS", "B_WINS", "TIE", "BOTHBAD", "OUTCOME_NAMES", "SCHEMAS",

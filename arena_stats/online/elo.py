@@ -67,10 +67,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .aggregate import model_totals
-from .battles import A_WINS, B_WINS, Battles, as_battles, timestamps
-from .errors import InputError
-from .progress import progress as progress_bar
+from ..data.aggregate import model_totals
+from ..data.battles import A_WINS, B_WINS, Battles, as_battles, timestamps
+from ..errors import InputError
+from .._util.progress import progress as progress_bar
 
 __all__ = ["summary_lines", "leaderboard_frame", "EloResult", "EloBootstrapResult", "compute_elo", "elo_bootstrap", "bootstrap_indices",
            "time_order", "BACKENDS", "default_backend", "DEFAULT_K", "DEFAULT_SCALE", "DEFAULT_BASE",
@@ -136,12 +136,12 @@ def summary_lines(title: list[str], frame: pd.DataFrame, columns: list[tuple[str
 
 def leaderboard_frame(rating: pd.Series, lower: pd.Series | None, upper: pd.Series | None,
                       totals: pd.DataFrame, extra: dict[str, pd.Series] | None = None) -> pd.DataFrame:
-    """A leaderboard in :data:`~arena_stats.leaderboard.LEADERBOARD_COLUMNS` order, best first.
+    """A leaderboard in :data:`~arena_stats.boards.leaderboard.LEADERBOARD_COLUMNS` order, best first.
 
     ``rank`` is LMSYS's Rank (UB) on the intervals, or the plain rank by rating without them;
     ``extra`` columns (indexed by model) follow.
     """
-    from .leaderboard import LEADERBOARD_COLUMNS, rank_ub
+    from ..boards.leaderboard import LEADERBOARD_COLUMNS, rank_ub
     models = rating.index
     lo = rating.to_numpy(float) if lower is None else lower.reindex(models).to_numpy(float)
     hi = rating.to_numpy(float) if upper is None else upper.reindex(models).to_numpy(float)
@@ -809,7 +809,7 @@ def elo_bootstrap(battles: Battles | pd.DataFrame, rounds: int = DEFAULT_ROUNDS,
 
     Examples
     --------
-    >>> from arena_stats.simulate import simulate_arena
+    >>> from arena_stats.data.simulate import simulate_arena
     >>> sim = simulate_arena(n_models=4, n_battles=400, seed=1)
     >>> res = elo_bootstrap(sim.battles, rounds=50, seed=0)
     >>> res.ratings.shape
@@ -903,7 +903,7 @@ def _boot_numpy(keys: np.ndarray, prep: _Prepared, q: np.ndarray, seen: np.ndarr
 
 def _bootstrap_result(values: np.ndarray, point: EloResult, models: list[str], rounds: int, seed: int,
                       confidence: float, backend: str) -> EloBootstrapResult:
-    from .bootstrap import rank_summary
+    from ..inference.bootstrap import rank_summary
     idx = pd.Index(models, name="model")
     alpha = 1 - confidence
     with np.errstate(all="ignore"), _quiet_nan_warnings():

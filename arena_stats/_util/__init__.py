@@ -1,0 +1,1 @@
+"""Plumbing with no statistics in it: progress bars, threads, atomic file writes."""

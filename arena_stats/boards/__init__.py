@@ -1,0 +1,1 @@
+"""Layer 6, boards: the leaderboard, category boards and ratings over time."""

@@ -1,0 +1,1 @@
+"""Layer 4, inference: the bootstrap, its exact resampling, and ranks."""

@@ -1,0 +1,1 @@
+"""Layer 3, models: the likelihood families, the one solver engine, and fitted results."""

@@ -1,0 +1,1 @@
+"""Layer 7, scale: incremental state and the Dask cluster path."""
