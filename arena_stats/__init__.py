@@ -21,7 +21,9 @@ if _os.path.basename(_sys.argv[0] if _sys.argv else "") in ("arena-stats", "-m")
     for _var in _BLAS_THREAD_VARS:
         _os.environ.setdefault(_var, "1")
 
-from .data.battles import Battles, filter_battles, load_battles
+from .data.battles import Battles, filter_battles
+
+from .data.readers import load_battles
 from .errors import ArenaStatsError, ConvergenceError, InputError, NoMLEError
 
 __version__ = "0.1.0"

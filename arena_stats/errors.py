@@ -7,7 +7,11 @@ the file, the row and the column where that is known, and say what was expected.
 
 from __future__ import annotations
 
-__all__ = ["ArenaStatsError", "InputError", "NoMLEError", "ConvergenceError"]
+import difflib
+from collections.abc import Iterable
+from typing import Any
+
+__all__ = ["ArenaStatsError", "InputError", "NoMLEError", "ConvergenceError", "suggest"]
 
 
 class ArenaStatsError(Exception):
@@ -60,3 +64,15 @@ class NoMLEError(ArenaStatsError, ValueError):
 
 class ConvergenceError(ArenaStatsError, RuntimeError):
     """The solver did not reach the requested tolerance."""
+
+
+def suggest(name: Any, candidates: Iterable[Any]) -> str:
+    """`` (did you mean 'x'?)`` for the closest candidates to a misspelt name, or ``""``.
+
+    Examples
+    --------
+    >>> suggest("gpt4", ["gpt-4", "claude-2"])
+    " (did you mean 'gpt-4'?)"
+    """
+    close = difflib.get_close_matches(str(name), [str(c) for c in candidates], n=3, cutoff=0.6)
+    return f" (did you mean {' or '.join(repr(c) for c in close)}?)" if close else ""

@@ -30,7 +30,8 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from .data.aggregate import aggregate, model_totals, pairwise_matrices
-from .data.battles import Battles, as_battles
+from .data.battles import Battles
+from .data.readers import as_battles
 from .errors import InputError, NoMLEError
 
 __all__ = ["plot_leaderboard", "plot_win_fraction", "plot_battle_counts", "plot_win_probability",

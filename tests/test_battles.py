@@ -10,7 +10,8 @@ import pandas as pd
 import pytest
 
 from arena_stats import InputError, filter_battles, load_battles
-from arena_stats.data.battles import A_WINS, B_WINS, BOTHBAD, TIE, read_table
+from arena_stats.data.battles import A_WINS, B_WINS, BOTHBAD, TIE
+from arena_stats.data.readers import read_table
 
 ARENA = pd.DataFrame({
     "model_a": ["gpt-4", "claude-2", "llama-2", "gpt-4", "claude-2"],

@@ -158,7 +158,7 @@ def test_render_table_csv_and_json_keep_full_precision():
 
 def test_matrix_prints_win_fractions_with_three_decimals_and_counts_as_integers(battles_csv, capsys):
     from arena_stats.data.aggregate import aggregate, pairwise_matrices
-    from arena_stats.data.battles import load_battles
+    from arena_stats.data.readers import load_battles
     assert main(["matrix", str(battles_csv), "--top", "6", "-q"]) == 0
     header, rows = _table_cells(capsys.readouterr().out)
     assert header[0] == "model" and len(rows) == 6

@@ -30,7 +30,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..data.battles import Battles, _suggest, as_battles
+from ..data.battles import Battles
+
+from ..data.readers import as_battles
+
+from ..errors import suggest
 from ..errors import ArenaStatsError, InputError
 from .leaderboard import leaderboard
 
@@ -191,7 +195,7 @@ def category_leaderboards(battles: Battles | pd.DataFrame, by: str, *,
     """
     battles = as_battles(battles)
     if by not in battles.frame:
-        raise InputError(f"cannot split on missing column{_suggest(by, battles.frame.columns)}", column=by)
+        raise InputError(f"cannot split on missing column{suggest(by, battles.frame.columns)}", column=by)
     if min_battles < 1:
         raise InputError(f"min_battles must be at least 1, got {min_battles}")
     fit_board = board if board is not None else (lambda b: leaderboard(b, **leaderboard_kwargs))

@@ -21,7 +21,8 @@ import pandas as pd
 from scipy.special import ndtri
 
 from ..data.aggregate import aggregate, model_totals
-from ..data.battles import Battles, as_battles
+from ..data.battles import Battles
+from ..data.readers import as_battles
 from ..inference.bootstrap import DEFAULT_CONFIDENCE, DEFAULT_ROUNDS, BootstrapResult, bootstrap
 from ..models.bradley_terry import DEFAULT_BASE, DEFAULT_INIT, DEFAULT_SCALE, BTResult, cluster_robust_cov, fit_counts
 from ..errors import InputError

@@ -35,7 +35,8 @@ import pandas as pd
 from scipy.special import ndtri
 
 from ..data.aggregate import PairCounts
-from ..data.battles import A_WINS, B_WINS, Battles, as_battles, timestamps
+from ..data.battles import A_WINS, B_WINS, Battles, timestamps
+from ..data.readers import as_battles
 from ..errors import InputError, NoMLEError
 from .._util.progress import progress as progress_bar
 

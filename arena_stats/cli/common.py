@@ -13,7 +13,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..data.battles import SCHEMAS, Battles, filter_battles, load_battles
+from ..data.battles import Battles, filter_battles
+
+from ..data.readers import SCHEMAS, load_battles
 from ..errors import InputError
 from .._util.io import atomic_write
 

@@ -33,7 +33,7 @@ def _add_model_args(p: argparse.ArgumentParser) -> None:
 def _extra(args: argparse.Namespace):  # noqa: ANN202
     if not args.extra_battles:
         return None
-    from ..data.battles import load_battles
+    from ..data.readers import load_battles
     return load_battles(args.extra_battles)
 
 

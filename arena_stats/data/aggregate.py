@@ -20,7 +20,9 @@ import numpy as np
 import pandas as pd
 from scipy.sparse import csr_matrix
 
-from .battles import BOTHBAD, TIE, Battles, as_battles
+from .battles import BOTHBAD, TIE, Battles
+
+from .readers import as_battles
 from ..errors import InputError
 
 __all__ = ["PairCounts", "aggregate", "model_totals", "pairwise_matrices"]
@@ -178,8 +180,8 @@ def cluster_cell_matrix(battles: Battles, pc: PairCounts, column: str) -> csr_ma
     this matrix) and the cluster-robust sandwich (sum scores within rows).
     """
     if column not in battles.frame:
-        from .battles import _suggest
-        raise InputError(f"cannot cluster on missing column{_suggest(column, battles.frame.columns)}",
+        from ..errors import suggest
+        raise InputError(f"cannot cluster on missing column{suggest(column, battles.frame.columns)}",
                          column=column)
     n = battles.n_models
     key = cell_keys(battles.a, battles.b, battles.outcome, n).astype(np.int64)

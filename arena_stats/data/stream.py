@@ -47,9 +47,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from .aggregate import PairCounts, aggregate
-from .battles import (_LABELS, A_WINS, B_WINS, KAGGLE_ONE_HOT, OUTCOME_NAMES, Battles, _format_of,
-                      _normalise, _suggest, load_battles)
-from ..errors import InputError
+from .battles import A_WINS, B_WINS, OUTCOME_NAMES, Battles
+from .readers import _LABELS, KAGGLE_ONE_HOT, _format_of, _normalise, load_battles
+from ..errors import InputError, suggest
 from .._util.progress import progress as progress_bar
 
 __all__ = ["stream_pair_counts", "merge_pair_counts", "input_files", "DEFAULT_BATCH_ROWS"]
@@ -308,7 +308,7 @@ def _resolve(names: Sequence[str], file: str, opts: Mapping[str, Any]) -> _Spec:
                            cols, None)
     weight = opts["weight_col"]
     if weight is not None and weight not in names:
-        raise InputError(f"missing weight column{_suggest(weight, names)}", file=file, column=weight)
+        raise InputError(f"missing weight column{suggest(weight, names)}", file=file, column=weight)
     # Battles reads columns named "weight" and "count" as weights and battles per row
     weight = weight or ("weight" if "weight" in names else None)
     count = "count" if "count" in names and schema != "aggregated" else None

@@ -53,7 +53,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..data.battles import Battles, as_battles
+from ..data.battles import Battles
+
+from ..data.readers import as_battles
 from ..errors import InputError
 from .text import markdown_counts, token_count
 

@@ -39,7 +39,8 @@ import numpy as np
 import pandas as pd
 
 from ..data.aggregate import PairCounts, aggregate, cluster_cell_matrix
-from ..data.battles import Battles, as_battles
+from ..data.battles import Battles
+from ..data.readers import as_battles
 from ..models.bradley_terry import (CHORD_BLOCK_SIZE, DEFAULT_BASE, DEFAULT_INIT, DEFAULT_SCALE, GRAD_TOL,
                             BTResult, _chord, _grad_hess, _inverse, _newton, _null_vector,
                             _PairScatter, _Problem, chord_plain, elo_transform, fit_counts,

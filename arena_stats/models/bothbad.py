@@ -46,7 +46,9 @@ import numpy as np
 import pandas as pd
 from scipy.special import chdtrc, log_expit, logsumexp
 
-from ..data.battles import A_WINS, B_WINS, BOTHBAD, TIE, Battles, as_battles
+from ..data.battles import A_WINS, B_WINS, BOTHBAD, TIE, Battles
+
+from ..data.readers import as_battles
 from .bradley_terry import DEFAULT_BASE, DEFAULT_INIT, DEFAULT_SCALE, GRAD_TOL
 from .contextual import (ContextualResult, Design, Family, build_design, fit_contextual, make_result,
                          run_fit, _check_exists, _settings)

@@ -44,7 +44,8 @@ from scipy.sparse import csr_matrix
 from scipy.special import expit, log_expit
 
 from ..data.aggregate import PairCounts, aggregate
-from ..data.battles import Battles, as_battles
+from ..data.battles import Battles
+from ..data.readers import as_battles
 from ..errors import ConvergenceError, InputError, NoMLEError
 
 __all__ = ["TIES", "BTResult", "fit_bradley_terry", "fit_counts", "elo_transform"]
@@ -779,8 +780,8 @@ def elo_transform(theta: np.ndarray, models: Sequence[str], scale: float, base: 
         (name, value), = anchor.items()
         models = list(models)
         if name not in models:
-            from ..data.battles import _suggest
-            raise InputError(f"anchor model {name!r} is not among the fitted models{_suggest(name, models)}")
+            from ..errors import suggest
+            raise InputError(f"anchor model {name!r} is not among the fitted models{suggest(name, models)}")
         r = r - r[..., [models.index(name)]] + float(value)
     return r
 
@@ -842,8 +843,8 @@ class BTResult:
         out = np.empty(len(arr), np.int64)
         for k, nm in enumerate(arr):
             if nm not in lookup:
-                from ..data.battles import _suggest
-                raise InputError(f"unknown model {nm!r}{_suggest(nm, self.models)}")
+                from ..errors import suggest
+                raise InputError(f"unknown model {nm!r}{suggest(nm, self.models)}")
             out[k] = lookup[nm]
         return out
 

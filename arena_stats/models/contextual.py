@@ -60,7 +60,9 @@ import pandas as pd
 from scipy.special import expit, log_expit, ndtr, ndtri
 
 from ..data.aggregate import PairCounts, aggregate, model_totals
-from ..data.battles import A_WINS, B_WINS, Battles, _suggest, as_battles
+from ..data.battles import A_WINS, B_WINS, Battles
+from ..data.readers import as_battles
+from ..errors import suggest
 from ..inference.bootstrap import CHUNK, DEFAULT_CONFIDENCE, BootstrapResult, rank_summary
 from .bradley_terry import (DEFAULT_BASE, DEFAULT_INIT, DEFAULT_SCALE, GRAD_TOL, TIE_PARAM_NAME, BTResult,
                             TIE_START, TIES, check_mle_exists, elo_transform, local_terms,
@@ -192,7 +194,7 @@ def covariate_matrix(battles: Battles, covariates: Sequence[str] | pd.DataFrame 
             covariates = [covariates]
         for c in covariates:
             if c not in battles.frame:
-                raise InputError(f"missing covariate column{_suggest(c, battles.frame.columns)}", column=c)
+                raise InputError(f"missing covariate column{suggest(c, battles.frame.columns)}", column=c)
             names.append(str(c))
             cols.append(_numeric(battles.frame[c], str(c)))
     if position:
@@ -260,7 +262,7 @@ def build_design(battles: Battles, covariates: Sequence[str] | pd.DataFrame | np
     clus = None
     if cluster is not None:
         if cluster not in battles.frame:
-            raise InputError(f"cannot cluster on missing column{_suggest(cluster, battles.frame.columns)}",
+            raise InputError(f"cannot cluster on missing column{suggest(cluster, battles.frame.columns)}",
                              column=cluster)
         clus = pd.factorize(battles.frame[cluster], use_na_sentinel=False)[0].astype(np.int64)
     design = Design(battles.models, lo, hi, o, X, count, weight, clus, names, False, len(a))

@@ -68,7 +68,8 @@ import numpy as np
 import pandas as pd
 
 from ..data.aggregate import model_totals
-from ..data.battles import A_WINS, B_WINS, Battles, as_battles, timestamps
+from ..data.battles import A_WINS, B_WINS, Battles, timestamps
+from ..data.readers import as_battles
 from ..errors import InputError
 from .._util.progress import progress as progress_bar
 

@@ -35,7 +35,9 @@ import numpy as np
 import pandas as pd
 from scipy.special import ndtri
 
-from ..data.battles import Battles, as_battles, timestamps
+from ..data.battles import Battles, timestamps
+
+from ..data.readers import as_battles
 from ..data.aggregate import model_totals
 from .elo import _expand, _scores, leaderboard_frame, summary_lines, time_order
 from ..errors import ConvergenceError, InputError
@@ -315,8 +317,8 @@ def glicko2(battles: Battles | pd.DataFrame, period: str | int | None = None, *,
     sigma = np.full(n, float(volatility))
     for name, (r0, rd0, v0) in (initial or {}).items():
         if name not in models:
-            from ..data.battles import _suggest
-            raise InputError(f"initial values for unknown model {name!r}{_suggest(name, models)}")
+            from ..errors import suggest
+            raise InputError(f"initial values for unknown model {name!r}{suggest(name, models)}")
         k = models.index(name)
         mu[k], phi[k], sigma[k] = (r0 - DEFAULT_RATING) / GLICKO_SCALE, rd0 / GLICKO_SCALE, v0
     entered = np.zeros(n, bool)

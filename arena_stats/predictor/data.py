@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..data.battles import read_table
+from ..data.readers import read_table
 from ..errors import InputError
 
 __all__ = ["LABEL_A", "LABEL_B", "LABEL_TIE", "NO_LABEL", "CLASS_COLUMNS", "TEXT_COLUMNS",

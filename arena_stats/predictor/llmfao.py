@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..data.battles import read_table
+from ..data.readers import read_table
 from ..errors import InputError
 
 __all__ = ["LLMFAO_FILES", "default_llmfao_dir", "load_llmfao"]

@@ -40,7 +40,9 @@ import numpy as np
 import pandas as pd
 from scipy.optimize import minimize
 
-from ..data.battles import Battles, as_battles
+from ..data.battles import Battles
+
+from ..data.readers import as_battles
 from ..errors import InputError
 from .._util.io import atomic_write
 from .data import CLASS_COLUMNS, LABEL_A, LABEL_B, one_hot

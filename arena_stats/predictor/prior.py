@@ -37,7 +37,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..data.battles import Battles, load_battles
+from ..data.battles import Battles
+
+from ..data.readers import load_battles
 from ..models.bradley_terry import fit_bradley_terry, outcome_probabilities
 from ..errors import InputError
 from .data import LABEL_A, LABEL_B, LABEL_TIE

@@ -230,7 +230,9 @@ def _partition_objective(frame: Any, k: int, models: list[str], covariates: Any,
     """One partition's design on the global model list, as a contextual objective (no penalty)."""
     import pandas as pd
 
-    from ..data.battles import Battles, load_battles
+    from ..data.battles import Battles
+
+    from ..data.readers import load_battles
     from ..models.contextual import _convention_family, _Objective, build_design
 
     if len(frame) == 0:
