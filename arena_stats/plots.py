@@ -6,14 +6,15 @@ figures can be saved as PNG, SVG or PDF. Design choices:
 
 * *Readable from 2 to 300 models.* Figure size grows with the number of labelled models
   (:data:`INCH_PER_LABEL` per label, within :data:`MIN_SIZE` and :data:`MAX_SIZE`) and the label
-  font shrinks towards :data:`MIN_FONT`; ``top_k`` keeps the best ``k`` models. Heatmaps print
+  font shrinks towards :data:`MIN_FONT`; ``top`` keeps the best ``k`` models. Heatmaps print
   their numbers only up to :data:`MAX_ANNOTATED` models.
 * *Sorted by rating.* Heatmaps and distributions follow a rating order: the one given, a fit's
   ratings, or a Bradley-Terry fit of the battles (falling back to win rate when the MLE does
   not exist).
-* *Rank tiers.* The forest plot shades runs of models whose intervals overlap the tier's leader
-  (a new tier starts at the first model whose upper bound is below the leader's lower bound),
-  so "statistically tied" groups are visible at a glance.
+* *Rank tiers are the board's ranks.* The forest plot shades runs of models that share the
+  board's ``rank`` (the one rank rule of :mod:`~arena_stats.inference.ranks`) and labels them
+  with it, so the picture and the table cannot disagree. Intervals and ranks are whatever the
+  board was built with (``ci``, ``confidence``, ``anchor``, ``scale`` ...).
 * ``style="paper"``: serif fonts, small sizes, no top/right spines, thin lines, 300 dpi, and
   colour maps that survive grey-scale printing.
 """
@@ -33,6 +34,7 @@ from .data.aggregate import aggregate, model_totals, pairwise_matrices
 from .data.battles import Battles
 from .data.readers import as_battles
 from .errors import InputError, NoMLEError
+from .inference.ranks import board_ranks, tiers
 
 __all__ = ["plot_leaderboard", "plot_win_fraction", "plot_battle_counts", "plot_win_probability",
            "plot_calibration", "plot_ratings_over_time", "plot_bootstrap", "rank_tiers", "STYLES",
@@ -95,13 +97,26 @@ def _span(n: int, extra: float = 1.5) -> float:
     return float(np.clip(n * INCH_PER_LABEL + extra, MIN_SIZE, MAX_SIZE))
 
 
-def _check_top_k(top_k: int | None) -> None:
-    if top_k is not None and (int(top_k) != top_k or top_k < 1):
-        raise InputError(f"top_k must be a positive whole number, got {top_k!r}")
+def _check_top(top: int | None) -> None:
+    if top is not None and (isinstance(top, bool) or int(top) != top or top < 1):
+        raise InputError(f"top must be a positive whole number, got {top!r}")
+
+
+def _top(top: int | None, top_k: int | None) -> int | None:
+    """``top``, or the deprecated ``top_k`` (with a warning)."""
+    if top_k is None:
+        return top
+    import warnings
+    warnings.warn("top_k= is now top=, as everywhere in the package", DeprecationWarning, stacklevel=3)
+    return top_k
 
 
 def _as_board(result: Any) -> pd.DataFrame:
-    """A leaderboard frame (model, rating, ci_lower, ci_upper, ...) from any result or frame."""
+    """A board frame (model, rating, ci_lower, ci_upper, rank ...) from any result or frame.
+
+    A frame without ``rank`` is ranked by the one rank rule; without intervals, a model's
+    interval is its rating (the plain order).
+    """
     frame = result if isinstance(result, pd.DataFrame) else getattr(result, "to_frame", lambda: None)()
     if frame is None:
         raise InputError(f"cannot plot a {type(result).__name__}; expected a leaderboard DataFrame or a result "
@@ -112,38 +127,27 @@ def _as_board(result: Any) -> pd.DataFrame:
     missing = [c for c in ("model", "rating") if c not in frame]
     if missing:
         raise InputError(f"the leaderboard lacks column(s) {', '.join(missing)}")
-    if "ci_lower" not in frame or "ci_upper" not in frame:
-        if "se" in frame:
-            frame["ci_lower"] = frame["rating"] - 1.959963984540054 * frame["se"]
-            frame["ci_upper"] = frame["rating"] + 1.959963984540054 * frame["se"]
-        else:
-            frame["ci_lower"] = frame["ci_upper"] = frame["rating"]
-    return frame.sort_values("rating", ascending=False, kind="stable").reset_index(drop=True)
+    for col in ("ci_lower", "ci_upper"):
+        if col not in frame:
+            frame[col] = np.nan
+    rating = frame["rating"].to_numpy(float)
+    for col in ("ci_lower", "ci_upper"):
+        frame[col] = np.where(np.isfinite(frame[col].to_numpy(float)), frame[col].to_numpy(float), rating)
+    if "rank" not in frame:
+        frame["rank"] = board_ranks(rating, frame["ci_lower"].to_numpy(float), frame["ci_upper"].to_numpy(float))[0]
+    return frame.sort_values(["rating", "model"], ascending=[False, True], kind="stable").reset_index(drop=True)
 
 
 def rank_tiers(rating: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> np.ndarray:
-    """Tier of each model (1 = top), models sorted by rating, best first.
-
-    A new tier starts at the first model whose upper bound lies below the current tier
-    leader's lower bound.
+    """Tier of each model (1 = top): the board's ranks (:func:`~arena_stats.inference.ranks.board_ranks`)
+    numbered in order, so tiers and the table's ``rank`` agree by construction.
 
     Examples
     --------
     >>> rank_tiers(np.array([10, 9, 5, 4]), np.array([8, 7, 3, 2]), np.array([12, 11, 7, 6])).tolist()
-    [1, 1, 2, 2]
+    [1, 1, 2, 3]
     """
-    rating = np.asarray(rating, float)
-    if len(rating) > 1 and np.any(np.diff(rating) > 0):
-        raise InputError("rank_tiers needs the models sorted by rating, best first")
-    tiers = np.ones(len(rating), np.int64)
-    leader = 0
-    for m in range(1, len(rating)):
-        if upper[m] < lower[leader]:
-            leader = m
-            tiers[m] = tiers[m - 1] + 1
-        else:
-            tiers[m] = tiers[m - 1]
-    return tiers
+    return tiers(board_ranks(np.asarray(rating, float), lower, upper)[0]) + 1
 
 
 def _order(battles: Battles | None, ratings: Any) -> list[str]:
@@ -215,23 +219,25 @@ def _layout(fig: Figure, n: int, labels: Sequence[str], font: float, *, left: bo
                         top=1 - min(0.6 * h, (width_in if top else 0.5) + 0.2) / h, bottom=bottom / h)
 
 
-def _limit(order: list[str], top_k: int | None) -> list[str]:
-    _check_top_k(top_k)
-    return order[:top_k] if top_k else order
+def _limit(order: list[str], top: int | None) -> list[str]:
+    _check_top(top)
+    return order[:top] if top else order
 
 
 # --------------------------------------------------------------------------------- plots
-def plot_leaderboard(result: Any, *, top_k: int | None = None, style: str = "default",
+def plot_leaderboard(result: Any, *, top: int | None = None, top_k: int | None = None,
+                     style: str = "default",
                      title: str | None = None) -> Figure:
-    """Forest plot: each model's rating and interval, best at the top, rank tiers shaded.
+    """Forest plot: each model's rating and interval, best at the top, shaded by the board's rank.
 
     Parameters
     ----------
-    result : DataFrame or result
-        A leaderboard (columns ``model, rating, ci_lower, ci_upper``) or anything with
-        ``to_frame()`` giving one (BT fit, bootstrap, Elo, Glicko results).
-    top_k : int, optional
-        Show only the best ``top_k`` models.
+    result : Leaderboard, DataFrame or result
+        A board (:func:`~arena_stats.leaderboard`; columns ``model, rating, ci_lower,
+        ci_upper``, ``rank``) or anything with ``to_frame()`` giving one (fits, bootstraps, Elo,
+        Glicko results). The plot shows the board's own intervals and ranks.
+    top : int, optional
+        Show only the best ``top`` models.
     style : {"default", "paper"}
     title : str, optional
 
@@ -244,10 +250,11 @@ def plot_leaderboard(result: Any, *, top_k: int | None = None, style: str = "def
     >>> [t.get_text() for t in fig.axes[0].get_yticklabels()]
     ['a', 'b', 'c']
     """
+    top = _top(top, top_k)
     board = _as_board(result)
-    _check_top_k(top_k)
-    if top_k:
-        board = board.head(top_k)
+    _check_top(top)
+    if top:
+        board = board.head(top)
     n = len(board)
     with _styled(style):
         fig = Figure(figsize=(7.0 if style != "paper" else 3.5 + 0.02 * n, _span(n)))
@@ -255,11 +262,13 @@ def plot_leaderboard(result: Any, *, top_k: int | None = None, style: str = "def
         y = np.arange(n)
         r = board["rating"].to_numpy(float)
         lo, hi = board["ci_lower"].to_numpy(float), board["ci_upper"].to_numpy(float)
-        tiers = rank_tiers(r, lo, hi)
-        for t in np.unique(tiers):
-            rows = np.flatnonzero(tiers == t)
-            if t % 2 == 0:
-                ax.axhspan(rows[0] - 0.5, rows[-1] + 0.5, color="0.92", zorder=0, lw=0)
+        rank = board["rank"].to_numpy()
+        # runs of consecutive models sharing the board's rank, shaded alternately
+        starts = np.flatnonzero(np.r_[True, rank[1:] != rank[:-1]])
+        for k, start in enumerate(starts):
+            stop = starts[k + 1] if k + 1 < len(starts) else n
+            if k % 2 == 1:
+                ax.axhspan(start - 0.5, stop - 0.5, color="0.92", zorder=0, lw=0)
         ax.errorbar(r, y, xerr=[r - lo, hi - r], fmt="o", ms=3 if n > 50 else 4, capsize=0 if n > 50 else 2,
                     color="black" if style == "paper" else "C0", ecolor="0.4" if style == "paper" else "C0",
                     elinewidth=0.8, zorder=2)
@@ -270,16 +279,17 @@ def plot_leaderboard(result: Any, *, top_k: int | None = None, style: str = "def
         ax.grid(axis="x", color="0.85", lw=0.5, zorder=0)
         if n <= 60:
             ax2 = ax.secondary_yaxis("right")
-            ax2.set_yticks(y, labels=[f"tier {t}" if k == 0 or tiers[k - 1] != t else ""
-                                      for k, t in enumerate(tiers)], fontsize=max(MIN_FONT, font - 1))
+            ax2.set_yticks(y, labels=[f"rank {t}" if k == 0 or rank[k - 1] != t else ""
+                                      for k, t in enumerate(rank)], fontsize=max(MIN_FONT, font - 1))
             ax2.tick_params(length=0)
         if title or style != "paper":
-            ax.set_title(title or f"Ratings with intervals ({n} models; shaded: rank tiers)")
+            ax.set_title(title or f"Ratings with intervals ({n} models; shading: models sharing a rank)")
         _layout(fig, n, [str(m) for m in board["model"]], font)
     return fig
 
 
-def plot_win_fraction(battles: Battles | pd.DataFrame, *, ratings: Any = None, top_k: int | None = None,
+def plot_win_fraction(battles: Battles | pd.DataFrame, *, ratings: Any = None, top: int | None = None,
+                      top_k: int | None = None,
                       style: str = "default") -> Figure:
     """Observed fraction of battles the row model won against the column model (ties half).
 
@@ -290,8 +300,9 @@ def plot_win_fraction(battles: Battles | pd.DataFrame, *, ratings: Any = None, t
     >>> len(fig.axes[0].get_yticklabels())
     4
     """
+    top = _top(top, top_k)
     battles = as_battles(battles)
-    order = _limit(_order(battles, ratings), top_k)
+    order = _limit(_order(battles, ratings), top)
     frac, _ = pairwise_matrices(aggregate(battles), order=order)
     with _styled(style):
         return _heatmap(frac, cmap=CMAPS[style]["diverging"], vmin=0.0, vmax=1.0, fmt=".2f",
@@ -299,20 +310,24 @@ def plot_win_fraction(battles: Battles | pd.DataFrame, *, ratings: Any = None, t
                         colorbar="win fraction", style=style)
 
 
-def plot_battle_counts(battles: Battles | pd.DataFrame, *, ratings: Any = None, top_k: int | None = None,
+def plot_battle_counts(battles: Battles | pd.DataFrame, *, ratings: Any = None, top: int | None = None,
+                       top_k: int | None = None,
                        style: str = "default") -> Figure:
     """Number of battles between each pair, models ordered by rating."""
+    top = _top(top, top_k)
     battles = as_battles(battles)
-    order = _limit(_order(battles, ratings), top_k)
+    order = _limit(_order(battles, ratings), top)
     _, count = pairwise_matrices(aggregate(battles), order=order)
     with _styled(style):
         return _heatmap(count.where(count > 0), cmap=CMAPS[style]["sequential"], vmin=0.0, vmax=None, fmt=".0f",
                         title="Battles per pair", colorbar="battles", style=style)
 
 
-def plot_win_probability(fit: Any, *, top_k: int | None = None, style: str = "default") -> Figure:
+def plot_win_probability(fit: Any, *, top: int | None = None, top_k: int | None = None,
+                         style: str = "default") -> Figure:
     """Predicted probability that the row model beats the column model, from a fitted model."""
-    order = _limit(_order(None, fit), top_k)
+    top = _top(top, top_k)
+    order = _limit(_order(None, fit), top)
     probs = fit.win_probability_matrix().loc[order, order].astype(float)
     values = probs.to_numpy(copy=True)
     np.fill_diagonal(values, np.nan)
@@ -322,7 +337,8 @@ def plot_win_probability(fit: Any, *, top_k: int | None = None, style: str = "de
                         colorbar="predicted win probability", style=style)
 
 
-def plot_calibration(fit: Any, *, top_k: int | None = None, min_battles: int = 1, style: str = "default"
+def plot_calibration(fit: Any, *, top: int | None = None, top_k: int | None = None, min_battles: int = 1,
+                     style: str = "default"
                      ) -> Figure:
     """Observed vs predicted win fraction per pair: does the fitted model describe the data?
 
@@ -333,15 +349,16 @@ def plot_calibration(fit: Any, *, top_k: int | None = None, min_battles: int = 1
     ----------
     fit : BTResult
         A fit (its ``counts`` are the observations).
-    top_k : int, optional
-        Only pairs among the best ``top_k`` models.
+    top : int, optional
+        Only pairs among the best ``top`` models.
     min_battles : int
         Only pairs with at least this many battles.
     """
+    top = _top(top, top_k)
     pc = getattr(fit, "counts", None)
     if pc is None:
         raise InputError("plot_calibration needs a fit that carries its counts (a BTResult)")
-    order = _limit(_order(None, fit), top_k)
+    order = _limit(_order(None, fit), top)
     frac, count = pairwise_matrices(pc, order=order)
     n = len(order)
     iu = np.triu_indices(n, k=1)
@@ -376,7 +393,8 @@ def plot_calibration(fit: Any, *, top_k: int | None = None, min_battles: int = 1
 
 
 def plot_ratings_over_time(history: Any, *, models: Sequence[str] | None = None,
-                           top_k: int | None = DEFAULT_TOP_LINES, select: str = "last", bands: bool = True,
+                           top: int | None = DEFAULT_TOP_LINES, top_k: int | None = None, select: str = "last",
+                           bands: bool = True,
                            style: str = "default", title: str | None = None) -> Figure:
     """Ratings over time, one line per model, with interval bands where available.
 
@@ -386,8 +404,8 @@ def plot_ratings_over_time(history: Any, *, models: Sequence[str] | None = None,
         Tidy ``date, model, rating`` (+ ``ci_lower, ci_upper``): :func:`ratings_over_time`,
         ``compute_elo(..., history="day").history`` or ``glicko2(..., history=True).history``.
     models : list of str, optional
-        The models to draw (default: ``top_k`` of them chosen by ``select``).
-    top_k : int
+        The models to draw (default: ``top`` of them chosen by ``select``).
+    top : int
     select : {"last", "peak"}
         Choose the models with the best rating at the last date, or the best peak rating.
     bands : bool
@@ -395,6 +413,7 @@ def plot_ratings_over_time(history: Any, *, models: Sequence[str] | None = None,
 
     Ratings flagged ``few_battles`` are drawn faint.
     """
+    top = _top(top, top_k)
     frame = history.frame if hasattr(history, "frame") else history
     if not isinstance(frame, pd.DataFrame) or not {"date", "model", "rating"} <= set(frame.columns):
         raise InputError("plot_ratings_over_time needs a tidy frame with date, model and rating columns")
@@ -402,7 +421,7 @@ def plot_ratings_over_time(history: Any, *, models: Sequence[str] | None = None,
     if "ci_lower" not in frame and "rd" in frame:
         frame["ci_lower"] = frame["rating"] - 1.959963984540054 * frame["rd"]
         frame["ci_upper"] = frame["rating"] + 1.959963984540054 * frame["rd"]
-    _check_top_k(top_k)
+    _check_top(top)
     if select not in ("last", "peak"):
         raise InputError(f"select must be 'last' or 'peak', got {select!r}")
     if models is None:
@@ -410,7 +429,7 @@ def plot_ratings_over_time(history: Any, *, models: Sequence[str] | None = None,
             score = frame.groupby("model", observed=True)["rating"].max()
         else:
             score = frame.sort_values("date").groupby("model", observed=True)["rating"].last()
-        models = list(score.sort_values(ascending=False, kind="stable").index[:top_k or len(score)])
+        models = list(score.sort_values(ascending=False, kind="stable").index[:top or len(score)])
     else:
         unknown = [m for m in models if m not in set(frame["model"])]
         if unknown:
@@ -445,32 +464,38 @@ def plot_ratings_over_time(history: Any, *, models: Sequence[str] | None = None,
     return fig
 
 
-def plot_bootstrap(result: Any, *, what: str = "ratings", kind: str = "box", top_k: int | None = None,
+def plot_bootstrap(result: Any, *, what: str = "ratings", kind: str = "box", top: int | None = None,
+                   top_k: int | None = None,
                    style: str = "default") -> Figure:
     """Bootstrap distribution of each model's rating or rank, as box or violin plots.
 
     Parameters
     ----------
-    result : BootstrapResult or EloBootstrapResult (anything with ``ratings`` and ``ranks``
-        frames of rounds x models), or a rounds x models DataFrame of ratings.
+    result : BootstrapResult or EloBootstrapResult (anything with ``samples`` and ``ranks``
+        frames of rounds x models), a Leaderboard built with the bootstrap, or a rounds x
+        models DataFrame of ratings.
     what : {"ratings", "ranks"}
     kind : {"box", "violin"}
-    top_k : int, optional
+    top : int, optional
     """
+    top = _top(top, top_k)
     if what not in ("ratings", "ranks"):
         raise InputError(f"what must be 'ratings' or 'ranks', got {what!r}")
     if kind not in ("box", "violin"):
         raise InputError(f"kind must be 'box' or 'violin', got {kind!r}")
-    table = result if isinstance(result, pd.DataFrame) else getattr(result, what, None)
-    if isinstance(result, pd.DataFrame) and what == "ranks":
-        values = result.to_numpy(float)
-        filled = np.where(np.isnan(values), -np.inf, values)
-        ranks = 1 + (filled[:, None, :] > filled[:, :, None]).sum(axis=2)
-        table = pd.DataFrame(ranks, columns=result.columns)
-    if not isinstance(table, pd.DataFrame):
-        raise InputError(f"cannot plot the bootstrap of a {type(result).__name__}")
-    ratings = result if isinstance(result, pd.DataFrame) else result.ratings
-    order = _limit(list(ratings.median(axis=0).sort_values(ascending=False, kind="stable").index), top_k)
+    if getattr(result, "bootstrap", None) is not None and not hasattr(result, "samples"):
+        result = result.bootstrap  # a Leaderboard built with the bootstrap
+    samples = result if isinstance(result, pd.DataFrame) else getattr(result, "samples", None)
+    if not isinstance(samples, pd.DataFrame):
+        raise InputError(f"cannot plot the bootstrap of a {type(result).__name__} (build the board with "
+                         "ci='bootstrap')")
+    if what == "ranks":
+        from .inference.ranks import round_ranks
+        table = pd.DataFrame(round_ranks(samples.to_numpy(float)), columns=samples.columns)
+    else:
+        table = samples
+    ratings = samples
+    order = _limit(list(ratings.median(axis=0).sort_values(ascending=False, kind="stable").index), top)
     n = len(order)
     data = [table[m].dropna().to_numpy(float) for m in order]
     with _styled(style):

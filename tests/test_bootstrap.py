@@ -26,8 +26,8 @@ def test_same_seed_gives_identical_numbers_and_threads_do_not_matter(small_arena
     a = bootstrap(small_arena.battles, rounds=120, seed=7, threads=1)
     b = bootstrap(small_arena.battles, rounds=120, seed=7, threads=2)
     c = bootstrap(small_arena.battles, rounds=120, seed=8)
-    assert np.array_equal(a.ratings.to_numpy(), b.ratings.to_numpy())
-    assert not np.array_equal(a.ratings.to_numpy(), c.ratings.to_numpy())
+    assert np.array_equal(a.samples.to_numpy(), b.samples.to_numpy())
+    assert not np.array_equal(a.samples.to_numpy(), c.samples.to_numpy())
 
 
 @pytest.mark.parametrize("ties,l2", [("half", 0.0), ("drop", 0.0), ("half", 0.5), ("davidson", 0.0),
@@ -50,7 +50,7 @@ def test_each_round_equals_a_full_fit_on_its_counts(small_arena, ties, l2):
                         cell_weight=np.ones(3 * pc.n_pairs))
         refit = fit_bradley_terry(cells, ties=ties, l2=l2)
         # the round stops one chord step past |grad| <= 1e-8, the refit is polished to round-off
-        np.testing.assert_allclose(bs.ratings.iloc[r].to_numpy(), refit.ratings.to_numpy(), atol=1e-6)
+        np.testing.assert_allclose(bs.samples.iloc[r].to_numpy(), refit.ratings.to_numpy(), atol=1e-6)
     assert CHUNK >= 3
 
 
@@ -74,7 +74,7 @@ def test_weighted_rounds_equal_weighted_refits_on_their_drawn_counts(small_arena
                         cell_outcome=np.tile([0, 1, 2], pc.n_pairs), cell_count=tables[:, :, r].T.ravel(),
                         cell_weight=np.ones(3 * pc.n_pairs))
         refit = fit_bradley_terry(cells)
-        np.testing.assert_allclose(bs.ratings.iloc[r].to_numpy(), refit.ratings.to_numpy(), atol=1e-6)
+        np.testing.assert_allclose(bs.samples.iloc[r].to_numpy(), refit.ratings.to_numpy(), atol=1e-6)
     # the draws resample battles: on average each (pair, verdict) weight sum is the observed one
     many = _RoundCounts(pc).draw(np.random.default_rng(0), 4000)
     observed = pc.table()
@@ -83,7 +83,7 @@ def test_weighted_rounds_equal_weighted_refits_on_their_drawn_counts(small_arena
     assert (np.abs(many.mean(axis=2) - observed) <= 5 * se + 1e-9).all()
     # and the rounds differ from the unweighted bootstrap's
     plain = bootstrap(small_arena.battles, rounds=3, seed=5, threads=1)
-    assert not np.allclose(plain.ratings.to_numpy(), bs.ratings.to_numpy())
+    assert not np.allclose(plain.samples.to_numpy(), bs.samples.to_numpy())
 
 
 def _row_bootstrap_sd(battles, rounds, seed):
@@ -100,7 +100,7 @@ def test_count_bootstrap_widths_equal_row_bootstrap_widths():
     battles = simulate_arena(6, 4000, seed=3).battles
     rounds = 400
     sd_rows = _row_bootstrap_sd(battles, rounds, seed=1)
-    sd_counts = bootstrap(battles, rounds=rounds, seed=2).ratings.std(ddof=1)
+    sd_counts = bootstrap(battles, rounds=rounds, seed=2).samples.std(ddof=1)
     log_ratio = np.log(sd_counts / sd_rows.loc[sd_counts.index])
     se = np.sqrt(1 / rounds)  # relative s.e. of a ratio of two independent sd estimates
     assert abs(log_ratio.mean()) < 3 * se
@@ -112,8 +112,8 @@ def test_cluster_bootstrap_is_wider_when_clusters_share_verdicts():
     base = simulate_arena(6, 1500, seed=4).battles.to_frame()
     copies = pd.concat([base.assign(voter=np.arange(len(base)))] * 4, ignore_index=True)
     battles = load_battles(copies)
-    plain = bootstrap(battles, rounds=200, seed=1).ratings.std().mean()
-    clustered = bootstrap(battles, rounds=200, seed=1, cluster="voter").ratings.std().mean()
+    plain = bootstrap(battles, rounds=200, seed=1).samples.std().mean()
+    clustered = bootstrap(battles, rounds=200, seed=1, cluster="voter").samples.std().mean()
     assert 1.6 < clustered / plain < 2.4  # sqrt(4) = 2
 
 
@@ -122,8 +122,8 @@ def test_one_battle_per_cluster_bootstraps_like_the_plain_bootstrap():
     frame = simulate_arena(6, 3000, seed=6).battles.to_frame()
     battles = load_battles(frame.assign(voter=np.arange(len(frame))))
     rounds = 400
-    sd_plain = bootstrap(battles, rounds=rounds, seed=1).ratings.std(ddof=1)
-    sd_cluster = bootstrap(battles, rounds=rounds, seed=2, cluster="voter").ratings.std(ddof=1)
+    sd_plain = bootstrap(battles, rounds=rounds, seed=1).samples.std(ddof=1)
+    sd_cluster = bootstrap(battles, rounds=rounds, seed=2, cluster="voter").samples.std(ddof=1)
     log_ratio = np.log(sd_cluster / sd_plain)
     se = np.sqrt(1 / rounds)  # relative s.e. of a ratio of two independent sd estimates
     assert abs(log_ratio.mean()) < 3 * se
@@ -141,8 +141,15 @@ def test_intervals_contain_the_point_estimate_and_summary_reads(small_arena):
     bs = bootstrap(small_arena.battles, rounds=100, seed=0, ties="davidson")
     assert ((bs.ci_lower <= bs.point.ratings) & (bs.point.ratings <= bs.ci_upper)).all()
     assert "100 rounds" in bs.summary()
-    assert list(bs.to_frame().columns) == ["model", "rating", "ci_lower", "ci_upper", "sd", "rank_lower",
-                                           "rank_upper", "p_top"]
+    assert list(bs.to_frame().columns) == ["model", "rating", "ci_lower", "ci_upper", "sd", "rank", "rank_lower",
+                                           "rank_upper", "rank_ci_lower", "rank_ci_upper", "p_top"]
+    frame = bs.to_frame()
+    # the one rank rule on the percentile intervals: rank_lower <= rank <= rank_upper always
+    assert (frame.rank_lower <= frame["rank"]).all() and (frame["rank"] <= frame.rank_upper).all()
+    assert repr(bs).startswith("BootstrapResult(100 rounds") and len(repr(bs)) < 200
+    with pytest.warns(DeprecationWarning, match="samples"):
+        old = bs.ratings
+    assert old is bs.samples
 
 
 def test_degenerate_rounds_are_counted_not_hidden():
@@ -153,13 +160,13 @@ def test_degenerate_rounds_are_counted_not_hidden():
     battles = load_battles(pd.concat([frame, extra], ignore_index=True))
     bs = bootstrap(battles, rounds=100, seed=0)
     assert bs.n_degenerate > 0
-    assert np.isfinite(bs.ratings.to_numpy()).all()
+    assert np.isfinite(bs.samples.to_numpy()).all()
     # with a prior every round has a finite estimate: none is degenerate, and a round in which
     # "rare" lost its only win is still its own exact fit (refitted with the same prior)
     prior = bootstrap(battles, rounds=100, seed=0, l2=0.5)
     assert prior.n_degenerate == 0
-    assert np.isfinite(prior.ratings.to_numpy()).all()
-    assert prior.ratings["rare"].min() < prior.point.ratings["rare"] - 100
+    assert np.isfinite(prior.samples.to_numpy()).all()
+    assert prior.samples["rare"].min() < prior.point.ratings["rare"] - 100
     from dataclasses import replace
 
     from arena_stats.data.aggregate import aggregate
@@ -169,12 +176,12 @@ def test_degenerate_rounds_are_counted_not_hidden():
     seeds = np.random.SeedSequence(0).spawn(-(-100 // chunk))
     tables = np.concatenate([_RoundCounts(pc).draw(np.random.default_rng(sd), min(chunk, 100 - k * chunk))
                              for k, sd in enumerate(seeds)], axis=2)
-    worst = int(np.argmin(prior.ratings["rare"].to_numpy()))
+    worst = int(np.argmin(prior.samples["rare"].to_numpy()))
     cells = replace(pc, cell_pair=np.repeat(np.arange(pc.n_pairs), 3), cell_outcome=np.tile([0, 1, 2], pc.n_pairs),
                     cell_count=tables[:, :, worst].T.ravel(), cell_weight=np.ones(3 * pc.n_pairs))
     with pytest.warns(UserWarning, match="without the prior the MLE would not exist"):
         refit = fit_bradley_terry(cells, l2=0.5)  # that round is one where "rare" never won
-    np.testing.assert_allclose(prior.ratings.iloc[worst].to_numpy(), refit.ratings.to_numpy(), atol=1e-6)
+    np.testing.assert_allclose(prior.samples.iloc[worst].to_numpy(), refit.ratings.to_numpy(), atol=1e-6)
 
 
 @pytest.mark.slow

@@ -163,6 +163,7 @@ def test_bothbad_predictions_sum_to_one_and_grow_for_weak_pairs():
     order = np.argsort(res.fit.theta)
     weak, strong = [res.models[k] for k in order[:2]], [res.models[k] for k in order[-2:]]
     p = res.predict_proba([weak[0], strong[0]], [weak[1], strong[1]])
+    assert list(p.columns) == ["winner_model_a", "winner_model_b", "winner_tie", "winner_bothbad"]
     assert np.allclose(p.sum(axis=1), 1)
-    assert p[0, 3] > p[1, 3]
+    assert p["winner_bothbad"].iloc[0] > p["winner_bothbad"].iloc[1]
     assert "likelihood-ratio" in res.summary()

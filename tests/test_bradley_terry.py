@@ -181,18 +181,22 @@ def test_tie_model_hessian_matches_finite_differences(ties):
     """Fisher SEs come from the analytic Hessian; check it numerically at the optimum."""
     frame = _random_arena(8, n_models=4, n_battles=800)
     fit = fit_bradley_terry(load_battles(frame), ties=ties)
-    from arena_stats.models.bradley_terry import _grad_hess, make_problem
+    from arena_stats.models.pair_problem import make_problem
     pc = aggregate(load_battles(frame))
     prob = make_problem(pc, ties)
     x = np.append(fit.theta, fit.log_tie)[None]
-    _, g, h = _grad_hess(x, prob)
+    _, g, h = prob.derivatives(x)
     eps = 1e-6
     num = np.zeros_like(h[0])
     for k in range(x.shape[1]):
         dx = np.zeros_like(x)
         dx[0, k] = eps
-        num[:, k] = (_grad_hess(x + dx, prob, hessian=False)[1][0] - _grad_hess(x - dx, prob, hessian=False)[1][0]) / (2 * eps)
+        num[:, k] = (prob.derivatives(x + dx, hessian=False)[1][0] - prob.derivatives(x - dx, hessian=False)[1][0]) / (2 * eps)
     np.testing.assert_allclose(h[0], num, atol=1e-4 * np.abs(h).max())
+    # and the gradient is the finite difference of the value
+    gnum = np.array([(prob.value(x + eps * np.eye(x.shape[1])[k]) - prob.value(x - eps * np.eye(x.shape[1])[k]))[0]
+                     / (2 * eps) for k in range(x.shape[1])])
+    np.testing.assert_allclose(g[0], gnum, atol=1e-5 * np.abs(g).max() + 1e-6)
 
 
 def test_simulated_davidson_arena_recovers_planted_ratings_and_nu():
@@ -217,26 +221,33 @@ def test_predict_proba_rows_sum_to_one_for_every_convention():
 def test_ratings_follow_elo_scale_definition():
     fit = fit_bradley_terry(simulate_arena(4, 3000, seed=2).battles)
     r = fit.ratings
-    p = fit.predict_proba(["model-000"], ["model-001"])[0, 0]
+    p = fit.predict_proba(["model-000"], ["model-001"]).iloc[0]["winner_model_a"]
+    assert fit.win_probability("model-000", "model-001") == pytest.approx(p, abs=1e-15)
     expected = 1 / (1 + 10 ** ((r["model-001"] - r["model-000"]) / 400))
     assert abs(p - expected) < 1e-12
     assert abs(r.mean() - 1000) < 1e-9
 
 
-def test_anchor_shifts_every_rating_by_the_same_amount():
+def test_anchor_is_a_pure_shift_of_ratings_with_the_same_covariances():
     battles = simulate_arena(5, 3000, seed=2).battles
     plain = fit_bradley_terry(battles)
     anchored = fit_bradley_terry(battles, anchor={"model-003": 1114.0})
     assert anchored.ratings["model-003"] == pytest.approx(1114.0, abs=1e-9)
     diff = anchored.ratings - plain.ratings
     assert np.ptp(diff.to_numpy()) < 1e-9
-    assert anchored.se["model-003"] == pytest.approx(0.0, abs=1e-6)
-    # the covariances are those of the differences to the anchor: T C T' with T = I - 1 e_a'
+    # a shift changes no covariance: the anchored model keeps its standard error
+    for got, base in ((anchored.cov, plain.cov), (anchored.cov_robust, plain.cov_robust)):
+        np.testing.assert_allclose(got.to_numpy(), base.to_numpy(), rtol=1e-12, atol=1e-12)
+    assert anchored.se["model-003"] == pytest.approx(plain.se["model-003"], rel=1e-12) and plain.se["model-003"] > 1
+    # differences from one model are a separate question: intervals(reference=) answers it with
+    # the variance of the difference, T C T' with T = I - 1 e_a' (here on the diagonal)
     a = plain.models.index("model-003")
     t = np.eye(len(plain.models))
     t[:, a] -= 1.0
-    for got, base in ((anchored.cov, plain.cov), (anchored.cov_robust, plain.cov_robust)):
-        np.testing.assert_allclose(got.to_numpy(), t @ base.to_numpy() @ t.T, rtol=1e-9, atol=1e-9)
+    lo, hi = plain.intervals(0.95, robust=False, reference="model-003")
+    se = (hi - lo).to_numpy() / (2 * 1.959963984540054)
+    np.testing.assert_allclose(se, np.sqrt(np.diag(t @ plain.cov.to_numpy() @ t.T)), rtol=1e-9, atol=1e-9)
+    assert se[a] == 0.0
 
 
 def test_base_and_scale_change_units_not_ranking():
@@ -294,12 +305,12 @@ def test_l2_objective_is_maximised():
     battles = simulate_arena(5, 500, seed=1).battles
     fit = fit_bradley_terry(battles, l2=2.0)
     pc = aggregate(battles)
-    from arena_stats.models.bradley_terry import _objective, make_problem
+    from arena_stats.models.pair_problem import make_problem
     prob = make_problem(pc, "half", 2.0)
-    best = _objective(fit.theta[None], prob)[0]
+    best = prob.value(fit.theta[None])[0]
     rng = np.random.default_rng(0)
     for _ in range(20):
-        assert _objective((fit.theta + 1e-3 * rng.normal(size=fit.theta.size))[None], prob)[0] <= best
+        assert prob.value((fit.theta + 1e-3 * rng.normal(size=fit.theta.size))[None])[0] <= best
 
 
 def test_bothbad_counts_as_a_tie_by_default():
@@ -344,7 +355,7 @@ def test_quick_strong_connectivity_check_agrees_with_csgraph():
     from scipy.sparse import random as sparse_random
     from scipy.sparse.csgraph import connected_components
 
-    from arena_stats.models.bradley_terry import _strongly_connected
+    from arena_stats.models.existence import _strongly_connected
     rng = np.random.default_rng(0)
     verdicts = set()
     for trial in range(300):
@@ -363,7 +374,7 @@ def test_predict_proba_is_an_exact_mirror_image_when_the_contestants_swap(small_
     names = np.array(fit.models, dtype=object)
     a, b = np.meshgrid(np.arange(len(names)), np.arange(len(names)), indexing="ij")
     a, b = names[a.ravel()], names[b.ravel()]
-    p, q = fit.predict_proba(a, b), fit.predict_proba(b, a)
+    p, q = fit.predict_proba(a, b).to_numpy(), fit.predict_proba(b, a).to_numpy()
     assert (p[:, 0] == q[:, 1]).all() and (p[:, 1] == q[:, 0]).all() and (p[:, 2] == q[:, 2]).all()
     assert np.allclose(p.sum(axis=1), 1.0, rtol=0, atol=1e-15)
     assert (p >= 0).all()
@@ -375,27 +386,10 @@ def test_predict_proba_is_an_exact_mirror_image_when_the_contestants_swap(small_
     assert (p[same, 0] == p[same, 1]).all()
 
 
-def test_large_systems_solved_by_cholesky_agree_with_lu_and_fall_back_when_indefinite():
-    """Fits of CHOLESKY_MIN_DIM models and more invert and step through Cholesky factors."""
-    from arena_stats.models.bradley_terry import CHOLESKY_MIN_DIM, _inverse, _newton_step
-    rng = np.random.default_rng(0)
-    n = CHOLESKY_MIN_DIM + 5
-    b = rng.normal(size=(n, n))
-    spd = b @ b.T / n + np.eye(n)
-    np.testing.assert_allclose(_inverse(spd), np.linalg.inv(spd), rtol=1e-9, atol=1e-12)
-    g = rng.normal(size=(2, n))
-    np.testing.assert_allclose(_newton_step(np.stack([spd, 2 * spd]), g),
-                               np.stack([np.linalg.solve(spd, g[0]), np.linalg.solve(2 * spd, g[1])]), rtol=1e-9)
-    indefinite = spd - 3 * np.eye(n)  # some eigenvalues negative: Cholesky fails, LU answers
-    np.testing.assert_allclose(_inverse(indefinite), np.linalg.inv(indefinite), rtol=1e-7, atol=1e-9)
-    np.testing.assert_allclose(_newton_step(indefinite[None], g[:1])[0], np.linalg.solve(indefinite, g[0]),
-                               rtol=1e-7, atol=1e-9)
-
-
 @pytest.mark.parametrize("ties", ["davidson", "rao-kupper"])
 def test_strength_form_tie_scores_equal_the_logistic_form(ties):
     """The bootstrap's per-model-exponential scores agree with local_terms' per-pair ones."""
-    from arena_stats.models.bradley_terry import _tie_scores, local_terms
+    from arena_stats.models.families import local_terms, strength_scores
     rng = np.random.default_rng(0)
     n, pairs, rounds = 20, 150, 4
     i = rng.integers(0, n, pairs)
@@ -404,6 +398,6 @@ def test_strength_form_tie_scores_equal_the_logistic_form(ties):
     lam = np.abs(rng.normal(0, 0.5, (rounds, 1))) + 0.1
     wi, wj, wt = (rng.integers(0, 30, (rounds, pairs)).astype(float) for _ in range(3))
     _, g_d, g_l, *_ = local_terms(theta[:, i] - theta[:, j], lam, wi, wj, wt, ties, loglik=False)
-    got_d, got_l = _tie_scores(theta, lam, wi, wj, wt, i, j, ties)
+    got_d, got_l = strength_scores(theta, lam, wi, wj, wt, i, j, ties)
     np.testing.assert_allclose(got_d, g_d, rtol=1e-11, atol=1e-11 * np.abs(g_d).max())
     np.testing.assert_allclose(got_l, g_l, rtol=1e-11, atol=1e-11 * np.abs(g_l).max())

@@ -27,7 +27,7 @@ def test_each_category_board_equals_the_board_fitted_on_that_subset(arena):
     assert boards.boards
     for value, board in boards.boards.items():
         sub = arena.frame[arena.frame["category"] == value]
-        direct = leaderboard(Battles(sub.reset_index(drop=True)), ci="sandwich")
+        direct = leaderboard(Battles(sub.reset_index(drop=True)), ci="sandwich").to_frame()
         merged = board.merge(direct, on="model", suffixes=("", "_direct"))
         assert len(merged) == len(board) == len(direct)
         assert np.allclose(merged["rating"], merged["rating_direct"], atol=1e-8)
@@ -91,15 +91,66 @@ def test_missing_column_is_an_error(arena):
         category_leaderboards(arena, "languag")
 
 
-def test_cli_by_prints_category_boards_and_the_overview(tmp_path):
+def _run(argv):
+    out, err = io.StringIO(), io.StringIO()
+    with redirect_stdout(out), redirect_stderr(err):
+        code = main(argv)
+    return code, out.getvalue(), err.getvalue()
+
+
+def test_cli_by_prints_one_tidy_table_and_the_overview_on_request(tmp_path):
     b = simulate_arena(6, 6000, seed=23).battles
     path = tmp_path / "battles.csv"
     b.to_frame().to_csv(path, index=False)
-    out, err = io.StringIO(), io.StringIO()
-    with redirect_stdout(out), redirect_stderr(err):
-        code = main(["leaderboard", str(path), "--by", "category", "--min-category-battles", "700",
-                     "--ci", "sandwich"])
+    base = ["leaderboard", str(path), "--by", "category", "--min-category-battles", "700", "--ci", "sandwich"]
+    code, text, err = _run(base)
+    assert code == 0 and "threshold: 700 battles" in err and "math" in err
+    assert text.split("\n")[0].split()[:3] == ["category", "rank", "model"] and OVERALL in text
+    code, text, _ = _run(base + ["--overview"])
+    assert code == 0 and "coding_change" in text
+
+
+@pytest.mark.parametrize("fmt", ["csv", "json", "table", "markdown"])
+def test_cli_by_output_reads_back_as_one_table_in_every_format(tmp_path, fmt):
+    b = simulate_arena(6, 6000, seed=23).battles
+    path = tmp_path / "battles.csv"
+    b.to_frame().to_csv(path, index=False)
+    out = tmp_path / f"board.{fmt}"
+    code, _, _ = _run(["leaderboard", str(path), "--by", "category", "--min-category-battles", "700",
+                       "--ci", "sandwich", "--format", fmt, "-o", str(out), "-q"])
     assert code == 0
-    text = out.getvalue()
-    assert "overall" in text and "coding_change" in text
-    assert "threshold: 700 battles" in err.getvalue() and "math" in err.getvalue()
+    boards = category_leaderboards(b, "category", min_battles=700, ci="sandwich")
+    expected = boards.to_frame()
+    if fmt == "csv":
+        back = pd.read_csv(out)
+    elif fmt == "json":
+        back = pd.read_json(out)
+    elif fmt == "markdown":
+        lines = [ln for ln in out.read_text().splitlines() if ln.startswith("|") and "---" not in ln]
+        cells = [[c.strip() for c in ln.strip("|").split("|")] for ln in lines]
+        back = pd.DataFrame(cells[1:], columns=cells[0])
+    else:
+        back = pd.read_fwf(out)
+    assert list(back.columns) == list(expected.columns)
+    assert len(back) == len(expected)
+    assert back["category"].astype(str).tolist() == expected["category"].tolist()
+    assert back["model"].astype(str).tolist() == expected["model"].tolist()
+    if fmt in ("csv", "json"):
+        np.testing.assert_allclose(back["rating"], expected["rating"], rtol=1e-12)
+
+
+def test_cli_by_split_writes_one_file_per_category(tmp_path):
+    b = simulate_arena(6, 6000, seed=23).battles
+    path = tmp_path / "battles.csv"
+    b.to_frame().to_csv(path, index=False)
+    out = tmp_path / "board.csv"
+    code, _, _ = _run(["leaderboard", str(path), "--by", "category", "--min-category-battles", "700",
+                       "--ci", "sandwich", "--format", "csv", "-o", str(out), "--split", "-q"])
+    assert code == 0
+    boards = category_leaderboards(b, "category", min_battles=700, ci="sandwich")
+    assert pd.read_csv(out)["model"].tolist() == boards.overall["model"].tolist()
+    for name, board in boards.boards.items():
+        part = pd.read_csv(tmp_path / f"board.{name}.csv")
+        assert part["model"].tolist() == board["model"].tolist()
+    code, _, err = _run(["leaderboard", str(path), "--by", "category", "--ci", "none", "--split"])
+    assert code == 2 and "--output" in err

@@ -12,9 +12,9 @@ from statsmodels.tools.numdiff import approx_hess
 from arena_stats import InputError, NoMLEError, fit_bradley_terry, load_battles
 from arena_stats.data.battles import A_WINS, B_WINS, Battles
 from arena_stats.models.bradley_terry import TIES
-from arena_stats.models.contextual import (POSITION, bootstrap_contextual, build_design, contextual_leaderboard,
-                                    fit_contextual)
-from arena_stats.boards.leaderboard import LEADERBOARD_COLUMNS
+from arena_stats.boards.leaderboard import LEADERBOARD_COLUMNS, contextual_leaderboard, leaderboard
+from arena_stats.inference.contextual_bootstrap import bootstrap_contextual
+from arena_stats.models.contextual import POSITION, build_design, fit_contextual
 from arena_stats.data.simulate import simulate_arena
 
 K = 400 / np.log(10)
@@ -188,13 +188,26 @@ def test_tie_models_with_covariates_equal_direct_maximisation_and_numerical_hess
 
 def test_l2_penalty_on_beta_is_maximised():
     b = _with_covariates(8, n_models=4, n_battles=600)
-    fit = fit_contextual(b, ["length", "headers"], ties="davidson", l2=25.0, tol=1e-12)
+    fit = fit_contextual(b, ["length", "headers"], ties="davidson", covariate_l2=25.0, tol=1e-12)
     nll = _direct_negloglik("davidson", b, ["length", "headers"], l2=25.0)
     best = optimize.minimize(nll, np.concatenate([np.zeros(5), [0.0]]), method="BFGS", options={"gtol": 1e-9})
     n = b.n_models
     assert np.abs(fit.beta.to_numpy() - best.x[n - 1:n + 1]).max() < 1e-5
     unpenalised = fit_contextual(b, ["length", "headers"], ties="davidson")
     assert np.abs(fit.beta).sum() < np.abs(unpenalised.beta).sum()
+    # l2= of the contextual fit penalised the coefficients until 0.2: it still does, with a warning
+    with pytest.warns(DeprecationWarning, match="covariate_l2"):
+        old = fit_contextual(b, ["length", "headers"], ties="davidson", l2=25.0, tol=1e-12)
+    np.testing.assert_allclose(old.beta.to_numpy(), fit.beta.to_numpy(), atol=1e-10)
+
+
+def test_l2_penalty_on_strengths_equals_the_plain_prior_fit_without_covariates():
+    b = _with_covariates(9, n_models=5, n_battles=800)
+    for ties in TIES:
+        ctx = fit_contextual(b, [], ties, l2=0.7, covariate_l2=0.0)
+        plain = fit_bradley_terry(b, ties, l2=0.7)
+        np.testing.assert_allclose(ctx.ratings.to_numpy(), plain.ratings.to_numpy(), atol=1e-8)
+        np.testing.assert_allclose(ctx.se.to_numpy(), plain.se.to_numpy(), rtol=1e-8)
 
 
 def test_bootstrap_is_reproducible_bit_for_bit_whatever_the_threads():
@@ -202,15 +215,15 @@ def test_bootstrap_is_reproducible_bit_for_bit_whatever_the_threads():
     one = bootstrap_contextual(b, ["length"], rounds=60, seed=11, threads=1)
     two = bootstrap_contextual(b, ["length"], rounds=60, seed=11, threads=2)
     other = bootstrap_contextual(b, ["length"], rounds=60, seed=12, threads=1)
-    assert one.ratings.equals(two.ratings) and one.beta.equals(two.beta)
-    assert not one.ratings.equals(other.ratings)
+    assert one.samples.equals(two.samples) and one.beta.equals(two.beta)
+    assert not one.samples.equals(other.samples)
     assert one.n_degenerate == 0
 
 
 def test_bootstrap_sd_agrees_with_the_sandwich_standard_errors():
     b = _with_covariates(10, n_models=5, n_battles=5000)
     boot = bootstrap_contextual(b, ["length"], position=True, rounds=300, seed=1)
-    sd = boot.ratings.std(ddof=1)
+    sd = boot.samples.std(ddof=1)
     ratio = sd / boot.point.se_robust
     assert ratio.between(0.8, 1.25).all()
     beta_ratio = boot.beta.std(ddof=1) / boot.point.beta_se_robust
@@ -225,7 +238,7 @@ def test_bootstrap_counts_resamples_without_a_finite_mle_and_keeps_them():
     boot = bootstrap_contextual(frame, rounds=100, seed=4)
     # "newbie" never lost: whenever its one tie is not drawn, it has no finite MLE
     assert 5 < boot.n_degenerate < 60
-    assert boot.ratings["newbie"].notna().mean() > 0.9
+    assert boot.samples["newbie"].notna().mean() > 0.9
     assert boot.ci_upper["newbie"] - boot.point.ratings["newbie"] > 500
 
 
@@ -236,18 +249,23 @@ def test_cluster_bootstrap_widens_intervals_when_votes_are_duplicated_within_clu
     dup = Battles(frame)
     battle = bootstrap_contextual(dup, position=True, rounds=200, seed=2)
     clustered = bootstrap_contextual(dup, position=True, rounds=200, seed=2, cluster="voter")
-    widen = (clustered.ratings.std() / battle.ratings.std()).median()
+    widen = (clustered.samples.std() / battle.samples.std()).median()
     assert 1.6 < widen < 2.5  # sqrt(4) = 2
 
 
 def test_leaderboard_has_the_core_columns_for_every_interval_method():
     b = _with_covariates(13, n_models=5, n_battles=2000)
     for ci in ("sandwich", "fisher", "none"):
-        board, _ = contextual_leaderboard(b, ["length"], ci=ci)
+        board = leaderboard(b, covariates=["length"], ci=ci).to_frame()
         assert list(board.columns) == LEADERBOARD_COLUMNS
         assert board["rating"].is_monotonic_decreasing
-    board, boot = contextual_leaderboard(b, ["length"], ci="bootstrap", rounds=40, seed=0)
-    assert list(board.columns) == LEADERBOARD_COLUMNS + ["rank_lower", "rank_upper", "p_top"]
+    result = leaderboard(b, covariates=["length"], ci="bootstrap", rounds=40, seed=0)
+    board = result.to_frame()
+    assert list(board.columns) == LEADERBOARD_COLUMNS + ["p_top"]
+    assert result.bootstrap.beta.shape == (40, 1)
+    with pytest.warns(DeprecationWarning, match="contextual_leaderboard"):
+        old, boot = contextual_leaderboard(b, ["length"], ci="bootstrap", rounds=40, seed=0)
+    pd.testing.assert_frame_equal(old, board)
     assert (board["ci_lower"] <= board["rating"]).all() and (board["rating"] <= board["ci_upper"]).all()
     assert board["battles"].sum() == 2 * len(b)
 
@@ -300,5 +318,5 @@ def test_predictions_use_the_covariates_and_sum_to_one():
         p0 = fit.predict_proba(["model-000"], ["model-001"])
         p1 = fit.predict_proba(["model-000"], ["model-001"], [[2.0]])
         assert np.allclose(p0.sum(axis=1), 1) and np.allclose(p1.sum(axis=1), 1)
-        assert (p1[0, 0] > p0[0, 0]) == (fit.beta["length"] > 0)
+        assert (p1.iloc[0, 0] > p0.iloc[0, 0]) == (fit.beta["length"] > 0)
         assert "length" in fit.summary()

@@ -66,11 +66,11 @@ def test_bootstrap_on_workers_equals_local_bootstrap_bit_for_bit(client, frame):
     counts = aggregate(load_battles(frame))
     local = bootstrap(counts, rounds=120, seed=3)
     remote = bootstrap_dask(counts, rounds=120, seed=3, client=client)
-    np.testing.assert_array_equal(remote.ratings.to_numpy(), local.ratings.to_numpy())
+    np.testing.assert_array_equal(remote.samples.to_numpy(), local.samples.to_numpy())
     np.testing.assert_array_equal(remote.ci_lower.to_numpy(), local.ci_lower.to_numpy())
     # and the Dask DataFrame goes through the cluster reduction first
     via_dask = bootstrap_dask(dd.from_pandas(frame, npartitions=3), rounds=60, seed=3, client=client)
-    np.testing.assert_array_equal(via_dask.ratings.to_numpy(), bootstrap(counts, rounds=60, seed=3).ratings.to_numpy())
+    np.testing.assert_array_equal(via_dask.samples.to_numpy(), bootstrap(counts, rounds=60, seed=3).samples.to_numpy())
 
 
 def test_bad_partition_names_the_partition_and_row(client, frame):
@@ -105,9 +105,9 @@ def test_contextual_fit_sums_gradient_and_hessian_per_partition_like_the_local_f
     from arena_stats.models.contextual import fit_contextual
     rng = np.random.default_rng(4)
     styled = frame.assign(length=rng.normal(size=len(frame)), lists=rng.normal(size=len(frame)))
-    local = fit_contextual(styled, ["length", "lists"], ties, position=True, l2=0.5)
+    local = fit_contextual(styled, ["length", "lists"], ties, position=True, l2=0.3, covariate_l2=0.5)
     remote = fit_contextual_dask(dd.from_pandas(styled, npartitions=5), ["length", "lists"], ties,
-                                 position=True, l2=0.5)
+                                 position=True, l2=0.3, covariate_l2=0.5)
     np.testing.assert_allclose(remote.ratings.to_numpy(), local.ratings.to_numpy(), rtol=0, atol=1e-9)
     np.testing.assert_allclose(remote.beta.to_numpy(), local.beta.to_numpy(), rtol=0, atol=1e-12)
     np.testing.assert_allclose(remote.se_robust.to_numpy(), local.se_robust.to_numpy(), rtol=1e-9)

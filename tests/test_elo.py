@@ -157,8 +157,8 @@ def test_bootstrap_rounds_replay_as_plain_loops(rounds, backend):
         idx = bootstrap_indices(len(df), seed=11, round=r)
         sample = ordered.iloc[idx]
         ref = plain_elo(sample["model_a"], sample["model_b"], sample["winner"])
-        got = res.ratings.iloc[r]
-        for m in res.ratings.columns:
+        got = res.samples.iloc[r]
+        for m in res.samples.columns:
             if m in ref:
                 assert got[m] == pytest.approx(ref[m], abs=1e-9)
             else:
@@ -170,15 +170,15 @@ def test_bootstrap_is_reproducible_and_seed_dependent():
     a = elo_bootstrap(sim.battles, rounds=30, seed=5)
     b = elo_bootstrap(sim.battles, rounds=30, seed=5)
     c = elo_bootstrap(sim.battles, rounds=30, seed=6)
-    assert np.array_equal(a.ratings.to_numpy(), b.ratings.to_numpy(), equal_nan=True)
-    assert not np.allclose(a.ratings.to_numpy(), c.ratings.to_numpy())
+    assert np.array_equal(a.samples.to_numpy(), b.samples.to_numpy(), equal_nan=True)
+    assert not np.allclose(a.samples.to_numpy(), c.samples.to_numpy())
     # the first rounds do not depend on how many rounds were asked for
     d = elo_bootstrap(sim.battles, rounds=5, seed=5)
-    np.testing.assert_allclose(d.ratings.to_numpy(), a.ratings.to_numpy()[:5], atol=1e-9)
+    np.testing.assert_allclose(d.samples.to_numpy(), a.samples.to_numpy()[:5], atol=1e-9)
     # and the backends differ only by their exp (libm's against the compiled one, within 1 ulp)
     if HAVE_NUMBA:
         p = elo_bootstrap(sim.battles, rounds=30, seed=5, backend="python")
-        np.testing.assert_allclose(p.ratings.to_numpy(), a.ratings.to_numpy(), rtol=0, atol=1e-9)
+        np.testing.assert_allclose(p.samples.to_numpy(), a.samples.to_numpy(), rtol=0, atol=1e-9)
 
 
 @pytest.mark.parametrize("backend", AVAILABLE)
@@ -187,20 +187,20 @@ def test_bootstrap_rounds_do_not_depend_on_round_count_chunks_or_threads(backend
     w = df.assign(w=np.random.default_rng(2).uniform(0.5, 1.5, len(df)))
     for battles in (df, load_battles(w, weight_col="w")):
         rounds = VECTOR_MIN_ROUNDS + 3  # odd: the compiled kernel pairs rounds and pads a scratch one
-        ref = elo_bootstrap(battles, rounds=rounds, seed=4, backend=backend).ratings.to_numpy()
-        fewer = elo_bootstrap(battles, rounds=rounds - 1, seed=4, backend=backend).ratings.to_numpy()
+        ref = elo_bootstrap(battles, rounds=rounds, seed=4, backend=backend).samples.to_numpy()
+        fewer = elo_bootstrap(battles, rounds=rounds - 1, seed=4, backend=backend).samples.to_numpy()
         assert np.array_equal(fewer, ref[:-1], equal_nan=True)  # bit for bit
         monkeypatch.setattr(elo_module, "CHUNK_DRAWS", 3 * rounds + 1)  # 3 steps per numpy chunk
         monkeypatch.setattr(elo_module, "NUMBA_CHUNK_STEPS", 100)  # kernel restarted every 100 steps
         chunked = elo_bootstrap(battles, rounds=rounds, seed=4, backend=backend, progress=True)
-        assert np.array_equal(chunked.ratings.to_numpy(), ref, equal_nan=True)
+        assert np.array_equal(chunked.samples.to_numpy(), ref, equal_nan=True)
         monkeypatch.undo()
         if backend == "numba":
             import numba
             threads = numba.get_num_threads()
             try:
                 numba.set_num_threads(1)
-                one = elo_bootstrap(battles, rounds=rounds, seed=4, backend=backend).ratings.to_numpy()
+                one = elo_bootstrap(battles, rounds=rounds, seed=4, backend=backend).samples.to_numpy()
             finally:
                 numba.set_num_threads(threads)
             assert np.array_equal(one, ref, equal_nan=True)

@@ -12,8 +12,12 @@ from arena_stats.boards.leaderboard import BOOTSTRAP_COLUMNS, LEADERBOARD_COLUMN
 
 
 def test_bootstrapped_board_has_the_documented_columns(small_arena):
-    board = leaderboard(small_arena.battles, rounds=100)
+    result = leaderboard(small_arena.battles, rounds=100)
+    board = result.to_frame()
     assert list(board.columns) == LEADERBOARD_COLUMNS + BOOTSTRAP_COLUMNS
+    assert result.bootstrap is not None and result.fit.models == sorted(board["model"])
+    assert repr(result).startswith("Leaderboard(") and "<table" in result._repr_html_()
+    assert "Leaderboard" in result.summary()
     assert board["rating"].is_monotonic_decreasing
     assert (board["ci_lower"] <= board["rating"]).all() and (board["rating"] <= board["ci_upper"]).all()
     assert board.attrs["rounds"] == 100 and board.attrs["ties"] == "half"
@@ -21,14 +25,23 @@ def test_bootstrapped_board_has_the_documented_columns(small_arena):
 
 @pytest.mark.parametrize("ci", ["sandwich", "fisher", "none"])
 def test_closed_form_boards_have_no_bootstrap_columns(small_arena, ci):
-    board = leaderboard(small_arena.battles, ci=ci)
+    board = leaderboard(small_arena.battles, ci=ci).to_frame()
     assert list(board.columns) == LEADERBOARD_COLUMNS
+    # the one rank rule: rank_lower <= rank <= rank_upper, by construction
+    assert (board.rank_lower <= board["rank"]).all() and (board["rank"] <= board.rank_upper).all()
 
 
 def test_sandwich_interval_is_rating_plus_minus_z_se(small_arena):
-    board, fit, _ = leaderboard(small_arena.battles, ci="sandwich", confidence=0.9, return_results=True)
+    result = leaderboard(small_arena.battles, ci="sandwich", confidence=0.9)
+    board, fit = result.to_frame(), result.fit
     se = fit.se_robust.loc[board["model"]].to_numpy()
     np.testing.assert_allclose(board["ci_upper"] - board["rating"], 1.6448536 * se, rtol=1e-6)
+
+
+def test_return_results_still_works_and_warns(small_arena):
+    with pytest.warns(DeprecationWarning, match="return_results"):
+        board, fit, boot = leaderboard(small_arena.battles, ci="sandwich", return_results=True)
+    assert isinstance(board, pd.DataFrame) and boot is None and fit.models == sorted(board["model"])
 
 
 def test_rank_ub_is_one_plus_models_statistically_better():
@@ -74,6 +87,6 @@ def test_aggregate_table_equals_a_direct_count(small_arena):
 def test_realistic_example_board_recovers_planted_order():
     from arena_stats.data.simulate import simulate_arena
     sim = simulate_arena()
-    board = leaderboard(sim.battles, ci="sandwich")
+    board = leaderboard(sim.battles, ci="sandwich").to_frame()
     truth = sim.true_ratings.loc[board["model"]].to_numpy()
     assert np.corrcoef(board["rating"], truth)[0, 1] > 0.98

@@ -88,7 +88,7 @@ def test_predicted_heatmap_and_calibration_use_the_fit(case):
 
 def test_ratings_over_time_draws_top_k_lines_with_bands(case):
     n, sim, fit, boot, rot = case
-    fig = plot_ratings_over_time(rot, top_k=TOP_LINES)
+    fig = plot_ratings_over_time(rot, top=TOP_LINES)
     render(fig)
     ax = fig.axes[0]
     legend = [t.get_text() for t in ax.get_legend().get_texts()]
@@ -105,14 +105,14 @@ def test_bootstrap_distribution_plots_label_every_model(case, what, kind):
     render(fig)
     shown = labels(fig.axes[0].get_yticklabels())
     assert len(shown) == n
-    assert shown == list(boot.ratings.median().sort_values(ascending=False).index)
+    assert shown == list(boot.samples.median().sort_values(ascending=False).index)
 
 
 def test_top_k_and_paper_style_for_many_models():
     sim = simulate_arena(n_models=300, n_battles=20000, seed=1)
     fit = fit_bradley_terry(sim.battles, l2=0.01)
-    for fig in (plot_leaderboard(fit, top_k=25, style="paper"),
-                plot_win_fraction(sim.battles, ratings=fit, top_k=25, style="paper")):
+    for fig in (plot_leaderboard(fit, top=25, style="paper"),
+                plot_win_fraction(sim.battles, ratings=fit, top=25, style="paper")):
         render(fig)
         ticks = fig.axes[0].get_yticklabels()
         assert len(labels(ticks)) == 25
@@ -133,7 +133,9 @@ def test_plots_reject_bad_arguments(case):
     n, sim, fit, boot, rot = case
     with pytest.raises(InputError, match="style"):
         plot_leaderboard(fit, style="fancy")
-    with pytest.raises(InputError, match="top_k"):
+    with pytest.raises(InputError, match="top"):
+        plot_leaderboard(fit, top=0)
+    with pytest.warns(DeprecationWarning, match="top_k"), pytest.raises(InputError, match="top"):
         plot_leaderboard(fit, top_k=0)
     with pytest.raises(InputError, match="what"):
         plot_bootstrap(boot, what="p_top")

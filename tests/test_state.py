@@ -148,10 +148,11 @@ def test_cli_update_creates_appends_and_prints_the_full_refit(arena, tmp_path, c
     assert main(["update", str(state), parts[0], "--ties", "davidson", "--quiet"]) == 2
     assert "fit settings are fixed" in capsys.readouterr().err
     # a bootstrap board on a dry run: printed, state untouched
-    assert main(["update", str(state), parts[0], "--ci", "bootstrap", "--bootstrap", "20", "--dry-run",
+    assert main(["update", str(state), parts[0], "--ci", "bootstrap", "--rounds", "20", "--dry-run",
                  "--format", "csv", "--quiet"]) == 0
     boot_board = pd.read_csv(__import__("io").StringIO(capsys.readouterr().out))
-    assert (boot_board["ci_lower"] < boot_board["ci_upper"]).all() and "p_top" not in boot_board
+    # the same board as `arena-stats leaderboard` with the bootstrap: the same columns
+    assert (boot_board["ci_lower"] < boot_board["ci_upper"]).all() and "p_top" in boot_board
     assert load_state(state).n_battles == len(arena)
 
 

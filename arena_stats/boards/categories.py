@@ -14,9 +14,12 @@ Choices:
 * A column holding lists (``["coding", "math"]``) puts a battle in each listed category; a
   missing value puts it in none.
 * Each category board is fitted on its own battles only, with the same settings as the overall
-  board, by any function of the battles that returns a leaderboard frame (the plain
-  :func:`~arena_stats.boards.leaderboard.leaderboard` by default; style control passes a contextual
-  one). Ranks are those boards' ``rank`` column (LMSYS "Rank (UB)").
+  board, by :func:`~arena_stats.boards.leaderboard.leaderboard` (covariates and all) or by any
+  function of the battles that returns a board. Ranks are those boards' ``rank`` column (the
+  one rank rule: LMSYS "Rank (UB)").
+* :meth:`CategoryBoards.to_frame` is one tidy table, every board stacked with its category in
+  a first column named after ``by`` (the overall board labelled :data:`OVERALL`), which pandas
+  and JSON read back as they read any board.
 * Rank change is ``overall rank - category rank``: positive when the model ranks *better* in
   the category than overall (the same sign as the style-control board's ``rank_change``).
 """
@@ -31,11 +34,9 @@ import numpy as np
 import pandas as pd
 
 from ..data.battles import Battles
-
 from ..data.readers import as_battles
-
-from ..errors import suggest
-from ..errors import ArenaStatsError, InputError
+from ..errors import ArenaStatsError, InputError, suggest
+from ..models.results import Result
 from .leaderboard import leaderboard
 
 __all__ = ["CategoryBoards", "category_leaderboards", "rank_change", "DEFAULT_MIN_CATEGORY_BATTLES",
@@ -43,7 +44,8 @@ __all__ = ["CategoryBoards", "category_leaderboards", "rank_change", "DEFAULT_MI
 
 #: Default minimum number of battles for a category to get its own board.
 DEFAULT_MIN_CATEGORY_BATTLES = 300
-#: Column name of the overall board's rank in the overview.
+#: Column name of the overall board's rank in the overview, and the category label of the
+#: overall board's rows in the tidy table.
 OVERALL = "overall"
 
 
@@ -68,8 +70,13 @@ def rank_change(board: pd.DataFrame, reference: pd.DataFrame, prefix: str = "pla
     return out
 
 
-@dataclass(frozen=True)
-class CategoryBoards:
+def _frame(board: Any) -> pd.DataFrame:
+    """A board frame from what a board function returned (a Leaderboard or a frame)."""
+    return board.to_frame() if hasattr(board, "to_frame") else board
+
+
+@dataclass(frozen=True, repr=False, eq=False)
+class CategoryBoards(Result):
     """One leaderboard per value of a column, and the overview of ranks.
 
     Attributes
@@ -112,12 +119,19 @@ class CategoryBoards:
                 out[f"{name}_change"] = (out[OVERALL].astype("Int64") - ranks).astype("Int64")
         return out.reset_index()
 
-    def to_frame(self) -> pd.DataFrame:
-        """Every category board stacked, with the value in a first column named ``by``."""
-        parts = [b.assign(**{self.by: name})[[self.by] + list(b.columns)] for name, b in self.boards.items()]
+    def to_frame(self, overall: bool = True) -> pd.DataFrame:
+        """One tidy table: every board stacked, its category in a first column named ``by``.
+
+        The overall board comes first (labelled :data:`OVERALL`) unless ``overall=False``.
+        """
+        boards = ({OVERALL: self.overall} if overall else {}) | self.boards
+        parts = [b.assign(**{self.by: name})[[self.by] + list(b.columns)] for name, b in boards.items()]
         if not parts:
             return pd.DataFrame(columns=[self.by] + list(self.overall.columns))
         return pd.concat(parts, ignore_index=True)
+
+    def _describe(self) -> str:
+        return f"by={self.by!r}, {len(self.boards)} boards, {len(self.skipped)} skipped"
 
     def skipped_report(self) -> str:
         """One line on the values without a board and the threshold."""
@@ -134,9 +148,6 @@ class CategoryBoards:
         ov = self.overview(changes=False).head(top)
         lines.append(ov.to_string(index=False))
         return "\n".join(lines)
-
-    def __str__(self) -> str:
-        return self.summary()
 
 
 def _memberships(series: pd.Series) -> tuple[list[str], list[np.ndarray]]:
@@ -161,8 +172,8 @@ def _memberships(series: pd.Series) -> tuple[list[str], list[np.ndarray]]:
 
 def category_leaderboards(battles: Battles | pd.DataFrame, by: str, *,
                           min_battles: int = DEFAULT_MIN_CATEGORY_BATTLES,
-                          board: Callable[[Battles], pd.DataFrame] | None = None,
-                          overall: pd.DataFrame | None = None,
+                          board: Callable[[Battles], Any] | None = None,
+                          overall: Any = None,
                           **leaderboard_kwargs: Any) -> CategoryBoards:
     """Fit one leaderboard per value of ``by`` (values with too few battles are skipped).
 
@@ -174,9 +185,9 @@ def category_leaderboards(battles: Battles | pd.DataFrame, by: str, *,
     min_battles : int
         Values with fewer battles get no board (reported in ``skipped``).
     board : callable, optional
-        ``board(battles) -> leaderboard frame``; default
+        ``board(battles) -> Leaderboard`` (or a board frame); default
         :func:`~arena_stats.boards.leaderboard.leaderboard` with ``leaderboard_kwargs``.
-    overall : pandas.DataFrame, optional
+    overall : Leaderboard or pandas.DataFrame, optional
         The board on all battles, if already computed.
     **leaderboard_kwargs
         Passed to :func:`~arena_stats.boards.leaderboard.leaderboard` when ``board`` is not given.
@@ -199,12 +210,15 @@ def category_leaderboards(battles: Battles | pd.DataFrame, by: str, *,
     if min_battles < 1:
         raise InputError(f"min_battles must be at least 1, got {min_battles}")
     fit_board = board if board is not None else (lambda b: leaderboard(b, **leaderboard_kwargs))
-    overall_board = fit_board(battles) if overall is None else overall
+    overall_board = _frame(fit_board(battles) if overall is None else overall)
     labels, masks = _memberships(battles.frame[by])
     counts = battles.counts
     sizes = {lab: float(counts[m].sum()) for lab, m in zip(labels, masks)}
     boards: dict[str, pd.DataFrame] = {}
     skipped: dict[str, str] = {}
+    if OVERALL in labels:
+        raise InputError(f"a value of {by!r} is called {OVERALL!r}, the label of the overall board; rename it",
+                         column=by)
     for lab in sorted(labels, key=lambda v: -sizes[v]):
         mask = masks[labels.index(lab)]
         if sizes[lab] < min_battles:
@@ -212,7 +226,7 @@ def category_leaderboards(battles: Battles | pd.DataFrame, by: str, *,
             continue
         sub = battles._keep(mask, f"{by}={lab}", f"{by} != {lab}")
         try:
-            boards[lab] = fit_board(sub)
+            boards[lab] = _frame(fit_board(sub))
         except ArenaStatsError as exc:
             skipped[lab] = f"{sizes[lab]:,.0f} battles; no fit: {str(exc).splitlines()[0][:120]}"
     return CategoryBoards(by=by, overall=overall_board, boards=boards, n_battles=sizes, skipped=skipped,

@@ -1,150 +1,335 @@
-"""The leaderboard: ratings, intervals, ranks and per-model tallies in one table.
+"""The leaderboard: ratings, intervals, ranks and per-model tallies, for every kind of fit.
 
-Ranks follow LMSYS's "Rank (UB)": a model's rank is 1 plus the number of models whose *lower*
-confidence bound exceeds its *upper* bound, i.e. the models that are statistically better. Two
-models whose intervals overlap therefore share a rank, which is what a defensible leaderboard
-should say. With a bootstrap the table also gives each model's rank interval and the share of
-rounds in which it came first (``p_top``).
+:func:`leaderboard` is the one board of the package. It fits Bradley-Terry -- plain on pair
+counts, or contextual when covariates (style control, position) are given -- attaches
+intervals by one of four methods, and builds the table with
+:func:`~arena_stats.inference.table.board_table`, so every board has the same columns and the
+same rank rule (:mod:`~arena_stats.inference.ranks`): ``rank`` is LMSYS's "Rank (UB)", and
+``rank_lower <= rank <= rank_upper`` by construction. The command line, category boards,
+incremental updates and plots all build their boards here.
 
-Intervals come either from the percentile bootstrap on counts (:mod:`~arena_stats.bootstrap`)
-or, in closed form and much faster, from the sandwich (robust) covariance of the fit:
-``rating +- z * se_robust``.
+Intervals (``ci``):
+
+* ``bootstrap`` (default): percentile intervals of the bootstrap on counts
+  (:mod:`~arena_stats.inference.bootstrap`), or of the contextual bootstrap; adds ``p_top``.
+* ``sandwich``: Wald intervals ``rating -/+ z * se_robust`` in closed form (cluster-robust with
+  ``cluster=``).
+* ``fisher``: Wald intervals from the observed information (independent battles only).
+* ``none``: no intervals; ranks follow the ratings.
+
+An ``anchor`` shifts every rating and bound by one constant: ranks and widths never depend on
+it. ``reference="model"`` adds the separate question "how far is each model from that one?":
+``diff`` (rating minus the reference's) and its interval ``diff_ci_lower``/``diff_ci_upper``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy.special import ndtri
 
-from ..data.aggregate import aggregate, model_totals
+from .._util import checks
+from .._util.parallel import THREADS
+from ..data.aggregate import PairCounts, aggregate, model_totals
 from ..data.battles import Battles
 from ..data.readers import as_battles
-from ..inference.bootstrap import DEFAULT_CONFIDENCE, DEFAULT_ROUNDS, BootstrapResult, bootstrap
-from ..models.bradley_terry import DEFAULT_BASE, DEFAULT_INIT, DEFAULT_SCALE, BTResult, cluster_robust_cov, fit_counts
 from ..errors import InputError
+from ..models.bradley_terry import BTResult, cluster_robust_cov, fit_counts
+from ..models.covariance import difference_se, wald_interval
+from ..models.elo_scale import DEFAULT_BASE, DEFAULT_INIT, DEFAULT_SCALE
+from ..models.results import RatingFit, Result, model_index
+from ..inference.bootstrap import DEFAULT_CONFIDENCE, DEFAULT_ROUNDS, BootstrapResult, bootstrap, percentile_interval
+from ..inference.ranks import rank_ub
+from ..inference.table import BOARD_COLUMNS, board_table
 
-__all__ = ["leaderboard", "rank_ub", "LEADERBOARD_COLUMNS", "BOOTSTRAP_COLUMNS", "CI_METHODS"]
+__all__ = ["Leaderboard", "leaderboard", "board_from_fit", "contextual_leaderboard", "rank_ub",
+           "LEADERBOARD_COLUMNS", "BOOTSTRAP_COLUMNS", "REFERENCE_COLUMNS", "CI_METHODS"]
 
-LEADERBOARD_COLUMNS = ["rank", "model", "rating", "ci_lower", "ci_upper", "battles", "wins", "losses",
-                       "ties", "win_rate"]
-BOOTSTRAP_COLUMNS = ["rank_lower", "rank_upper", "p_top"]
+#: The columns of every board, in order.
+LEADERBOARD_COLUMNS = list(BOARD_COLUMNS)
+#: What a bootstrap adds: the share of rounds in which each model came first.
+BOOTSTRAP_COLUMNS = ["p_top"]
+#: What ``reference=`` adds.
+REFERENCE_COLUMNS = ["diff", "diff_ci_lower", "diff_ci_upper"]
 CI_METHODS = ("bootstrap", "sandwich", "fisher", "none")
 
 
-def rank_ub(lower: np.ndarray, upper: np.ndarray) -> np.ndarray:
-    """LMSYS "Rank (UB)": 1 + number of models whose lower bound exceeds this model's upper bound.
+@dataclass(frozen=True, repr=False, eq=False)
+class Leaderboard(Result):
+    """A leaderboard and what it was built from.
 
-    Examples
-    --------
-    >>> rank_ub(np.array([10., 5., 0.]), np.array([12., 11., 4.])).tolist()
-    [1, 1, 3]
+    Attributes
+    ----------
+    frame : pandas.DataFrame
+        The board, best first (:data:`LEADERBOARD_COLUMNS`, then ``p_top`` with the bootstrap and
+        the :data:`REFERENCE_COLUMNS` with ``reference=``).
+    fit : RatingFit
+        The point fit (``BTResult`` or ``ContextualResult``).
+    bootstrap : BootstrapResult or None
+        The bootstrap, with ``ci="bootstrap"``.
+    settings : dict
+        Fit settings and ``ci, rounds, confidence, seed, cluster, reference, n_battles,
+        n_models, filters, n_degenerate``.
     """
-    lower = np.asarray(lower, float)
-    upper = np.asarray(upper, float)
-    return 1 + (lower[None, :] > upper[:, None]).sum(axis=1)
+
+    frame: pd.DataFrame
+    fit: RatingFit
+    bootstrap: BootstrapResult | None = None
+    settings: dict[str, Any] = field(default_factory=dict)
+
+    def to_frame(self) -> pd.DataFrame:
+        """The board, best first (a copy; the settings are in its ``attrs``)."""
+        out = self.frame.copy()
+        out.attrs.update(self.settings)
+        return out
+
+    def __len__(self) -> int:
+        return len(self.frame)
+
+    def _describe(self) -> str:
+        s = self.settings
+        return (f"{len(self.frame)} models, {s.get('n_battles', 0):,.0f} battles, ties={s.get('ties')!r}, "
+                f"ci={s.get('ci')!r}")
+
+    def summary(self, top: int | None = 20) -> str:
+        """Settings and the top of the board, as text."""
+        s = self.settings
+        ci = s.get("ci")
+        how = {"bootstrap": f"{s.get('rounds'):,} bootstrap rounds (seed {s.get('seed')})",
+               "sandwich": "sandwich (robust) standard errors", "fisher": "observed-information standard errors",
+               "none": "no intervals"}.get(ci, str(ci))
+        lines = [f"Leaderboard: {len(self.frame)} models, {s.get('n_battles', 0):,.0f} battles, ties={s.get('ties')}"
+                 + (f", covariates {list(s['covariates'])}" if s.get("covariates") else ""),
+                 f"intervals: {s.get('confidence', 0.95):.0%} from {how}"
+                 + (f", clustered by {s['cluster']!r}" if s.get("cluster") else "")
+                 + (f"; anchor {s['anchor']}" if s.get("anchor") else ""),
+                 *[f"filter {f}" for f in s.get("filters", [])],
+                 "-" * 78]
+        shown = self.frame if top is None else self.frame.head(top)
+        cols = [c for c in ("rank", "model", "rating", "ci_lower", "ci_upper", "rank_upper", "battles", "p_top")
+                if c in shown.columns]
+        lines.append(shown[cols].to_string(index=False, float_format=lambda v: f"{v:.1f}"))
+        if top is not None and len(self.frame) > top:
+            lines.append(f"... {len(self.frame) - top} more models")
+        return "\n".join(lines)
 
 
-def leaderboard(battles: Battles | pd.DataFrame, ties: str = "half", *, ci: str = "bootstrap",
-                rounds: int = DEFAULT_ROUNDS, confidence: float = DEFAULT_CONFIDENCE, seed: int = 0,
-                cluster: str | None = None, l2: float = 0.0, scale: float = DEFAULT_SCALE,
-                base: float = DEFAULT_BASE, init: float = DEFAULT_INIT,
-                anchor: Mapping[str, float] | None = None, progress: bool = False,
-                return_results: bool = False) -> pd.DataFrame | tuple[pd.DataFrame, BTResult, BootstrapResult | None]:
+def _tallies(counts: PairCounts | None, battles: Battles | None) -> pd.DataFrame | None:
+    if counts is not None:
+        return model_totals(counts)
+    return model_totals(battles) if battles is not None else None
+
+
+def board_from_fit(fit: RatingFit, *, ci: str = "bootstrap", rounds: int = DEFAULT_ROUNDS,
+                   confidence: float = DEFAULT_CONFIDENCE, seed: int = 0, cluster: str | None = None,
+                   reference: str | None = None, battles: Battles | None = None,
+                   counts: PairCounts | None = None, progress: bool = False, threads: int = THREADS,
+                   boot: BootstrapResult | None = None, rating_cov: np.ndarray | None = None) -> Leaderboard:
+    """The board of an existing fit (the incremental update and the contextual path use it).
+
+    ``battles`` are needed for a clustered interval; ``counts`` (or ``battles``) give the
+    tallies. ``boot`` is a bootstrap already run on this fit (required for a contextual fit
+    with ``ci="bootstrap"``); ``rating_cov`` a covariance of the ratings (Elo points squared)
+    to use for Wald intervals instead of the fit's own.
+    """
+    if ci not in CI_METHODS:
+        raise InputError(f"unknown interval method {ci!r}; expected one of {', '.join(CI_METHODS)}")
+    confidence = checks.probability("confidence", confidence)
+    if isinstance(fit, BTResult) and counts is None:
+        counts = fit.counts
+    lo = hi = None
+    extra: dict[str, Any] = {}
+    diff_lo = diff_hi = None
+    models = fit.models
+    ref = None if reference is None else int(model_index(models, reference)[0])
+    if ci == "bootstrap":
+        if boot is None:
+            boot = _bootstrap_of(fit, rounds=rounds, confidence=confidence, seed=seed, cluster=cluster,
+                                 battles=battles, counts=counts, progress=progress, threads=threads)
+        lo, hi = boot.ci_lower, boot.ci_upper
+        extra["p_top"] = boot.p_top
+        if ref is not None:
+            samples = boot.samples.to_numpy()
+            diffs = samples - samples[:, [ref]]
+            d_lo, d_hi = percentile_interval(diffs, confidence)
+            diff_lo, diff_hi = d_lo, d_hi
+    elif ci in ("sandwich", "fisher"):
+        if cluster is not None and ci == "fisher":
+            raise InputError("clustering needs ci='bootstrap' or ci='sandwich'; Fisher intervals assume "
+                             "independent battles")
+        cov = rating_cov if rating_cov is not None else _rating_cov(fit, ci, cluster, battles)
+        lo, hi = wald_interval(fit.ratings.to_numpy(), np.sqrt(np.clip(np.diag(cov), 0, None)), confidence)
+        if ref is not None:
+            diff = fit.ratings.to_numpy() - fit.ratings.to_numpy()[ref]
+            diff_lo, diff_hi = wald_interval(diff, difference_se(cov, ref), confidence)
+    if ref is not None:
+        extra["diff"] = fit.ratings.to_numpy() - fit.ratings.to_numpy()[ref]
+        nan = np.full(len(models), np.nan)
+        extra["diff_ci_lower"] = nan if diff_lo is None else diff_lo
+        extra["diff_ci_upper"] = nan if diff_hi is None else diff_hi
+    frame = board_table(models, fit.ratings, lo, hi, _tallies(counts, battles), extra)
+    settings = dict(fit.settings)
+    settings.update(ci=ci, rounds=int(rounds) if boot is not None else 0, confidence=confidence,
+                    seed=seed, cluster=cluster, reference=reference, n_battles=fit.n_battles,
+                    n_models=len(models), filters=[str(s) for s in (battles.steps if battles is not None else ())],
+                    n_degenerate=boot.n_degenerate if boot is not None else 0, tie_param=fit.tie_param)
+    return Leaderboard(frame=frame, fit=fit, bootstrap=boot, settings=settings)
+
+
+def _rating_cov(fit: RatingFit, ci: str, cluster: str | None, battles: Battles | None) -> np.ndarray:
+    """Covariance of the ratings (Elo points squared) for Wald intervals."""
+    if cluster is None:
+        return (fit.cov_robust if ci == "sandwich" else fit.cov).to_numpy()
+    if battles is None:
+        raise InputError("a clustered interval needs the battles, not only their counts")
+    if not isinstance(fit, BTResult):
+        raise InputError("the clustered sandwich of a contextual fit is computed by leaderboard(covariates=...)")
+    return cluster_robust_cov(fit, battles, cluster).to_numpy()
+
+
+def _bootstrap_of(fit: RatingFit, *, rounds: int, confidence: float, seed: int, cluster: str | None,
+                  battles: Battles | None, counts: PairCounts | None, progress: bool, threads: int
+                  ) -> BootstrapResult:
+    if not isinstance(fit, BTResult):
+        raise InputError("the bootstrap of a contextual fit is run by leaderboard(covariates=...) or "
+                         "bootstrap_contextual()")
+    data: Any = battles if cluster is not None else (counts if counts is not None else battles)
+    if data is None:
+        raise InputError("a bootstrap needs the battles or their counts")
+    return bootstrap(data, rounds, fit.ties, seed=seed, confidence=confidence, cluster=cluster, point=fit,
+                     progress=progress, threads=threads)
+
+
+def leaderboard(battles: Battles | PairCounts | pd.DataFrame, ties: str = "half", *,
+                covariates: Sequence[str] | pd.DataFrame | np.ndarray | None = None, position: bool = False,
+                ci: str = "bootstrap", rounds: int = DEFAULT_ROUNDS, confidence: float = DEFAULT_CONFIDENCE,
+                seed: int = 0, cluster: str | None = None, l2: float = 0.0, covariate_l2: float = 0.0,
+                scale: float = DEFAULT_SCALE, base: float = DEFAULT_BASE, init: float = DEFAULT_INIT,
+                anchor: Mapping[str, float] | None = None, reference: str | None = None,
+                progress: bool = False, threads: int = THREADS, return_results: bool | None = None) -> Any:
     """Fit Bradley-Terry, attach confidence intervals and rank the models.
 
     Parameters
     ----------
-    battles : Battles or pandas.DataFrame
+    battles : Battles, PairCounts or pandas.DataFrame
     ties : {"half", "drop", "davidson", "rao-kupper"}
+    covariates : list of str, DataFrame or array, optional
+        Battle-level covariates (style control, home advantage): the board of a contextual fit
+        (:func:`~arena_stats.models.contextual.fit_contextual`).
+    position : bool
+        Add the first-slot covariate ``position``.
     ci : {"bootstrap", "sandwich", "fisher", "none"}
-        Where the intervals come from: the percentile bootstrap on counts, the sandwich
-        (robust) standard errors, the observed Fisher information, or no intervals.
+        Where the intervals come from (see the module docstring).
     rounds, confidence, seed
-        Bootstrap settings (see :func:`~arena_stats.inference.bootstrap.bootstrap`).
+        Bootstrap rounds, interval level, random seed.
     cluster : str, optional
         Column of correlated groups (voter, prompt): the bootstrap resamples whole clusters and
         the sandwich sums scores within clusters.
-    l2, scale, base, init, anchor
-        Fit settings (see :func:`~arena_stats.fit_bradley_terry`).
+    l2, covariate_l2
+        L2 penalties on the strengths and on the covariate coefficients.
+    scale, base, init, anchor
+        Elo scale (see :func:`~arena_stats.fit_bradley_terry`); the anchor is a pure shift.
+    reference : str, optional
+        Add ``diff``, ``diff_ci_lower``, ``diff_ci_upper``: each model's rating minus this
+        model's, with the interval of that difference.
     progress : bool
         Progress bar on stderr for the bootstrap.
-    return_results : bool
-        Also return the :class:`BTResult` and the :class:`BootstrapResult` (or ``None``).
+    threads : int
+        Bootstrap worker threads (results do not depend on it).
+    return_results : bool, optional
+        Deprecated: the result object carries the fit (``.fit``) and bootstrap (``.bootstrap``).
 
     Returns
     -------
-    pandas.DataFrame
-        Columns ``rank, model, rating, ci_lower, ci_upper, battles, wins, losses, ties,
-        win_rate`` (plus ``rank_lower, rank_upper, p_top`` with the bootstrap), best first. The
-        settings and the filter report are in ``frame.attrs``.
+    Leaderboard
+        ``to_frame()`` is the board: ``rank, model, rating, ci_lower, ci_upper, rank_lower,
+        rank_upper, battles, wins, losses, ties, win_rate`` (plus ``p_top`` with the bootstrap),
+        best first.
 
     Examples
     --------
     >>> from arena_stats.data.simulate import simulate_arena
     >>> from arena_stats import leaderboard
     >>> board = leaderboard(simulate_arena(8, 5000, seed=4).battles, rounds=100)
-    >>> list(board.columns)[:5]
+    >>> list(board.to_frame().columns)[:5]
     ['rank', 'model', 'rating', 'ci_lower', 'ci_upper']
+    >>> bool((board.frame.rank_lower <= board.frame["rank"]).all() and
+    ...      (board.frame["rank"] <= board.frame.rank_upper).all())
+    True
     """
     if ci not in CI_METHODS:
         raise InputError(f"unknown interval method {ci!r}; expected one of {', '.join(CI_METHODS)}")
-    battles = as_battles(battles)
-    pc = aggregate(battles)
-    fit = fit_counts(pc, ties, l2=l2, scale=scale, base=base, init=init, anchor=anchor)
-    boot = None
-    tallies = model_totals(pc)
-    frame = pd.DataFrame({"model": fit.models, "rating": fit.ratings.to_numpy()})
     if ci == "bootstrap":
-        # the counts are reused (aggregating 10M battles twice costs 0.2 s); clusters need rows
-        boot = bootstrap(battles if cluster is not None else pc, rounds, ties, seed=seed,
-                         confidence=confidence, cluster=cluster, point=fit, progress=progress)
-        frame["ci_lower"] = boot.ci_lower.to_numpy()
-        frame["ci_upper"] = boot.ci_upper.to_numpy()
-    elif ci in ("sandwich", "fisher"):
-        z = ndtri(0.5 + confidence / 2)
-        if cluster is not None and ci == "sandwich":
-            se = np.sqrt(np.clip(np.diag(cluster_robust_cov(fit, battles, cluster).to_numpy()), 0, None))
-        elif cluster is not None:
-            raise InputError("clustering needs --ci bootstrap or --ci sandwich; Fisher intervals assume "
-                             "independent battles")
+        rounds = checks.integer("rounds", rounds, 1, checks.MAX_ROUNDS)
+    seed = checks.seed(seed)
+    confidence = checks.probability("confidence", confidence)
+    contextual = covariates is not None or position
+    counts: PairCounts | None = None
+    data: Battles | None = None
+    if isinstance(battles, PairCounts):
+        if contextual or cluster is not None:
+            raise InputError("covariates and clusters need the battles, not only their counts")
+        counts = battles
+    else:
+        data = as_battles(battles)
+        counts = aggregate(data)
+    fit: RatingFit
+    boot: BootstrapResult | None = None
+    rating_cov = None
+    if contextual:
+        common = dict(position=position, l2=l2, covariate_l2=covariate_l2, scale=scale, base=base, init=init,
+                      anchor=anchor)
+        if ci == "bootstrap":
+            from ..inference.contextual_bootstrap import bootstrap_contextual
+            boot = bootstrap_contextual(data, covariates, ties, rounds=rounds, seed=seed, confidence=confidence,
+                                        cluster=cluster, threads=threads, progress=progress, **common)
+            fit = boot.point
         else:
-            se = (fit.se_robust if ci == "sandwich" else fit.se).to_numpy()
-        frame["ci_lower"] = frame["rating"] - z * se
-        frame["ci_upper"] = frame["rating"] + z * se
+            from ..models.contextual import contextual_cluster_cov, fit_contextual
+            fit = fit_contextual(data, covariates, ties, **common)
+            if cluster is not None and ci == "sandwich":
+                rating_cov = contextual_cluster_cov(fit, data, covariates, cluster)
     else:
-        frame["ci_lower"] = np.nan
-        frame["ci_upper"] = np.nan
-    if ci == "none":
-        order = np.argsort(-frame["rating"].to_numpy(), kind="stable")
-        ranks = np.empty(len(frame), np.int64)
-        ranks[order] = np.arange(1, len(frame) + 1)
-        frame.insert(0, "rank", ranks)
-    else:
-        frame.insert(0, "rank", rank_ub(frame["ci_lower"].to_numpy(), frame["ci_upper"].to_numpy()))
-    for col in ("battles", "wins", "losses", "ties", "win_rate"):
-        frame[col] = tallies[col].to_numpy()
-    if boot is not None:
-        frame["rank_lower"] = boot.rank_lower.to_numpy()
-        frame["rank_upper"] = boot.rank_upper.to_numpy()
-        frame["p_top"] = boot.p_top.to_numpy()
-    frame = frame.sort_values(["rating", "model"], ascending=[False, True], kind="stable").reset_index(drop=True)
-    frame.attrs.update(_settings(fit, ci, rounds if boot is not None else 0, confidence, seed, cluster, battles,
-                                 boot))
-    if return_results:
-        return frame, fit, boot
-    return frame
+        if covariate_l2:
+            raise InputError("covariate_l2 penalises covariate coefficients: give covariates= too")
+        fit = fit_counts(counts, ties, l2=l2, scale=scale, base=base, init=init, anchor=anchor)
+    board = board_from_fit(fit, ci=ci, rounds=rounds, confidence=confidence, seed=seed, cluster=cluster,
+                           reference=reference, battles=data, counts=counts, progress=progress, threads=threads,
+                           boot=boot, rating_cov=rating_cov)
+    if return_results is not None:
+        warnings.warn("leaderboard(return_results=...) is deprecated: leaderboard() returns a Leaderboard whose "
+                      ".to_frame() is the board, .fit the fit and .bootstrap the bootstrap", DeprecationWarning,
+                      stacklevel=2)
+        if return_results:
+            return board.to_frame(), board.fit, board.bootstrap
+        return board.to_frame()
+    return board
 
 
-def _settings(fit: BTResult, ci: str, rounds: int, confidence: float, seed: int, cluster: str | None,
-              battles: Battles, boot: BootstrapResult | None) -> dict[str, Any]:
-    out = dict(fit.settings)
-    out.update(ci=ci, rounds=rounds, confidence=confidence, seed=seed, cluster=cluster,
-               n_battles=battles.n_battles, n_models=battles.n_models,
-               filters=[str(s) for s in battles.steps],
-               n_degenerate=boot.n_degenerate if boot is not None else 0,
-               tie_param=fit.tie_param)
-    return out
+def contextual_leaderboard(battles: Battles | pd.DataFrame,
+                           covariates: Sequence[str] | pd.DataFrame | np.ndarray | None = None,
+                           ties: str = "half", *, ci: str = "sandwich", rounds: int = DEFAULT_ROUNDS,
+                           seed: int = 0, confidence: float = DEFAULT_CONFIDENCE, cluster: str | None = None,
+                           position: bool = False, l2: float = 0.0, covariate_l2: float | None = None,
+                           scale: float = DEFAULT_SCALE, base: float = DEFAULT_BASE, init: float = DEFAULT_INIT,
+                           anchor: Mapping[str, float] | None = None, threads: int = THREADS,
+                           progress: bool = False) -> tuple[pd.DataFrame, Any]:
+    """Deprecated: ``leaderboard(battles, covariates=...)``, which returns one result object.
+
+    Returns the old ``(board frame, fit or bootstrap)`` pair, with a ``DeprecationWarning``.
+    """
+    warnings.warn("contextual_leaderboard() is deprecated: use leaderboard(battles, covariates=..., "
+                  "position=...), which returns a Leaderboard (.to_frame(), .fit, .bootstrap)",
+                  DeprecationWarning, stacklevel=2)
+    from ..models.contextual import _covariate_l2
+    l2, covariate_l2 = _covariate_l2(l2, covariate_l2, "contextual_leaderboard")
+    board = leaderboard(battles, ties, covariates=covariates if covariates is not None else [], position=position,
+                        ci=ci, rounds=rounds, confidence=confidence, seed=seed, cluster=cluster, l2=l2,
+                        covariate_l2=covariate_l2, scale=scale, base=base, init=init, anchor=anchor,
+                        threads=threads, progress=progress)
+    frame = board.to_frame()
+    return frame, (board.bootstrap if board.bootstrap is not None else board.fit)

@@ -32,13 +32,17 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy.special import ndtri
 
+from .._util import checks
+from .._util.progress import progress as progress_bar
 from ..data.aggregate import PairCounts
 from ..data.battles import A_WINS, B_WINS, Battles, timestamps
 from ..data.readers import as_battles
 from ..errors import InputError, NoMLEError
-from .._util.progress import progress as progress_bar
+from ..inference.ranks import board_ranks
+from ..models.covariance import z_value
+from ..models.elo_scale import DEFAULT_BASE, DEFAULT_INIT, DEFAULT_SCALE, EloScale
+from ..models.results import Result
 
 __all__ = ["RatingsOverTime", "ratings_over_time", "period_cuts", "FALLBACK_L2", "DEFAULT_MIN_BATTLES",
            "OVER_TIME_COLUMNS"]
@@ -56,8 +60,8 @@ METHODS = ("bt", "elo")
 _PERIOD_ALIAS = {"ME": "M", "MS": "M", "QE": "Q", "QS": "Q", "YE": "Y", "YS": "Y", "A": "Y", "W-SUN": "W"}
 
 
-@dataclass(frozen=True)
-class RatingsOverTime:
+@dataclass(frozen=True, repr=False, eq=False)
+class RatingsOverTime(Result):
     """The leaderboard at each date, tidy.
 
     Attributes
@@ -90,7 +94,12 @@ class RatingsOverTime:
         return [pd.Timestamp(d) for d in pd.unique(self.frame["date"])]
 
     def to_frame(self) -> pd.DataFrame:
+        """The tidy table: one row per date and model (the per-model table of each date)."""
         return self.frame.copy()
+
+    def _describe(self) -> str:
+        return (f"{self.method}, {len(self.dates)} dates, {self.frame['model'].nunique()} models, "
+                + ("cumulative" if self.cumulative else f"window of {self.window}"))
 
     def wide(self, value: str = "rating") -> pd.DataFrame:
         """``value`` as a date x model table (NaN before a model's first battle)."""
@@ -109,9 +118,6 @@ class RatingsOverTime:
             leaders = ", ".join(f"{m} {r:.0f}" for m, r in zip(board["model"], board["rating"]))
             lines.append(f"{pd.Timestamp(d).date()}: {leaders}")
         return "\n".join(lines)
-
-    def __str__(self) -> str:
-        return self.summary()
 
 
 # ----------------------------------------------------------------------------------- dates
@@ -220,8 +226,9 @@ def _pair_counts(cells: _Cells, names: list[str]) -> tuple[PairCounts, np.ndarra
 def ratings_over_time(battles: Battles | pd.DataFrame, freq: str | Sequence[Any] = "W", *, method: str = "bt",
                       cumulative: bool = True, window: int | None = None,
                       min_battles: int = DEFAULT_MIN_BATTLES, ties: str = "half", l2: float = 0.0,
-                      confidence: float = 0.95, k: float = 4.0, scale: float = 400.0, base: float = 10.0,
-                      init: float = 1000.0, progress: bool = False) -> RatingsOverTime:
+                      confidence: float = 0.95, k: float = 4.0, scale: float = DEFAULT_SCALE,
+                      base: float = DEFAULT_BASE, init: float = DEFAULT_INIT, progress: bool = False
+                      ) -> RatingsOverTime:
     """The BT (with intervals) or online-Elo leaderboard as it stood at each date.
 
     Parameters
@@ -271,8 +278,9 @@ def ratings_over_time(battles: Battles | pd.DataFrame, freq: str | Sequence[Any]
         window, cumulative = int(window), False
     elif not cumulative:
         raise InputError("cumulative=False needs window= (the number of periods per window)")
-    if not 0 < confidence < 1:
-        raise InputError(f"confidence must be between 0 and 1, got {confidence!r}")
+    confidence = checks.probability("confidence", confidence)
+    min_battles = checks.integer("min_battles", min_battles, 0)
+    EloScale(scale, base, init)
     ts = timestamps(battles.frame["tstamp"])
     if ts.isna().any():
         missing = int(ts.isna().sum())
@@ -296,10 +304,11 @@ def ratings_over_time(battles: Battles | pd.DataFrame, freq: str | Sequence[Any]
 
 def _board(date: pd.Timestamp, models: list[str], rating: np.ndarray, lower: np.ndarray, upper: np.ndarray,
            n_battles: np.ndarray, regularised: bool) -> pd.DataFrame:
-    from .leaderboard import rank_ub
-    df = pd.DataFrame({"date": date, "model": models, "rating": rating, "ci_lower": lower, "ci_upper": upper,
-                       "battles": n_battles, "rank": rank_ub(lower, upper), "regularised": regularised})
-    return df.sort_values("rating", ascending=False, kind="stable")
+    """One date's board, ranked by the one rank rule (the plain order without intervals)."""
+    df = pd.DataFrame({"date": date, "model": list(models), "rating": rating, "ci_lower": lower, "ci_upper": upper,
+                       "battles": n_battles, "rank": board_ranks(rating, lower, upper)[0],
+                       "regularised": regularised})
+    return df.sort_values(["rating", "model"], ascending=[False, True], kind="stable")
 
 
 def _over_time_bt(battles: Battles, pid: np.ndarray, labels: pd.DatetimeIndex, cumulative: bool,
@@ -308,7 +317,7 @@ def _over_time_bt(battles: Battles, pid: np.ndarray, labels: pd.DatetimeIndex, c
     from ..models.bradley_terry import fit_counts
     names = battles.models
     per_period = _period_cells(battles, pid, len(labels))
-    z = float(ndtri(0.5 + confidence / 2))
+    z = z_value(confidence)
     boards = []
     running: _Cells | None = None
     warm: dict[str, float] = {}
@@ -407,6 +416,4 @@ def _over_time_elo(battles: Battles, ts: pd.Series, labels: pd.DatetimeIndex, cu
 
 def _elo_board(label: pd.Timestamp, models: Any, rating: np.ndarray, nan: np.ndarray, n_battles: np.ndarray
                ) -> pd.DataFrame:
-    board = _board(label, list(models), rating, nan, nan, n_battles, False)
-    board["rank"] = (board["rating"].rank(ascending=False, method="min")).astype(np.int64)
-    return board
+    return _board(label, list(models), rating, nan, nan, n_battles, False)

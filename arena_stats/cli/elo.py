@@ -3,40 +3,47 @@
 from __future__ import annotations
 
 import argparse
-import sys
 
-from ..online.elo import DEFAULT_BASE, DEFAULT_INIT, DEFAULT_K, DEFAULT_SCALE, compute_elo, elo_bootstrap
+from .._util import checks
 from ..errors import InputError
-from ..online.glicko import DEFAULT_TAU, PERIODS, glicko2
+from ..online.elo import DEFAULT_BASE, DEFAULT_INIT, DEFAULT_K, DEFAULT_SCALE, compute_elo, elo_bootstrap
+from ..online.glicko import DEFAULT_RATING, DEFAULT_TAU, PERIODS, glicko2
 from .common import add_filter_args, add_input_args, add_output_args, emit_table, load_from_args, say
+from .options import progress_wanted
 
 
 def _period(text: str) -> str | int:
     if text in PERIODS:
         return text
     try:
-        return int(text)
+        value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected {', '.join(PERIODS)} or a number of battles, "
-                                         f"got {text!r}") from None
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected {', '.join(PERIODS)} or a positive number of battles, "
+                                         f"got {text[:40]!r}")
+    return value
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("elo", help="online Elo (or Glicko-2) leaderboard",
                        description="Online Elo in time order (tstamp, else file order), ties as half, "
-                                   "FastChat's defaults k=4, scale=400, base=10, init=1000. With --bootstrap N, "
+                                   "FastChat's defaults k=4, scale=400, base=10, init=1000. With --rounds N, "
                                    "LMSYS's bootstrap: N resamples in random order, median rating and "
-                                   "percentile interval. With --glicko, Glicko-2 ratings with deviations.")
+                                   "percentile interval. With --glicko, Glicko-2 ratings with deviations "
+                                   "(init 1500 unless given; --scale and --base set the reported scale).")
     add_input_args(p)
     add_filter_args(p)
     g = p.add_argument_group("rating system")
     g.add_argument("--k", type=float, default=DEFAULT_K, help=f"Elo step size (default {DEFAULT_K:g})")
     g.add_argument("--scale", type=float, default=DEFAULT_SCALE, help=f"Elo scale (default {DEFAULT_SCALE:g})")
     g.add_argument("--base", type=float, default=DEFAULT_BASE, help=f"Elo base (default {DEFAULT_BASE:g})")
-    g.add_argument("--init", type=float, default=DEFAULT_INIT, help=f"starting rating (default {DEFAULT_INIT:g})")
-    g.add_argument("--bootstrap", type=int, default=0, metavar="N",
-                   help="bootstrap rounds (LMSYS used 1000; default 0: one pass, no intervals)")
-    g.add_argument("--seed", type=int, default=0, help="random seed of the bootstrap (default 0)")
+    g.add_argument("--init", type=float, default=None,
+                   help=f"starting rating (default {DEFAULT_INIT:g}; Glicko-2: {DEFAULT_RATING:g})")
+    g.add_argument("--rounds", "--bootstrap", dest="rounds", type=float, default=0, metavar="N",
+                   help="bootstrap rounds (LMSYS used 1000; default 0: one pass, no intervals); "
+                        "--bootstrap is the old spelling")
+    g.add_argument("--seed", default="0", help="random seed of the bootstrap (default 0)")
     g.add_argument("--confidence", type=float, default=0.95, help="interval level (default 0.95)")
     g.add_argument("--glicko", action="store_true", help="Glicko-2 instead of Elo (rating, RD, volatility)")
     g.add_argument("--period", type=_period, default=None, metavar="PERIOD",
@@ -48,24 +55,26 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    rounds = checks.integer("rounds", args.rounds, 0, checks.MAX_ROUNDS)
+    confidence = checks.probability("confidence", args.confidence)
+    seed = checks.seed(args.seed)
     battles = load_from_args(args)
     if args.glicko:
-        if args.bootstrap:
-            raise InputError("--bootstrap applies to Elo; Glicko-2 gives its own deviations")
-        res = glicko2(battles, args.period, tau=args.tau, confidence=args.confidence)
+        if rounds:
+            raise InputError("--rounds applies to Elo; Glicko-2 gives its own deviations")
+        res = glicko2(battles, args.period, tau=args.tau, confidence=confidence, scale=args.scale, base=args.base,
+                      init=DEFAULT_RATING if args.init is None else args.init)
         say(args, f"Glicko-2: {res.n_periods} rating periods ({res.period})")
         emit_table(res.to_frame(), args)
         return 0
-    if args.bootstrap < 0:
-        raise InputError("--bootstrap must be 0 (no bootstrap) or a positive number of rounds")
-    if args.bootstrap:
-        res = elo_bootstrap(battles, args.bootstrap, seed=args.seed, k=args.k, scale=args.scale, base=args.base,
-                            init=args.init, confidence=args.confidence,
-                            progress=not args.quiet and sys.stderr.isatty())
+    init = DEFAULT_INIT if args.init is None else args.init
+    if rounds:
+        res = elo_bootstrap(battles, rounds, seed=seed, k=args.k, scale=args.scale, base=args.base,
+                            init=init, confidence=confidence, progress=progress_wanted(args))
         say(args, f"online Elo bootstrap: {res.rounds} rounds, {res.point.order} order, backend {res.backend}")
         emit_table(res.to_frame(), args)
         return 0
-    one = compute_elo(battles, args.k, args.scale, args.base, args.init)
+    one = compute_elo(battles, args.k, args.scale, args.base, init)
     say(args, f"online Elo over {one.n_battles:,} battles in {one.order} order (backend {one.backend})")
     emit_table(one.to_frame(), args)
     return 0

@@ -9,7 +9,7 @@ import numpy as np
 from ..data.aggregate import aggregate, pairwise_matrices
 from ..models.bradley_terry import fit_counts
 from .common import add_filter_args, add_input_args, add_output_args, emit_table, load_from_args
-from .leaderboard import add_fit_args, parse_anchor
+from .options import add_fit_args, add_top_arg, fit_kwargs, top_value
 
 KINDS = ("win-fraction", "counts", "predicted")
 
@@ -22,21 +22,22 @@ def register(sub: argparse._SubParsersAction) -> None:
                                    "met), the number of battles, or the fitted win probability.")
     add_input_args(p)
     add_filter_args(p)
-    add_fit_args(p)
+    add_fit_args(p, reference=False)
     p.add_argument("--kind", choices=KINDS, default="win-fraction", help="which matrix (default win-fraction)")
-    p.add_argument("--top", type=int, metavar="K", help="only the K best-rated models")
+    add_top_arg(p, "only the K best-rated models (a whole number of at least 1)")
     add_output_args(p)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    top = top_value(args)
+    opts = fit_kwargs(args)
     battles = load_from_args(args)
     pc = aggregate(battles)
-    fit = fit_counts(pc, args.ties, l2=args.prior, scale=args.scale, base=args.base, init=args.init,
-                     anchor=parse_anchor(args.anchor))
+    fit = fit_counts(pc, opts.pop("ties"), **opts)
     order = list(fit.ratings.sort_values(ascending=False, kind="stable").index)
-    if args.top:
-        order = order[: args.top]
+    if top is not None:
+        order = order[:top]
     if args.kind == "predicted":
         mat = fit.win_probability_matrix(order)
     else:

@@ -1,37 +1,36 @@
-"""Leaderboard options for style control, covariates, pair reweighting and category boards.
+"""Leaderboard options for style control, covariates, pair re-weighting and category boards.
 
-``arena-stats leaderboard`` calls :func:`add_arguments` on its parser and, when any of these
-options is given, :func:`apply` with the loaded battles and the plain board. The frames it
-returns are printed in order:
+``arena-stats leaderboard`` adds these options and, when any is given, hands the loaded battles
+to :func:`run`. The output is always **one table**, in every format:
 
-* with ``--style-control``, ``--covariate`` or ``--reweight-pairs``: the contextual board (the
-  core's columns, plus ``plain_rank``, ``plain_rating`` and ``rank_change`` = plain rank minus
+* with ``--style-control``, ``--covariate`` or ``--reweight-pairs``: the contextual board (every
+  board's columns, plus ``plain_rank``, ``plain_rating`` and ``rank_change`` = plain rank minus
   this rank, positive when a model moves up); the covariate coefficients go to stderr;
-* with ``--by COLUMN``: all category boards stacked (first column: the category), then the
-  overview of ranks, model x category, with each rank's change against the overall board.
-  Values with fewer than ``--min-category-battles`` battles are skipped and reported.
+* with ``--by COLUMN``: every board stacked, tidy: a first column named ``COLUMN`` holding the
+  category (``overall`` for the board on all battles), then the board's columns. Values with
+  fewer than ``--min-category-battles`` battles get no board and are reported on stderr.
+  ``--overview`` prints LMSYS's overview instead (model x category ranks with each rank's change
+  against the overall board); ``--split`` writes one file per category next to ``--output``.
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
+import os
+import re
 from typing import Any
 
 import pandas as pd
 
-from ..data.battles import Battles
-from ..boards.categories import DEFAULT_MIN_CATEGORY_BATTLES, category_leaderboards, rank_change
-from ..errors import InputError
+from ..boards.categories import DEFAULT_MIN_CATEGORY_BATTLES, OVERALL, category_leaderboards, rank_change
 from ..boards.leaderboard import leaderboard
+from ..data.battles import Battles
 from ..data.reweight import DEFAULT_MIN_PAIR, reweight_pairs
+from ..errors import InputError
 from ..features.style import SOURCES, add_style_features
-from .common import say
+from .common import emit_table, say
 
-# ..contextual is imported in apply(), only when a contextual board is asked for: every
-# `arena-stats leaderboard` registers these options, and that module takes ~20 ms to import.
-
-__all__ = ["add_arguments", "apply"]
+__all__ = ["add_arguments", "wanted", "run"]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -47,37 +46,45 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--covariate", action="append", default=[], metavar="COL",
                    help="numeric column used as a battle-level covariate, meaning 'A minus B' (e.g. home "
                         "advantage +1/-1/0); repeatable")
-    g.add_argument("--style-l2", type=float, default=0.0, metavar="L2",
-                   help="ridge penalty on the covariate coefficients (default 0)")
+    g.add_argument("--covariate-l2", "--style-l2", dest="covariate_l2", type=float, default=0.0, metavar="L2",
+                   help="ridge penalty on the covariate coefficients (default 0); --style-l2 is the old spelling")
     g.add_argument("--reweight-pairs", nargs="?", type=float, const=float(DEFAULT_MIN_PAIR), default=None,
                    metavar="M",
                    help=f"weight each battle by 1/max(n_pair, M) so over-sampled pairs do not dominate "
                         f"(M defaults to {DEFAULT_MIN_PAIR}); intervals come from the sandwich or the bootstrap")
     g.add_argument("--by", metavar="COLUMN",
-                   help="also fit one leaderboard per value of COLUMN (language, category, turn, judge "
-                        "type...) and print the overview of ranks with changes against the overall board")
+                   help="one leaderboard per value of COLUMN (language, category, turn, judge type...), "
+                        "stacked in one tidy table with the overall board")
     g.add_argument("--min-category-battles", type=int, default=DEFAULT_MIN_CATEGORY_BATTLES, metavar="N",
                    help=f"skip (and report) values of --by with fewer than N battles "
                         f"(default {DEFAULT_MIN_CATEGORY_BATTLES})")
+    g.add_argument("--overview", action="store_true",
+                   help="with --by: print the overview of ranks (model x category, with changes against the "
+                        "overall board) instead of the stacked boards")
+    g.add_argument("--split", action="store_true",
+                   help="with --by and --output: write one file per category (OUTPUT with the category "
+                        "before the extension), the overall board to OUTPUT itself")
 
 
-def _anchor(args: argparse.Namespace) -> dict[str, float] | None:
-    from .leaderboard import parse_anchor
-    return parse_anchor(getattr(args, "anchor", None))
+def wanted(args: argparse.Namespace) -> bool:
+    """Whether any option of this group was given."""
+    return bool(getattr(args, "style_control", False) or getattr(args, "covariate", None)
+                or getattr(args, "by", None) or getattr(args, "reweight_pairs", None) is not None)
 
 
-def _fit_kwargs(args: argparse.Namespace) -> dict[str, Any]:
-    return dict(ci=args.ci, rounds=args.bootstrap, seed=args.seed, confidence=args.confidence,
-                cluster=args.cluster, scale=args.scale, base=args.base, init=args.init, anchor=_anchor(args),
-                progress=not args.quiet and sys.stderr.isatty())
+def _slug(value: str) -> str:
+    """A file-name-safe form of a category value."""
+    slug = re.sub(r"[^A-Za-z0-9._-]+", "_", value).strip("._") or "category"
+    return slug[:80]
 
 
-def apply(args: argparse.Namespace, battles: Battles, board: pd.DataFrame) -> list[pd.DataFrame]:
-    """Run the options in ``args`` on ``battles``; ``board`` is the plain leaderboard.
-
-    Returns the frames to print, in order (see the module docstring).
-    """
-    frames: list[pd.DataFrame] = []
+def run(args: argparse.Namespace, battles: Battles, opts: dict[str, Any]) -> int:
+    """Build the board (or boards) of the options in ``args`` and print one table."""
+    from .leaderboard import report_fit
+    if (args.overview or args.split) and not args.by:
+        raise InputError("--overview and --split go with --by COLUMN")
+    if args.split and not args.output:
+        raise InputError("--split writes one file per category: give --output FILE")
     covariates = list(dict.fromkeys(args.covariate or []))
     data = battles
     if args.reweight_pairs is not None:
@@ -87,37 +94,47 @@ def apply(args: argparse.Namespace, battles: Battles, board: pd.DataFrame) -> li
         data, cols = add_style_features(data, source=args.style_source)
         say(args, f"style control: covariates {', '.join(cols)} (source: {args.style_source})")
         covariates = cols + [c for c in covariates if c not in cols]
-    contextual = bool(covariates) or args.reweight_pairs is not None
-    kwargs = _fit_kwargs(args)
-    if contextual and getattr(args, "prior", 0.0):
-        say(args, "note: --prior (L2 on the strengths) applies to the plain board only; "
-                  "--style-l2 penalises the covariate coefficients")
-    overall = board
-    if contextual:
-        from ..models.contextual import contextual_leaderboard
-        if args.ci == "bootstrap" and args.bootstrap < 1:
-            raise InputError("--bootstrap must be at least 1")
-        controlled, res = contextual_leaderboard(data, covariates, args.ties, l2=args.style_l2, **kwargs)
-        point = getattr(res, "point", res)
-        if getattr(res, "n_degenerate", 0):
-            say(args, f"warning: {res.n_degenerate} bootstrap rounds had no finite MLE (a model never won or "
-                      "never lost in the resample); their ratings are large but finite")
-        if len(point.beta):
-            table = point.coef_table(args.confidence)
-            say(args, "covariate coefficients (log-odds per unit; sandwich intervals):\n"
-                      + table.to_string(float_format=lambda v: f"{v:.4f}"))
-        overall = rank_change(controlled, board)
-        frames.append(overall)
-    if args.by:
-        if contextual:
-            def fit_board(sub: Battles) -> pd.DataFrame:
-                return contextual_leaderboard(sub, covariates, args.ties, l2=args.style_l2, **kwargs)[0]
-        else:
-            def fit_board(sub: Battles) -> pd.DataFrame:
-                return leaderboard(sub, args.ties, l2=getattr(args, "prior", 0.0), **kwargs)
-        boards = category_leaderboards(data, args.by, min_battles=args.min_category_battles, board=fit_board,
-                                       overall=overall)
-        say(args, boards.skipped_report())
-        frames.append(boards.to_frame())
-        frames.append(boards.overview())
-    return frames
+    board_opts = dict(opts)
+    if covariates:
+        board_opts.update(covariates=covariates, covariate_l2=args.covariate_l2)
+    elif args.covariate_l2:
+        raise InputError("--covariate-l2 penalises covariate coefficients: give --covariate or --style-control")
+    overall = leaderboard(data, **board_opts)
+    report_fit(args, overall)
+    frame = overall.to_frame()
+    if covariates:
+        table = overall.fit.coef_table(opts["confidence"])
+        say(args, "covariate coefficients (log-odds per unit; sandwich intervals):\n"
+                  + table.to_string(float_format=lambda v: f"{v:.4f}"))
+    if covariates or args.reweight_pairs is not None:
+        # against the plain, unweighted board of the same battles
+        frame = rank_change(frame, leaderboard(battles, **opts).to_frame())
+    if not args.by:
+        emit_table(frame, args)
+        return 0
+    boards = category_leaderboards(data, args.by, min_battles=args.min_category_battles,
+                                   board=lambda sub: leaderboard(sub, **board_opts), overall=frame)
+    say(args, boards.skipped_report())
+    if args.overview:
+        emit_table(boards.overview(), args)
+        return 0
+    if not args.split:
+        emit_table(boards.to_frame(), args)
+        return 0
+    root, ext = os.path.splitext(args.output)
+    target = args.output
+    parts: dict[str, pd.DataFrame] = {OVERALL: boards.overall, **boards.boards}
+    used: set[str] = set()
+    for name, board in parts.items():
+        path = target
+        if name != OVERALL:
+            slug, k = _slug(name), 1
+            while slug in used:  # two values with the same safe name: never overwrite one with another
+                k += 1
+                slug = f"{_slug(name)}-{k}"
+            used.add(slug)
+            path = f"{root}.{slug}{ext}"
+        args.output = path
+        emit_table(board, args)
+    args.output = target
+    return 0

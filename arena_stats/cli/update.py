@@ -10,21 +10,15 @@ from then on.
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 
-import numpy as np
 import pandas as pd
-from scipy.special import ndtri
 
-from ..data.aggregate import model_totals
+from ..boards.leaderboard import board_from_fit
 from ..errors import InputError
-from ..boards.leaderboard import rank_ub
 from ..scale.state import load_state, new_state
 from .common import add_input_args, add_output_args, emit_table, parse_key_values, say
-from .leaderboard import add_fit_args, parse_anchor
-
-CI_CHOICES = ("sandwich", "fisher", "bootstrap", "none")
+from .options import add_fit_args, add_interval_args, interval_kwargs, parse_anchor, progress_wanted
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -40,13 +34,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="create STATE from FILE... (refuses to overwrite an existing one)")
     g.add_argument("--dry-run", action="store_true", help="refit and print, but do not save STATE")
     add_fit_args(p)
-    g = p.add_argument_group("uncertainty")
-    g.add_argument("--ci", choices=CI_CHOICES, default="sandwich",
-                   help="interval method: sandwich (robust, closed form; default), fisher, bootstrap "
-                        "(percentile, on counts), none")
-    g.add_argument("--bootstrap", type=int, default=1000, metavar="N", help="rounds for --ci bootstrap")
-    g.add_argument("--seed", type=int, default=0, help="bootstrap seed")
-    g.add_argument("--confidence", type=float, default=0.95, help="interval level (default 0.95)")
+    add_interval_args(p, ci_default="sandwich", cluster=False)
     add_output_args(p)
     p.set_defaults(func=run)
 
@@ -59,22 +47,8 @@ def _read_options(args: argparse.Namespace) -> dict:
 
 
 def board(state_counts, fit, ci: str, boot=None, confidence: float = 0.95) -> pd.DataFrame:
-    """The leaderboard columns of ``arena-stats leaderboard`` from a fit on counts."""
-    totals = model_totals(state_counts)
-    frame = pd.DataFrame({"model": fit.models, "rating": fit.ratings.to_numpy()})
-    if ci in ("sandwich", "fisher"):
-        se = (fit.se_robust if ci == "sandwich" else fit.se).to_numpy()
-        z = ndtri(0.5 + confidence / 2)
-        frame["ci_lower"], frame["ci_upper"] = frame["rating"] - z * se, frame["rating"] + z * se
-    elif ci == "bootstrap":
-        frame["ci_lower"], frame["ci_upper"] = boot.ci_lower.to_numpy(), boot.ci_upper.to_numpy()
-    frame = frame.join(totals.reset_index(drop=True)[["battles", "wins", "losses", "ties", "win_rate"]])
-    frame = frame.sort_values("rating", ascending=False, kind="stable").reset_index(drop=True)
-    if "ci_lower" in frame:
-        frame.insert(0, "rank", rank_ub(frame["ci_lower"].to_numpy(), frame["ci_upper"].to_numpy()))
-    else:
-        frame.insert(0, "rank", np.arange(1, len(frame) + 1))
-    return frame
+    """The board of ``arena-stats leaderboard`` from a fit on counts (:func:`~arena_stats.boards.leaderboard.board_from_fit`)."""
+    return board_from_fit(fit, ci=ci, confidence=confidence, counts=state_counts, boot=boot).to_frame()
 
 
 def run(args: argparse.Namespace) -> int:
@@ -86,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
             raise InputError("state already exists; drop --new to update it", file=args.state)
         if not args.files:
             raise InputError("--new needs battle files to start from")
-        state = new_state(*args.files, ties=args.ties, l2=args.prior, scale=args.scale, base=args.base,
+        state = new_state(*args.files, ties=args.ties, l2=args.l2, scale=args.scale, base=args.base,
                           init=args.init, anchor=parse_anchor(args.anchor), **options)
     else:
         if not args.files:
@@ -96,34 +70,25 @@ def run(args: argparse.Namespace) -> int:
         before = state.n_battles
         state = state.append(*args.files, **options)
         say(args, f"added {state.n_battles - before:,.0f} battles to {before:,.0f}")
+    intervals = interval_kwargs(args)
     state, fit = state.refit()
-    boot = None
-    if args.ci == "bootstrap":
-        from ..inference.bootstrap import bootstrap
-        if args.bootstrap < 1:
-            raise InputError("--bootstrap must be at least 1")
-        boot = bootstrap(state.counts, rounds=args.bootstrap, seed=args.seed, confidence=args.confidence,
-                         point=fit, progress=not args.quiet and sys.stderr.isatty(), **_fit_kwargs(state))
+    result = board_from_fit(fit, ci=intervals["ci"], rounds=intervals["rounds"], confidence=intervals["confidence"],
+                            seed=intervals["seed"], reference=args.reference, counts=state.counts,
+                            progress=progress_wanted(args))
     if not args.dry_run:
         state.save(args.state)
     say(args, f"{state.n_battles:,.0f} battles, {state.counts.n_models} models; refit in {fit.n_iter} Newton "
               f"iterations; {'saved' if not args.dry_run else 'not saved (dry run)'} {args.state} "
               f"({time.perf_counter() - start:.2f} s)")
-    emit_table(board(state.counts, fit, args.ci, boot, args.confidence), args)
+    emit_table(result.to_frame(), args)
     return 0
 
 
 def _check_settings(args: argparse.Namespace, saved: dict) -> None:
     """Fit options on an update must agree with the state's: they were fixed by --new."""
-    given = {"ties": (args.ties, "half"), "l2": (args.prior, 0.0), "scale": (args.scale, 400.0),
+    given = {"ties": (args.ties, "half"), "l2": (args.l2, 0.0), "scale": (args.scale, 400.0),
              "base": (args.base, 10.0), "init": (args.init, 1000.0), "anchor": (parse_anchor(args.anchor), None)}
     for key, (value, default) in given.items():
         if value != default and value != saved.get(key):
             raise InputError(f"the state was created with {key}={saved.get(key)!r}; its fit settings are fixed "
                              f"(got {key}={value!r}). Start a new state with --new to change them")
-
-
-def _fit_kwargs(state) -> dict:
-    s = state.settings
-    return {"ties": s.get("ties", "half"), "l2": s.get("l2", 0.0), "scale": s.get("scale", 400.0),
-            "base": s.get("base", 10.0), "init": s.get("init", 1000.0), "anchor": s.get("anchor")}

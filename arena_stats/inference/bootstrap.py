@@ -17,12 +17,18 @@ draws cluster multiplicities ``m ~ Multinomial(C, 1/C)`` (with the same table sa
 cell counts are ``m @ K`` with ``K`` the sparse (cluster x cell) count matrix.
 
 Fitting. All rounds of a chunk are refitted together by chord iterations warm-started at the
-full-data MLE (:func:`~arena_stats.models.bradley_terry.chord_plain` for ``half``/``drop``, which
-needs only each pair's battles and each model's wins, pairs as rows; rounds as rows for the
-models with a tie parameter); a round typically needs 5-7 gradients and no factorisation. Rounds that do not
-converge fall back to Newton. A round whose resample leaves a model without a win or without a
+full-data MLE (:mod:`~arena_stats.models.kernels`: :func:`~arena_stats.models.kernels.chord_plain`
+for ``half``/``drop``, which needs only each pair's battles and each model's wins, pairs as rows;
+rounds as rows for the models with a tie parameter), with the constrained inverse information
+of the point fit as the fixed step matrix; a round typically needs 5-7 gradients and no
+factorisation. Rounds that do not converge fall back to the engine's Newton steps. A round whose resample leaves a model without a win or without a
 loss has no finite MLE (the same happens, silently, to a row bootstrap fitted with L-BFGS);
 those rounds are fitted with a tiny ridge :data:`DEGENERATE_L2` and counted in ``n_degenerate``.
+
+Reporting. Each round's strengths are put on the Elo scale with the *point fit's* offset, so an
+anchor is a pure shift of every round (intervals and ranks never depend on which model
+anchors); percentile intervals and the rank distribution come from :func:`summarise`, which the
+contextual bootstrap shares.
 
 Every chunk of :func:`chunk_rounds` rounds (a number fixed by the arena's size, so that a
 chunk's arrays stay in cache) gets its own random stream spawned from ``seed``, so results are
@@ -31,26 +37,33 @@ identical bit for bit for the same seed, whatever the thread count.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from .._util import checks
+from .._util.parallel import THREADS, run_chunks
+from .._util.progress import progress as progress_bar
 from ..data.aggregate import PairCounts, aggregate, cluster_cell_matrix
 from ..data.battles import Battles
 from ..data.readers import as_battles
-from ..models.bradley_terry import (CHORD_BLOCK_SIZE, DEFAULT_BASE, DEFAULT_INIT, DEFAULT_SCALE, GRAD_TOL,
-                            BTResult, _chord, _grad_hess, _inverse, _newton, _null_vector,
-                            _PairScatter, _Problem, chord_plain, elo_transform, fit_counts,
-                            make_problem)
 from ..errors import InputError
-from .._util.parallel import THREADS, run_chunks
-from .._util.progress import progress as progress_bar
+from ..models.bradley_terry import BTResult, fit_counts
+from ..models.elo_scale import DEFAULT_BASE, DEFAULT_INIT, DEFAULT_SCALE
+from ..models.engine import GRAD_TOL, STEP_TOL, newton
+from ..models.kernels import CHORD_BLOCK_SIZE, PairScatter, chord, chord_plain
+from ..models.pair_problem import PairProblem
+from ..models.results import RatingFit, Result
+from .ranks import board_ranks, rank_distribution
 from .resample import MultinomialSampler, multinomial_counts
 
-__all__ = ["BootstrapResult", "bootstrap", "multinomial_counts", "rank_summary"]
+__all__ = ["BootstrapResult", "bootstrap", "summarise", "percentile_interval", "multinomial_counts",
+           "rank_summary", "DEFAULT_ROUNDS", "DEFAULT_CONFIDENCE"]
 
 DEFAULT_ROUNDS = 1000
 DEFAULT_CONFIDENCE = 0.95
@@ -73,60 +86,115 @@ def chunk_rounds(n_pairs: int) -> int:
     return int(max(CHUNK_MIN, min(CHUNK, CHUNK_VALUES // max(n_pairs, 1))))
 
 
-@dataclass(frozen=True)
-class BootstrapResult:
+def percentile_interval(samples: np.ndarray, confidence: float) -> tuple[np.ndarray, np.ndarray]:
+    """The percentile interval of each column of ``samples (rounds, n)`` (NaN rounds left out)."""
+    alpha = 1 - checks.probability("confidence", confidence)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a column of NaN (no battles): NaN bounds
+        lo, hi = np.nanquantile(samples, [alpha / 2, 1 - alpha / 2], axis=0)
+    return lo, hi
+
+
+@dataclass(frozen=True, repr=False, eq=False)
+class BootstrapResult(Result):
     """Bootstrap distribution of Elo-scale ratings and ranks.
 
     Attributes
     ----------
-    ratings : pandas.DataFrame
-        One row per round, one column per model (Elo scale, same centring/anchor as ``point``).
-    point : BTResult
+    samples : pandas.DataFrame
+        One row per round, one column per model (Elo scale: the point fit's offset, so an
+        anchor shifts every round alike). NaN where a model drew no battle in a round.
+    point : RatingFit
         The fit on all battles.
     confidence : float
     ci_lower, ci_upper : pandas.Series
         Percentile interval of each model's rating.
     ranks : pandas.DataFrame
-        Rank of each model in each round (1 = best; ties in rating share the better rank).
-    rank_lower, rank_upper : pandas.Series
-        Percentile interval of the rank.
+        Rank of each model in each round (1 = best; equal ratings share the better rank).
+    rank_ci_lower, rank_ci_upper : pandas.Series
+        Percentile interval of each model's round ranks.
     p_top : pandas.Series
         Share of rounds in which the model ranked first.
     n_degenerate : int
         Rounds whose resample had no finite MLE (fitted with a tiny ridge).
     settings : dict
         ``rounds, seed, cluster, confidence`` and the fit settings.
+
+    ``rank``, ``rank_lower`` and ``rank_upper`` are those of the one rank rule
+    (:func:`~arena_stats.inference.ranks.rank_from_intervals`) on the percentile intervals, as
+    on every board.
     """
 
-    ratings: pd.DataFrame
-    point: BTResult
+    samples: pd.DataFrame
+    point: RatingFit
     confidence: float
     ci_lower: pd.Series
     ci_upper: pd.Series
     ranks: pd.DataFrame
-    rank_lower: pd.Series
-    rank_upper: pd.Series
+    rank_ci_lower: pd.Series
+    rank_ci_upper: pd.Series
     p_top: pd.Series
     n_degenerate: int
     settings: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def ratings(self) -> pd.DataFrame:
+        """Deprecated: the rounds x models table is :attr:`samples` (``ratings`` means the point
+        fit's ratings everywhere else)."""
+        warnings.warn("BootstrapResult.ratings (rounds x models) is now BootstrapResult.samples; "
+                      "the point ratings are BootstrapResult.point.ratings", DeprecationWarning, stacklevel=2)
+        return self.samples
+
+    @cached_property
+    def _rank_rule(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        rating = self.point.ratings.reindex(self.ci_lower.index).to_numpy()
+        return board_ranks(rating, self.ci_lower.to_numpy(), self.ci_upper.to_numpy())
+
+    def _rank_series(self, k: int, name: str) -> pd.Series:
+        return pd.Series(self._rank_rule[k], index=self.ci_lower.index, name=name)
+
+    @property
+    def rank(self) -> pd.Series:
+        """LMSYS "Rank (UB)" from the percentile intervals (the one rank rule)."""
+        return self._rank_series(0, "rank")
+
+    @property
+    def rank_lower(self) -> pd.Series:
+        """The best rank the intervals allow (equals :attr:`rank`)."""
+        return self._rank_series(1, "rank_lower")
+
+    @property
+    def rank_upper(self) -> pd.Series:
+        """The worst rank the intervals allow."""
+        return self._rank_series(2, "rank_upper")
+
     def to_frame(self) -> pd.DataFrame:
-        """One row per model, best first: rating, interval, rank interval, p_top, bootstrap sd."""
+        """One row per model, best first: rating, interval, bootstrap sd, ranks, rank
+        percentile interval, p_top."""
+        idx = self.ci_lower.index
         df = pd.DataFrame({
-            "model": self.point.models,
-            "rating": self.point.ratings.to_numpy(),
+            "model": list(idx),
+            "rating": self.point.ratings.reindex(idx).to_numpy(),
             "ci_lower": self.ci_lower.to_numpy(),
             "ci_upper": self.ci_upper.to_numpy(),
-            "sd": self.ratings.std(axis=0, ddof=1).to_numpy(),
+            "sd": self.samples.std(axis=0, ddof=1).to_numpy(),
+            "rank": self.rank.to_numpy(),
             "rank_lower": self.rank_lower.to_numpy(),
             "rank_upper": self.rank_upper.to_numpy(),
+            "rank_ci_lower": self.rank_ci_lower.to_numpy(),
+            "rank_ci_upper": self.rank_ci_upper.to_numpy(),
             "p_top": self.p_top.to_numpy(),
         })
-        return df.sort_values("rating", ascending=False, kind="stable").reset_index(drop=True)
+        return df.sort_values(["rating", "model"], ascending=[False, True], kind="stable").reset_index(drop=True)
+
+    def _describe(self) -> str:
+        s = self.settings
+        return (f"{s.get('rounds', len(self.samples))} rounds, seed={s.get('seed')}, "
+                f"confidence={self.confidence:g}, {len(self.ci_lower)} models")
 
     def summary(self, top: int | None = 20) -> str:
         s = self.settings
-        lines = [f"Bootstrap of a Bradley-Terry fit: {s['rounds']} rounds, seed {s['seed']}, "
+        lines = [f"Bootstrap of a Bradley-Terry fit: {s.get('rounds')} rounds, seed {s.get('seed')}, "
                  f"{self.confidence:.0%} percentile intervals"
                  + (f", clustered by {s['cluster']!r}" if s.get("cluster") else ""),
                  f"ties: {self.point.ties}; degenerate rounds (no finite MLE): {self.n_degenerate}",
@@ -138,21 +206,29 @@ class BootstrapResult:
                          f"{int(row.rank_lower):>4}-{int(row.rank_upper):<4} {row.p_top:6.3f}")
         return "\n".join(lines)
 
-    def __str__(self) -> str:
-        return self.summary()
+
+def summarise(point: RatingFit, theta: np.ndarray, confidence: float, n_degenerate: int,
+              settings: dict[str, Any], result: type[BootstrapResult] = BootstrapResult,
+              **extra: Any) -> Any:
+    """A bootstrap result from the strengths of every round, ``theta (rounds, n)`` (natural
+    scale; NaN where a model drew no battle): the point fit's Elo scale and offset, percentile
+    intervals and the rank distribution. Every bootstrap of a rating fit ends here."""
+    samples = point.scale.ratings(theta, point.models, point.offset)
+    lo, hi = percentile_interval(samples, confidence)
+    ranks, r_lo, r_hi, p_top = rank_distribution(samples, confidence)
+    idx = pd.Index(point.models, name="model")
+    return result(
+        samples=pd.DataFrame(samples, columns=idx), point=point, confidence=confidence,
+        ci_lower=pd.Series(lo, index=idx, name="ci_lower"), ci_upper=pd.Series(hi, index=idx, name="ci_upper"),
+        ranks=pd.DataFrame(ranks, columns=idx), rank_ci_lower=pd.Series(r_lo, index=idx, name="rank_ci_lower"),
+        rank_ci_upper=pd.Series(r_hi, index=idx, name="rank_ci_upper"),
+        p_top=pd.Series(p_top, index=idx, name="p_top"), n_degenerate=int(n_degenerate), settings=settings,
+        **extra)
 
 
 def rank_summary(ratings: np.ndarray, confidence: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Ranks per round (1 = best), their percentile interval, and P(rank = 1)."""
-    # rank = 1 + number of models strictly better in that round
-    order = np.sort(ratings, axis=1)
-    ranks = np.empty(ratings.shape, np.int64)
-    for r in range(ratings.shape[0]):
-        ranks[r] = ratings.shape[1] - np.searchsorted(order[r], ratings[r], side="right") + 1
-    alpha = 1 - confidence
-    lo = np.quantile(ranks, alpha / 2, axis=0, method="lower")
-    hi = np.quantile(ranks, 1 - alpha / 2, axis=0, method="higher")
-    return ranks, lo, hi, (ranks == 1).mean(axis=0)
+    """Ranks per round, their percentile interval and P(rank = 1): :func:`~arena_stats.inference.ranks.rank_distribution`."""
+    return rank_distribution(ratings, confidence)
 
 
 def _merge_tie_kinds(pc: PairCounts) -> PairCounts:
@@ -222,11 +298,11 @@ class _ChunkSolver:
                  step_matrix: np.ndarray) -> None:
         self.pc, self.point, self.x0, self.tol, self.step_matrix = pc, point, x0, tol, step_matrix
         dim = pc.n_models + (1 if point.log_tie is not None else 0)
-        self.scatter = _PairScatter(pc.i, pc.j, dim)
+        self.scatter = PairScatter(pc.i, pc.j, dim)
 
     def fit(self, counts: np.ndarray) -> tuple[np.ndarray, int]:
         """Fit a chunk of resampled ``(3, P, rounds)`` tables; returns (x per round, degenerate rounds)."""
-        x0, tol, inc = self.x0, self.tol, self.scatter
+        x0, inc = self.x0, self.scatter
         ties, l2 = self.point.ties, self.point.settings["l2"]
         n_rounds = counts.shape[2]
         w, lose, tie = counts
@@ -259,10 +335,10 @@ class _ChunkSolver:
             if plain:
                 cols = slice(None) if ok.size == n_rounds else ok
                 xs, conv = chord_plain(npair[:, cols], win_mass[:, cols], x0, self.step_matrix, inc, l2=l2,
-                                       tol=tol)
+                                       tol=GRAD_TOL)
             else:
                 prob = self._problem(wi, wj, wt, ok)
-                xs, conv = _chord(prob, x[ok], self.step_matrix, tol=tol, scatter=inc)
+                xs, conv = chord(prob, x[ok], self.step_matrix, tol=GRAD_TOL, scatter=inc)
             if not conv.all():
                 # far from the full-data fit: fall back to full Newton steps for those rounds
                 slow = ok[~conv]
@@ -290,35 +366,35 @@ class _ChunkSolver:
         out, conv = np.empty_like(x), np.zeros(len(rounds), bool)
         for lo in range(0, len(rounds), batch):
             sl = slice(lo, lo + batch)
-            out[sl], _, _, _, _, conv[sl] = _newton(self._problem(wi, wj, wt, rounds[sl], l2=l2), x[sl],
-                                                    tol=self.tol)
+            res = newton(self._problem(wi, wj, wt, rounds[sl], l2=l2), x[sl], step_tol=self.tol)
+            out[sl], conv[sl] = res.x, res.converged
         return out, conv
 
     def _problem(self, wi: np.ndarray, wj: np.ndarray, wt: np.ndarray | None, rounds: np.ndarray,
-                 l2: float | None = None) -> _Problem:
+                 l2: float | None = None) -> PairProblem:
         """The rounds ``rounds`` of pair-major weights as a (rounds as rows) Newton problem."""
         pc, point = self.pc, self.point
         # rounds as rows (the Newton engine's layout), each array C-contiguous
         wi, wj = (np.ascontiguousarray(v[:, rounds].T, dtype=np.float64) for v in (wi, wj))
         tie = np.zeros_like(wi) if wt is None else np.ascontiguousarray(wt[:, rounds].T)
         total = wi.sum(axis=1) + wj.sum(axis=1) + tie.sum(axis=1)
-        return _Problem(pc.i, pc.j, pc.n_models, wi, wj, tie, point.ties,
-                        point.settings["l2"] if l2 is None else l2, total)
+        return PairProblem(pc.i, pc.j, pc.n_models, wi, wj, tie, point.ties,
+                           point.settings["l2"] if l2 is None else l2, total)
 
 
-def bootstrap(battles: Battles | pd.DataFrame, rounds: int = DEFAULT_ROUNDS, ties: str = "half", *,
+def bootstrap(battles: Battles | PairCounts | pd.DataFrame, rounds: int = DEFAULT_ROUNDS, ties: str = "half", *,
               seed: int = 0, confidence: float = DEFAULT_CONFIDENCE, cluster: str | None = None,
               l2: float = 0.0, scale: float = DEFAULT_SCALE, base: float = DEFAULT_BASE,
               init: float = DEFAULT_INIT, anchor: Mapping[str, float] | None = None,
-              tol: float = GRAD_TOL, point: BTResult | None = None, progress: bool = False,
+              tol: float = STEP_TOL, point: BTResult | None = None, progress: bool = False,
               threads: int = THREADS, executor: Any = None) -> BootstrapResult:
     """Percentile bootstrap of Bradley-Terry ratings, computed on counts.
 
     Parameters
     ----------
-    battles : Battles or pandas.DataFrame
+    battles : Battles, PairCounts or pandas.DataFrame
     rounds : int
-        Number of bootstrap rounds.
+        Number of bootstrap rounds (at most :data:`~arena_stats._util.checks.MAX_ROUNDS`).
     ties : str
         Tie convention (see :func:`~arena_stats.fit_bradley_terry`).
     seed : int
@@ -328,7 +404,7 @@ def bootstrap(battles: Battles | pd.DataFrame, rounds: int = DEFAULT_ROUNDS, tie
     cluster : str, optional
         Column whose values are resampled as whole clusters (voter, prompt, ...).
     l2, scale, base, init, anchor, tol
-        As in :func:`~arena_stats.fit_bradley_terry`.
+        As in :func:`~arena_stats.fit_bradley_terry` (the anchor is a pure shift of every round).
     point : BTResult, optional
         A fit on the same battles and settings, to skip refitting it.
     progress : bool
@@ -351,20 +427,16 @@ def bootstrap(battles: Battles | pd.DataFrame, rounds: int = DEFAULT_ROUNDS, tie
     >>> bool((bs.ci_lower <= bs.point.ratings).all() and (bs.point.ratings <= bs.ci_upper).all())
     True
     """
-    if not (0 < confidence < 1):
-        raise InputError(f"confidence must be between 0 and 1, got {confidence!r}")
-    if int(rounds) < 1:
-        raise InputError(f"rounds must be at least 1, got {rounds!r}")
-    rounds = int(rounds)
+    confidence = checks.probability("confidence", confidence)
+    rounds = checks.integer("rounds", rounds, 1, checks.MAX_ROUNDS)
+    seed = checks.seed(seed)
     battles = as_battles(battles) if not isinstance(battles, PairCounts) else battles
     pc = battles if isinstance(battles, PairCounts) else aggregate(battles)
     if point is None:
         point = fit_counts(pc, ties, l2=l2, scale=scale, base=base, init=init, anchor=anchor, tol=tol)
-    x0 = point.theta if point.log_tie is None else np.append(point.theta, point.log_tie)
-    full = make_problem(pc, point.ties, point.settings["l2"])
-    _, _, h0 = _grad_hess(x0[None], full)
-    e = _null_vector(full)
-    step_matrix = _inverse(-h0[0] + np.outer(e, e))
+    x0 = point.params.to_numpy()
+    # the chord iterations' fixed step: the point fit's constrained inverse information
+    step_matrix = point.cov_params.to_numpy()
     kmat = None
     if cluster is not None:
         if isinstance(battles, PairCounts):
@@ -378,7 +450,7 @@ def bootstrap(battles: Battles | pd.DataFrame, rounds: int = DEFAULT_ROUNDS, tie
     chunk = chunk_rounds(pc.n_pairs)
     seeds = np.random.SeedSequence(seed).spawn((rounds + chunk - 1) // chunk)
 
-    solver = _ChunkSolver(pc, point, x0, tol, step_matrix)
+    solver = _ChunkSolver(pc, point, x0, point.settings["tol"], step_matrix)
 
     def work(c: int) -> tuple[np.ndarray, int]:
         rng = np.random.default_rng(seeds[c])
@@ -391,16 +463,5 @@ def bootstrap(battles: Battles | pd.DataFrame, rounds: int = DEFAULT_ROUNDS, tie
             bar.update(res[0].shape[0])
     x = np.concatenate([r[0] for r in results])
     n_degenerate = sum(r[1] for r in results)
-    s = point.settings
-    elo = elo_transform(x[:, : pc.n_models], pc.models, s["scale"], s["base"], s["init"], s["anchor"])
-    alpha = 1 - confidence
-    lo, hi = np.quantile(elo, [alpha / 2, 1 - alpha / 2], axis=0)
-    ranks, r_lo, r_hi, p_top = rank_summary(elo, confidence)
-    idx = pd.Index(pc.models, name="model")
-    return BootstrapResult(
-        ratings=pd.DataFrame(elo, columns=idx), point=point, confidence=confidence,
-        ci_lower=pd.Series(lo, index=idx, name="ci_lower"), ci_upper=pd.Series(hi, index=idx, name="ci_upper"),
-        ranks=pd.DataFrame(ranks, columns=idx), rank_lower=pd.Series(r_lo, index=idx, name="rank_lower"),
-        rank_upper=pd.Series(r_hi, index=idx, name="rank_upper"), p_top=pd.Series(p_top, index=idx, name="p_top"),
-        n_degenerate=n_degenerate,
-        settings=dict(rounds=rounds, seed=seed, cluster=cluster, confidence=confidence, **s))
+    settings = dict(point.settings, rounds=rounds, seed=seed, cluster=cluster, confidence=confidence)
+    return summarise(point, x[:, : pc.n_models], confidence, n_degenerate, settings)

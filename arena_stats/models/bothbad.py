@@ -47,12 +47,13 @@ import pandas as pd
 from scipy.special import chdtrc, log_expit, logsumexp
 
 from ..data.battles import A_WINS, B_WINS, BOTHBAD, TIE, Battles
-
 from ..data.readers import as_battles
-from .bradley_terry import DEFAULT_BASE, DEFAULT_INIT, DEFAULT_SCALE, GRAD_TOL
-from .contextual import (ContextualResult, Design, Family, build_design, fit_contextual, make_result,
-                         run_fit, _check_exists, _settings)
 from ..errors import InputError
+from .contextual import (ContextualResult, Design, Family, _covariate_l2, build_design, check_existence,
+                         design_counts, fit_contextual, fit_settings, make_result, run_fit)
+from .elo_scale import DEFAULT_BASE, DEFAULT_INIT, DEFAULT_SCALE
+from .engine import STEP_TOL
+from .results import PROBA_COLUMNS, Result, model_index
 
 __all__ = ["BothBadResult", "fit_bothbad", "bothbad_family", "tie_model_comparison", "GLOBALS"]
 
@@ -113,8 +114,12 @@ def bothbad_family() -> Family:
     return Family("bothbad", True, GLOBALS, _prepare, _terms, _start)
 
 
-@dataclass(frozen=True)
-class BothBadResult:
+#: Columns of the both-bad model's ``predict_proba``: the three of every fit, then both-bad.
+BOTHBAD_PROBA_COLUMNS = (*PROBA_COLUMNS, "winner_bothbad")
+
+
+@dataclass(frozen=True, repr=False, eq=False)
+class BothBadResult(Result):
     """A fitted both-bad model and its likelihood-ratio test against a plain tie.
 
     Attributes
@@ -161,8 +166,8 @@ class BothBadResult:
     def models(self) -> list[str]:
         return self.fit.models
 
-    def predict_proba(self, model_a: Any, model_b: Any, covariates: Any = None) -> np.ndarray:
-        """P(a wins), P(b wins), P(tie), P(both bad), shape ``(n, 4)``.
+    def predict_proba(self, model_a: Any, model_b: Any, covariates: Any = None) -> pd.DataFrame:
+        """P(a wins), P(b wins), P(tie), P(both bad): one row per pair, four columns.
 
         Examples
         --------
@@ -173,10 +178,14 @@ class BothBadResult:
         ((2, 4), True)
         """
         eta = self.fit.linear_predictor(model_a, model_b, covariates)
-        a, b = self.fit._index(model_a), self.fit._index(model_b)
+        a, b = model_index(self.models, model_a), model_index(self.models, model_b)
         s = 0.5 * (self.fit.theta[a] + self.fit.theta[b])
         u = _utilities(eta, s, np.array([np.log(self.nu), self.delta, self.gamma]))
-        return np.exp(u - logsumexp(u, axis=1, keepdims=True))
+        p = np.exp(u - logsumexp(u, axis=1, keepdims=True))
+        index = pd.MultiIndex.from_arrays([np.atleast_1d(np.asarray(model_a, dtype=object)),
+                                           np.atleast_1d(np.asarray(model_b, dtype=object))],
+                                          names=["model_a", "model_b"])
+        return pd.DataFrame(p, index=index, columns=list(BOTHBAD_PROBA_COLUMNS))
 
     def to_frame(self) -> pd.DataFrame:
         """The ratings table of the fit (model, rating, se, se_robust, theta), best first."""
@@ -190,6 +199,10 @@ class BothBadResult:
                              "se": np.sqrt(np.diag(c.loc[names, names])),
                              "se_robust": np.sqrt(np.diag(cr.loc[names, names]))},
                             index=pd.Index(names, name="parameter"))
+
+    def _describe(self) -> str:
+        return (f"{len(self.models)} models, gamma={self.gamma:.4f} (se {self.gamma_se_robust:.4f}), "
+                f"LR p={self.lr_pvalue:.3g}")
 
     def summary(self, top: int | None = 20) -> str:
         lines = [
@@ -207,9 +220,6 @@ class BothBadResult:
         ]
         return "\n".join(lines)
 
-    def __str__(self) -> str:
-        return self.summary()
-
 
 def _split_loglik(d: Design) -> tuple[float, float]:
     """Log-likelihood of the binomial tie / both-bad split at its MLE, and the both-bad share."""
@@ -224,16 +234,16 @@ def _split_loglik(d: Design) -> tuple[float, float]:
 
 def fit_bothbad(battles: Battles | pd.DataFrame,
                 covariates: Sequence[str] | pd.DataFrame | np.ndarray | None = None, *,
-                position: bool = False, l2: float = 0.0, scale: float = DEFAULT_SCALE,
-                base: float = DEFAULT_BASE, init: float = DEFAULT_INIT,
-                anchor: Mapping[str, float] | None = None, tol: float = GRAD_TOL) -> BothBadResult:
+                position: bool = False, l2: float = 0.0, covariate_l2: float | None = None,
+                scale: float = DEFAULT_SCALE, base: float = DEFAULT_BASE, init: float = DEFAULT_INIT,
+                anchor: Mapping[str, float] | None = None, tol: float = STEP_TOL) -> BothBadResult:
     """Fit the both-bad model by maximum likelihood and test it against a plain tie.
 
     Parameters
     ----------
     battles : Battles or pandas.DataFrame
         Must contain both ``tie`` and ``tie (bothbad)`` verdicts.
-    covariates, position, l2, scale, base, init, anchor, tol
+    covariates, position, l2, covariate_l2, scale, base, init, anchor, tol
         As in :func:`~arena_stats.models.contextual.fit_contextual`.
 
     Returns
@@ -252,19 +262,23 @@ def fit_bothbad(battles: Battles | pd.DataFrame,
     >>> res.gamma > 0, res.lr_pvalue < 0.05
     (True, True)
     """
+    l2, covariate_l2 = _covariate_l2(l2, covariate_l2, "fit_bothbad")
     battles = as_battles(battles)
     d = build_design(battles, covariates, position=position)
     present = np.bincount(d.outcome, weights=d.count, minlength=4)
     if present[TIE] == 0 or present[BOTHBAD] == 0:
         raise InputError(f"the both-bad model needs both 'tie' and 'tie (bothbad)' verdicts; these battles "
                          f"have {present[TIE]:,.0f} ties and {present[BOTHBAD]:,.0f} both-bad ties")
-    counts = _check_exists(d, "davidson")
+    settings = fit_settings("bothbad", d.covariates, position, l2, covariate_l2, scale, base, init, anchor, tol,
+                            d.reduced)
+    counts = design_counts(d)
+    check_existence(counts, "davidson", settings["l2"])
     family = bothbad_family()
-    settings = _settings("bothbad", d.covariates, position, l2, scale, base, init, anchor, tol, d.reduced)
-    fit, obj = run_fit(d, family, l2, tol=tol, counts=counts)
-    res = make_result(fit, obj, family, settings, d.n_battles)
-    plain = fit_contextual(battles, covariates, "davidson", position=position, l2=l2, scale=scale,
-                           base=base, init=init, anchor=anchor, tol=tol)
+    fit, obj = run_fit(d, family, l2=settings["l2"], covariate_l2=settings["covariate_l2"], tol=settings["tol"],
+                       counts=counts)
+    res = make_result(fit, obj, family, settings, d.n_battles, d.models, d.covariates, d.n_units)
+    plain = fit_contextual(battles, covariates, "davidson", position=position, l2=l2, covariate_l2=covariate_l2,
+                           scale=scale, base=base, init=init, anchor=anchor, tol=tol)
     split, share = _split_loglik(d)
     ll0 = plain.loglik + split
     lr = max(2.0 * (res.loglik - ll0), 0.0)
@@ -279,9 +293,10 @@ def fit_bothbad(battles: Battles | pd.DataFrame,
         lr_stat=lr, lr_pvalue=float(chdtrc(1, lr)), bothbad_share=share, settings=settings)
 
 
-def _half_three_outcome(battles: Battles, covariates: Any, position: bool, l2: float) -> tuple[float, int]:
+def _half_three_outcome(battles: Battles, covariates: Any, position: bool, l2: float, covariate_l2: float
+                        ) -> tuple[float, int]:
     """The ``half`` fit's ratings in a three-outcome model with a constant tie probability."""
-    fit = fit_contextual(battles, covariates, "half", position=position, l2=l2)
+    fit = fit_contextual(battles, covariates, "half", position=position, l2=l2, covariate_l2=covariate_l2)
     d = build_design(battles, covariates, position=position)
     theta, beta = fit.theta, fit.beta.to_numpy()
     eta = theta[d.a] - theta[d.b] + (d.X @ beta if d.p else 0.0)
@@ -298,7 +313,8 @@ def _half_three_outcome(battles: Battles, covariates: Any, position: bool, l2: f
 
 def tie_model_comparison(battles: Battles | pd.DataFrame,
                          covariates: Sequence[str] | pd.DataFrame | np.ndarray | None = None, *,
-                         position: bool = False, l2: float = 0.0) -> pd.DataFrame:
+                         position: bool = False, l2: float = 0.0, covariate_l2: float | None = None
+                         ) -> pd.DataFrame:
     """Log-likelihoods of the tie models on the same outcome spaces (see the module docstring).
 
     Returns one row per model (``half``, ``davidson``, ``rao-kupper``, and ``bothbad`` when
@@ -313,6 +329,7 @@ def tie_model_comparison(battles: Battles | pd.DataFrame,
     >>> bool(cmp.loc["davidson", "loglik_3"] >= cmp.loc["half", "loglik_3"])
     True
     """
+    l2, covariate_l2 = _covariate_l2(l2, covariate_l2, "tie_model_comparison")
     battles = as_battles(battles)
     d = build_design(battles, covariates, position=position)
     split, _ = _split_loglik(d)
@@ -320,13 +337,13 @@ def tie_model_comparison(battles: Battles | pd.DataFrame,
     mass = np.bincount(d.outcome, weights=d.count, minlength=4)
     both = bool(mass[TIE] > 0 and mass[BOTHBAD] > 0)
     rows = {}
-    ll3, k = _half_three_outcome(battles, covariates, position, l2)
+    ll3, k = _half_three_outcome(battles, covariates, position, l2, covariate_l2)
     rows["half"] = (ll3, ll3 + split, k + both)
     for ties in ("davidson", "rao-kupper"):
-        f = fit_contextual(battles, covariates, ties, position=position, l2=l2)
+        f = fit_contextual(battles, covariates, ties, position=position, l2=l2, covariate_l2=covariate_l2)
         rows[ties] = (f.loglik, f.loglik + split, n_theta_beta + 1 + both)
     if both:
-        bb = fit_bothbad(battles, covariates, position=position, l2=l2)
+        bb = fit_bothbad(battles, covariates, position=position, l2=l2, covariate_l2=covariate_l2)
         # a four-outcome model: compared on four outcomes only
         rows["bothbad"] = (np.nan, bb.loglik, n_theta_beta + 3)
     out = pd.DataFrame(rows, index=["loglik_3", "loglik_4", "k"]).T

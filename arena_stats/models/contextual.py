@@ -29,20 +29,24 @@ rows are reduced to unique ``(a, b, x, verdict, weight)`` cells with counts, so 
 nothing per battle. With continuous covariates (style features) the cells would be as many as
 the rows, so the fit runs on the rows directly (:data:`CELL_FRACTION` decides).
 
-The fit. Damped Newton on ``(theta, beta, tie parameter)`` under the sum-zero constraint,
-enforced exactly by an orthonormal basis of ``{theta : sum(theta) = 0}``. The Hessian is only
+The fit. The one engine (:func:`~arena_stats.models.engine.newton`) on ``(theta, beta, tie
+parameter)`` under the sum-zero constraint, with the same stopping rule as the plain fit (no
+parameter's Newton step above 1e-8, and that last step taken), so a contextual fit is as exact
+as a plain one. ``l2`` penalises the strengths (as everywhere in the package) and
+``covariate_l2`` the coefficients. The Hessian is only
 ``(n_models + p + 1)`` square and is assembled with ``bincount`` from per-row second
 derivatives: the strength block is a weighted graph Laplacian, the cross block ``n x p``, the
 covariate block ``X^T W X``. Each iteration is a few vectorised passes over the rows (~0.1 s per
 million rows), and convergence is declared on the norm of the gradient of the *mean*
-log-likelihood, as in the plain fit (:data:`~arena_stats.models.bradley_terry.GRAD_TOL`).
+log-likelihood is reported as in the plain fit.
 
 Uncertainty. ``se`` / ``beta_se`` come from the inverse observed information; ``se_robust`` /
 ``beta_se_robust`` from the sandwich ``A^-1 B A^-1`` with ``B`` the sum over *battles* of the
 outer products of per-battle scores (HC0; a cell of ``c`` battles contributes ``c`` times its
-battle's outer product, so cells and rows give the same answer). :func:`bootstrap_contextual`
-resamples battles (multinomial counts over the cells or rows) or whole clusters (voters,
-prompts), refitting each round from the full-data estimate.
+battle's outer product, so cells and rows give the same answer), both through
+:mod:`~arena_stats.models.covariance` as for the plain fit.
+:func:`~arena_stats.inference.contextual_bootstrap.bootstrap_contextual` resamples battles or
+whole clusters (voters, prompts), refitting each round from the full-data estimate.
 
 The both-bad outcome model of :mod:`arena_stats.models.bothbad` runs on the same engine with its own
 per-battle likelihood (:class:`Family`).
@@ -50,32 +54,32 @@ per-battle likelihood (:class:`Family`).
 
 from __future__ import annotations
 
-import math
+import warnings
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy.special import expit, log_expit, ndtr, ndtri
+from scipy.special import expit, log_expit, ndtr
 
-from ..data.aggregate import PairCounts, aggregate, model_totals
+from .._util import checks
+from ..data.aggregate import PairCounts, aggregate
 from ..data.battles import A_WINS, B_WINS, Battles
 from ..data.readers import as_battles
-from ..errors import suggest
-from ..inference.bootstrap import CHUNK, DEFAULT_CONFIDENCE, BootstrapResult, rank_summary
-from .bradley_terry import (DEFAULT_BASE, DEFAULT_INIT, DEFAULT_SCALE, GRAD_TOL, TIE_PARAM_NAME, BTResult,
-                            TIE_START, TIES, check_mle_exists, elo_transform, local_terms,
-                            fit_counts, outcome_probabilities, pair_weights)
-from .._util.parallel import THREADS, run_chunks
-from ..inference.resample import MultinomialSampler
-from ..errors import ArenaStatsError, ConvergenceError, InputError, NoMLEError
-from ..boards.leaderboard import CI_METHODS, rank_ub
-from .._util.progress import progress as progress_bar
+from ..errors import ArenaStatsError, InputError, NoMLEError, suggest
+from .bradley_terry import check_weight_spread, fit_counts
+from .covariance import standard_errors, wald_interval
+from .elo_scale import DEFAULT_BASE, DEFAULT_INIT, DEFAULT_SCALE, EloScale
+from .engine import MAX_ITER, STEP_TOL, newton
+from .existence import check_mle_exists
+from .families import (TIE_PARAM_NAME, TIE_START, TIES, check_ties, local_terms, outcome_probabilities,
+                       pair_weights)
+from .results import RatingFit
 
-__all__ = ["ContextualResult", "ContextualBootstrap", "Design", "Family", "build_design",
-           "fit_contextual", "bootstrap_contextual", "contextual_leaderboard", "covariate_matrix",
-           "POSITION"]
+__all__ = ["ContextualResult", "Design", "Family", "DesignTerms", "ContextualObjective", "build_design",
+           "fit_contextual", "covariate_matrix", "constraint_matrix", "POSITION"]
 
 #: Name of the constant first-slot / home-advantage covariate added by ``position=True``.
 POSITION = "position"
@@ -83,12 +87,6 @@ POSITION = "position"
 CELL_FRACTION = 0.5
 #: Rows looked at to tell a continuous covariate (no reduction) without factorising it all.
 CONTINUITY_SAMPLE = 10_000
-MAX_ITER = 100
-MAX_HALVINGS = 40
-#: Chord iterations a bootstrap round may take before it falls back to Newton steps.
-CHORD_ITER = 40
-#: Default number of bootstrap rounds (style-control boards are usually bootstrapped 100x).
-DEFAULT_ROUNDS = 100
 #: Above this, a strength diverging in the fit is taken as a missing MLE (natural log scale).
 DIVERGED_THETA = 30.0
 
@@ -503,39 +501,31 @@ def _segments(d: Design) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return starts, d.a[starts], d.b[starts]
 
 
-# ------------------------------------------------------------------------------------ engine
-@dataclass
-class _Fit:
-    phi: np.ndarray
-    loglik: float
-    n_iter: int
-    grad_norm: float
-    converged: bool
-    basis: np.ndarray
-    hessian: np.ndarray
-
-
-def _basis(n: int, rest: int, active: np.ndarray | None) -> np.ndarray:
-    """Orthonormal basis of ``{theta: sum theta = 0, theta_inactive = 0}`` x (beta, globals)."""
+# ------------------------------------------------------------------------------ objective
+def constraint_matrix(n: int, dim: int, active: np.ndarray | None = None) -> np.ndarray:
+    """``E (dim, k)``: the active strengths sum to zero, inactive ones (no battle) are zero."""
     idx = np.arange(n) if active is None else np.flatnonzero(active)
-    k = len(idx)
-    # Helmert-type basis of the sum-zero subspace of R^k (orthonormal, O(k^2))
-    q = np.zeros((k, k - 1))
-    for c in range(1, k):
-        q[:c, c - 1] = 1.0 / math.sqrt(c * (c + 1))
-        q[c, c - 1] = -c / math.sqrt(c * (c + 1))
-    t = np.zeros((n + rest, k - 1 + rest))
-    t[idx, : k - 1] = q
-    t[n:, k - 1:] = np.eye(rest)
-    return t
+    cols = [np.zeros(dim)]
+    cols[0][idx] = 1.0 / np.sqrt(len(idx))
+    if active is not None:
+        for k in np.flatnonzero(~active):
+            c = np.zeros(dim)
+            c[k] = 1.0
+            cols.append(c)
+    return np.column_stack(cols)
 
 
-class _Objective:
-    """Penalised log-likelihood of a design under a family, with derivatives."""
+class DesignTerms:
+    """The unpenalised log-likelihood of a design under a family, and its sums.
 
-    def __init__(self, d: Design, family: Family, l2: float, mult: np.ndarray | None = None,
-                 prep: Any = None, assembler: _Assembler | None = None) -> None:
-        self.d, self.family, self.l2 = d, family, float(l2)
+    ``mult`` (default: battles x weight of each unit) multiplies each unit's terms; the
+    bootstrap passes resampled multiplicities. ``prep`` and ``assembler`` may be shared by the
+    objectives of many resamples of one design.
+    """
+
+    def __init__(self, d: Design, family: Family, mult: np.ndarray | None = None, prep: Any = None,
+                 assembler: _Assembler | None = None) -> None:
+        self.d, self.family = d, family
         self.asm = _Assembler(d, family) if assembler is None else assembler
         self.prep = family.prepare(d) if prep is None else prep
         self.mult = d.count * d.weight if mult is None else mult
@@ -550,40 +540,21 @@ class _Objective:
         s = 0.5 * (theta[d.a] + theta[d.b]) if self.family.uses_sum else None
         return eta, s, g
 
-    def _penalty(self, phi: np.ndarray) -> float:
-        beta = phi[self.asm.n:self.asm.n + self.asm.p]
-        return 0.5 * self.l2 * float(beta @ beta)
-
     def value(self, phi: np.ndarray) -> float:
-        if not self.family.feasible(phi[self.asm.n + self.asm.p:]):
-            return -np.inf
         eta, s, g = self._locals(phi)
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-            ll = float(self.family.terms(eta, s, g, self.prep, self.mult, derivatives=False)[0].sum())
-        v = ll - self._penalty(phi)
-        return v if np.isfinite(v) else -np.inf
+            return float(self.family.terms(eta, s, g, self.prep, self.mult, derivatives=False)[0].sum())
 
-    def derivatives(self, phi: np.ndarray, hessian: bool = True
-                    ) -> tuple[float, np.ndarray, np.ndarray | None]:
+    def derivatives(self, phi: np.ndarray, hessian: bool = True) -> tuple[float, np.ndarray, np.ndarray | None]:
         eta, s, g = self._locals(phi)
         ll, grad, hess = self.family.terms(eta, s, g, self.prep, self.mult)
-        n, p = self.asm.n, self.asm.p
-        gvec = self.asm.gradient(grad)
-        gvec[n:n + p] -= self.l2 * phi[n:n + p]
-        h = None
-        if hessian:
-            h = self.asm.hessian(hess)
-            h[np.arange(n, n + p), np.arange(n, n + p)] -= self.l2
-        return float(ll.sum()) - self._penalty(phi), gvec, h
+        return float(ll.sum()), self.asm.gradient(grad), (self.asm.hessian(hess) if hessian else None)
 
     def gradient(self, phi: np.ndarray) -> np.ndarray:
-        """Gradient of the penalised log-likelihood (no logarithms, no Hessian)."""
+        """The gradient only (no logarithms, no Hessian): the bootstrap's chord iterations."""
         eta, s, g = self._locals(phi)
         _, grad, _ = self.family.terms(eta, s, g, self.prep, self.mult, loglik=False)
-        out = self.asm.gradient(grad)
-        n, p = self.asm.n, self.asm.p
-        out[n:n + p] -= self.l2 * phi[n:n + p]
-        return out
+        return self.asm.gradient(grad)
 
     def meat(self, phi: np.ndarray) -> np.ndarray:
         """Sum over battles of score score^T (each unit: count x its battle's outer product)."""
@@ -592,51 +563,94 @@ class _Objective:
         outer = score[:, :, None] * score[:, None, :] * self.d.count[:, None, None]
         return self.asm.hessian(outer)
 
+    def cluster_meat(self, phi: np.ndarray) -> np.ndarray:
+        """The meat with the battles' scores summed within clusters (``d.cluster``) first.
 
-def _solve_step(h_red: np.ndarray, g_red: np.ndarray) -> np.ndarray:
-    """Newton step ``(-H) z = g``; a ridge makes ``-H`` positive definite when it is not."""
-    a = -h_red
-    try:
-        c = np.linalg.cholesky(a)
-        return np.linalg.solve(c.T, np.linalg.solve(c, g_red))
-    except np.linalg.LinAlgError:
-        w = np.linalg.eigvalsh(a)
-        ridge = max(1e-10 * max(abs(w).max(), 1.0), -w.min() * 1.5 + 1e-8)
-        return np.linalg.solve(a + ridge * np.eye(len(a)), g_red)
+        Each unit's full score is its local scores times their loadings (``eta``: +1 at ``a``,
+        -1 at ``b`` and ``x`` on ``beta``; ``s``: +1/2 at both; globals: themselves), so the
+        per-cluster sums are sparse (cluster x model) products plus dense (cluster x rest) sums.
+        """
+        from scipy.sparse import csr_matrix
+        d = self.d
+        if d.cluster is None:
+            raise ValueError("the design has no clusters")
+        eta, s, g = self._locals(phi)
+        _, score, _ = self.family.terms(eta, s, g, self.prep, d.weight)
+        score = score * d.count[:, None]
+        n, p = self.asm.n, self.asm.p
+        n_clusters = int(d.cluster.max()) + 1
+        rest = np.zeros((n_clusters, self.asm.dim - n))
+        theta = csr_matrix((n_clusters, n))
+        for k, kind in enumerate(self.family.locals):
+            v = score[:, k]
+            tc = _theta_coefs(kind)
+            if tc is None:
+                rest[:, p + int(kind)] += np.bincount(d.cluster, v, n_clusters)
+                continue
+            theta = theta + csr_matrix((tc[0] * v, (d.cluster, d.a)), shape=(n_clusters, n)) \
+                + csr_matrix((tc[1] * v, (d.cluster, d.b)), shape=(n_clusters, n))
+            if kind == _ETA:
+                for c in range(p):
+                    rest[:, c] += np.bincount(d.cluster, v * d.X[:, c], n_clusters)
+        out = np.zeros((self.asm.dim, self.asm.dim))
+        out[:n, :n] = (theta.T @ theta).toarray()
+        cross = np.asarray(theta.T @ rest)
+        out[:n, n:], out[n:, :n] = cross, cross.T
+        out[n:, n:] = rest.T @ rest
+        return out
 
 
-def _newton(obj: _Objective, phi0: np.ndarray, basis: np.ndarray, tol: float, max_iter: int) -> _Fit:
-    """Damped Newton under the constraints spanned by ``basis``.
+class ContextualObjective:
+    """The penalised log-likelihood of :class:`DesignTerms` (or of any object with their
+    ``value``, ``derivatives`` and ``meat``, such as the Dask sums over partitions) as an
+    objective of the engine (a batch of one).
 
-    A full step is tried with all derivatives at once (their log-likelihood decides whether it is
-    accepted), so an accepted step costs one pass over the units; halvings cost a value each.
+    Penalties: ``l2 / 2 * |theta|^2`` on the strengths, ``covariate_l2 / 2 * |beta|^2`` on the
+    coefficients.
     """
-    phi = phi0.copy()
-    ll, g, h = obj.derivatives(phi)
-    g_red = basis.T @ g
-    gnorm = float(np.linalg.norm(g_red)) / obj.total
-    it = 0
-    while gnorm > tol and it < max_iter:
-        it += 1
-        step = basis @ _solve_step(basis.T @ h @ basis, g_red)
-        trial = phi + step
-        # a relative slack absorbs round-off once the step is at machine precision
-        slack = ll - 1e-12 * abs(ll)
-        new = obj.derivatives(trial) if obj.family.feasible(trial[obj.asm.n + obj.asm.p:]) else None
-        if new is None or not new[0] >= slack:
-            t = 1.0
-            for _ in range(MAX_HALVINGS):
-                t *= 0.5
-                if obj.value(phi + t * step) >= slack:
-                    break
-            else:
-                break
-            trial = phi + t * step
-            new = obj.derivatives(trial)
-        phi, (ll, g, h) = trial, new
-        g_red = basis.T @ g
-        gnorm = float(np.linalg.norm(g_red)) / obj.total
-    return _Fit(phi, ll, it, gnorm, gnorm <= tol, basis, h)
+
+    def __init__(self, terms: Any, family: Family, n: int, p: int, l2: float = 0.0,
+                 covariate_l2: float = 0.0, constraint: np.ndarray | None = None,
+                 total: float | None = None) -> None:
+        self.terms, self.family, self.n, self.p = terms, family, n, p
+        self.l2, self.covariate_l2 = float(l2), float(covariate_l2)
+        self.dim = n + p + family.n_global
+        self.constraint = constraint_matrix(n, self.dim) if constraint is None else constraint
+        self.total = np.array([float(terms.total if total is None else total)])
+        pen = np.zeros(self.dim)
+        pen[:n], pen[n:n + p] = self.l2, self.covariate_l2
+        self._pen = pen
+
+    def subset(self, rows: np.ndarray) -> ContextualObjective:
+        return self
+
+    def _feasible(self, phi: np.ndarray) -> bool:
+        return bool(self.family.feasible(phi[self.n + self.p:]))
+
+    def value(self, x: np.ndarray) -> np.ndarray:
+        phi = x[0]
+        if not self._feasible(phi):
+            return np.array([-np.inf])
+        v = self.terms.value(phi) - 0.5 * float(self._pen @ (phi * phi))
+        return np.array([v if np.isfinite(v) else -np.inf])
+
+    def derivatives(self, x: np.ndarray, hessian: bool = True
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        phi = x[0]
+        ll, g, h = self.terms.derivatives(phi, hessian)
+        ll = ll - 0.5 * float(self._pen @ (phi * phi))
+        g = np.asarray(g, dtype=np.float64) - self._pen * phi
+        if h is not None:
+            h = np.asarray(h, dtype=np.float64).copy()
+            h[np.diag_indices(self.dim)] -= self._pen
+            h = h[None]
+        return np.array([ll]), g[None], h
+
+    def gradient(self, phi: np.ndarray) -> np.ndarray:
+        return self.terms.gradient(phi) - self._pen * phi
+
+    def meat(self, phi: np.ndarray) -> np.ndarray:
+        return self.terms.meat(phi)
 
 
 def _start(d: Design, family: Family, counts: PairCounts | None = None) -> np.ndarray:
@@ -658,147 +672,132 @@ def _start(d: Design, family: Family, counts: PairCounts | None = None) -> np.nd
     return start
 
 
-def _active(d: Design, mult: np.ndarray) -> np.ndarray:
+def active_models(d: Design, mult: np.ndarray) -> np.ndarray:
+    """Which models have at least one battle (of positive multiplicity) in the design."""
     used = np.bincount(d.a, weights=mult, minlength=d.n_models) + \
         np.bincount(d.b, weights=mult, minlength=d.n_models)
     return used > 0
 
 
-def _check_exists(d: Design, ties: str) -> PairCounts:
-    """The strength part must have an MLE (covariates cannot rescue a model that never loses).
+def check_existence(counts: PairCounts, ties: str, l2: float) -> None:
+    """The MLE must exist without a prior; with one, say that the ratings depend on it."""
+    if not l2:
+        check_mle_exists(counts, ties)
+        return
+    try:
+        check_mle_exists(counts, ties)
+    except NoMLEError as exc:
+        warnings.warn(f"without the prior the MLE would not exist ({exc}); the l2={l2:g} prior keeps the "
+                      "ratings finite, so they depend on it", stacklevel=3)
 
-    Returns the pair counts, which also give the fit its starting point.
-    """
+
+def design_counts(d: Design) -> PairCounts:
+    """The design's battles as pair counts (for the existence check and the starting point)."""
     frame = pd.DataFrame({
         "model_a": pd.Categorical.from_codes(d.a.astype(np.int32), categories=d.models),
         "model_b": pd.Categorical.from_codes(d.b.astype(np.int32), categories=d.models),
         "outcome": d.outcome, "count": d.count})
-    counts = aggregate(Battles(frame))
-    check_mle_exists(counts, ties)
-    return counts
+    return aggregate(Battles(frame))
 
 
-def run_fit(d: Design, family: Family, l2: float = 0.0, *, tol: float = GRAD_TOL,
-            max_iter: int = MAX_ITER, counts: PairCounts | None = None) -> tuple[_Fit, _Objective]:
-    """Fit ``family`` on a design; raise on non-convergence or diverging strengths.
+def run_fit(d: Design, family: Family, *, l2: float = 0.0, covariate_l2: float = 0.0,
+            tol: float = STEP_TOL, max_iter: int = MAX_ITER, counts: PairCounts | None = None
+            ) -> tuple[Any, ContextualObjective]:
+    """Fit ``family`` on a design with the engine; raise on non-convergence or diverging strengths.
 
-    ``counts`` (the design's pair counts) seed the strengths with the plain fit.
+    ``counts`` (the design's pair counts) seed the strengths with the plain fit. Returns the
+    engine's result and the objective (whose design drops what the family ignores).
     """
     if family.keeps is not None:
         d = d.subset(family.keeps(d.outcome))
-    obj = _Objective(d, family, l2)
-    basis = _basis(d.n_models, d.p + family.n_global, None)
-    fit = _newton(obj, _start(d, family, counts), basis, tol, max_iter)
-    theta = fit.phi[: d.n_models]
+    obj = ContextualObjective(DesignTerms(d, family), family, d.n_models, d.p, l2, covariate_l2)
+    return _solve(obj, _start(d, family, counts), d.models, d.p, tol, max_iter), obj
+
+
+def _solve(obj: ContextualObjective, start: np.ndarray, models: Sequence[str], p: int, tol: float,
+           max_iter: int) -> Any:
+    """The engine on one contextual objective, with the checks every contextual fit needs."""
+    res = newton(obj, start[None], max_iter=max_iter, step_tol=tol)
+    phi = res.x[0]
+    n = len(models)
+    theta = phi[:n]
     if np.abs(theta).max() > DIVERGED_THETA:
-        far = [d.models[k] for k in np.flatnonzero(np.abs(theta) > DIVERGED_THETA)]
+        far = [models[k] for k in np.flatnonzero(np.abs(theta) > DIVERGED_THETA)]
         raise NoMLEError(f"the strengths of {', '.join(far[:8])} diverge: with these covariates "
                          "the maximum-likelihood ratings do not exist", far)
-    if not fit.converged:
-        beta = fit.phi[d.n_models:d.n_models + d.p]
-        hint = " (a covariate separates the outcomes? try l2 > 0)" if d.p and np.abs(beta).max() > 20 else ""
-        raise ConvergenceError(f"Newton did not reach |grad| <= {tol:g} in {max_iter} iterations "
-                               f"(|grad| = {fit.grad_norm:.3g}){hint}")
-    return fit, obj
-
-
-def covariances(fit: _Fit, obj: _Objective) -> tuple[np.ndarray, np.ndarray]:
-    """Model-based (inverse observed information) and sandwich (HC0) covariance, full space."""
-    t = fit.basis
-    a = -(t.T @ fit.hessian @ t)
-    a_inv = np.linalg.inv(a)
-    cov = t @ a_inv @ t.T
-    b = t.T @ obj.meat(fit.phi) @ t
-    cov_r = t @ (a_inv @ b @ a_inv) @ t.T
-    return cov, cov_r
+    if not res.converged[0]:
+        from ..errors import ConvergenceError
+        beta = phi[n:n + p]
+        hint = " (a covariate separates the outcomes? try covariate_l2 > 0)" if p and np.abs(beta).max() > 20 else ""
+        raise ConvergenceError(f"Newton did not converge in {max_iter} iterations "
+                               f"(|grad| of the mean log-likelihood = {res.grad_norm[0]:.3g}){hint}")
+    return res
 
 
 # ------------------------------------------------------------------------------------ result
-@dataclass(frozen=True)
-class ContextualResult:
+@dataclass(frozen=True, repr=False, eq=False)
+class ContextualResult(RatingFit):
     """A fitted contextual Bradley-Terry model.
+
+    Everything of :class:`~arena_stats.models.results.RatingFit` (``models``, ``theta``,
+    ``ratings``, ``se``, ``se_robust``, ``cov``, ``params``, ``cov_params``, ``tie_param``,
+    ``intervals()``, ``to_frame()`` ...), plus the covariate coefficients.
 
     Attributes
     ----------
-    models : list of str
-    theta : ndarray
-        Strengths, natural log scale, sum zero.
-    ratings : pandas.Series
-        Elo-scale ratings, ``init + scale / ln(base) * theta`` (or anchored), as in the plain fit.
-    se, se_robust : pandas.Series
-        Standard errors of the ratings (Elo points): inverse observed information / sandwich.
-    cov, cov_robust : pandas.DataFrame
-        Covariance of the ratings (Elo points squared).
-    beta, beta_se, beta_se_robust : pandas.Series
-        Covariate coefficients on the natural (log-odds) scale and their standard errors.
-    params : pandas.Series
-        Every parameter on the natural scale: strengths, coefficients, then the global
-        parameters (``log_nu`` / ``log_eta`` for the tie conventions).
-    cov_params, cov_params_robust : pandas.DataFrame
-        Their covariance matrices (natural scale).
-    tie_param, tie_param_se : float or None
-        ``nu`` (Davidson) or ``eta = e^tau`` (Rao-Kupper), as in :class:`~arena_stats.BTResult`.
-    loglik : float
-        Penalised log-likelihood at the optimum (ties as half-wins under ``half``).
-    n_iter : int
-    grad_norm : float
-    n_battles : float
+    covariates : tuple of str
     n_units : int
         Rows or cells the fit ran on.
+    beta, beta_se, beta_se_robust : pandas.Series
+        Covariate coefficients on the natural (log-odds) scale and their standard errors.
     settings : dict
-        ``ties, covariates, position, l2, scale, base, init, anchor, tol, reduced``.
+        ``ties, covariates, position, l2, covariate_l2, scale, base, init, anchor, tol, reduced``.
     """
 
-    models: list[str]
-    theta: np.ndarray
-    ratings: pd.Series
-    se: pd.Series
-    se_robust: pd.Series
-    cov: pd.DataFrame
-    cov_robust: pd.DataFrame
-    beta: pd.Series
-    beta_se: pd.Series
-    beta_se_robust: pd.Series
-    params: pd.Series
-    cov_params: pd.DataFrame
-    cov_params_robust: pd.DataFrame
-    tie_param: float | None
-    tie_param_se: float | None
-    loglik: float
-    n_iter: int
-    grad_norm: float
-    n_battles: float
+    covariates: tuple[str, ...]
     n_units: int
-    settings: dict[str, Any]
 
     @property
-    def ties(self) -> str:
-        return str(self.settings["ties"])
+    def _p(self) -> int:
+        return len(self.covariates)
+
+    @cached_property
+    def beta(self) -> pd.Series:
+        n = len(self.models)
+        return pd.Series(self.params.to_numpy()[n:n + self._p], index=pd.Index(self.covariates, name="covariate"),
+                         name="beta")
+
+    def _beta_se(self, cov: pd.DataFrame, name: str) -> pd.Series:
+        n = len(self.models)
+        se = standard_errors(cov.to_numpy())[n:n + self._p]
+        return pd.Series(se, index=pd.Index(self.covariates, name="covariate"), name=name)
 
     @property
-    def covariates(self) -> tuple[str, ...]:
-        return tuple(self.beta.index)
+    def beta_se(self) -> pd.Series:
+        return self._beta_se(self.cov_params, "se")
+
+    @property
+    def beta_se_robust(self) -> pd.Series:
+        return self._beta_se(self.cov_params_robust, "se_robust")
 
     @property
     def log_tie(self) -> float | None:
-        return None if self.tie_param is None else float(self.params.iloc[-1])
+        return float(self.params.iloc[-1]) if self.ties in TIE_START else None
 
-    # the plain result's helpers only read models, theta, ratings, se, ties and log_tie
-    _index = BTResult._index
-    to_frame = BTResult.to_frame
-    win_probability_matrix = BTResult.win_probability_matrix
+    @property
+    def _tie_name(self) -> str | None:
+        return str(self.params.index[-1]) if self.ties in TIE_START else None
 
     def linear_predictor(self, model_a: Any, model_b: Any, covariates: Any = None) -> np.ndarray:
         """``theta_a - theta_b + x . beta`` (``x = 0``, the covariate-neutral battle, by default)."""
-        a, b = self._index(model_a), self._index(model_b)
-        eta = self.theta[a] - self.theta[b]
+        eta = super().linear_predictor(model_a, model_b)
         if covariates is not None:
-            x = np.asarray(covariates, dtype=np.float64).reshape(-1, len(self.beta))
+            x = np.asarray(covariates, dtype=np.float64).reshape(-1, self._p)
             eta = eta + x @ self.beta.to_numpy()
         return eta
 
-    def predict_proba(self, model_a: Any, model_b: Any, covariates: Any = None) -> np.ndarray:
-        """P(a wins), P(b wins), P(tie), shape ``(n, 3)``; the tie column is 0 for half / drop.
+    def predict_proba(self, model_a: Any, model_b: Any, covariates: Any = None) -> pd.DataFrame:
+        """P(a wins), P(b wins), P(tie), one row per pair; the tie column is 0 for half / drop.
 
         Examples
         --------
@@ -809,138 +808,117 @@ class ContextualResult:
         (1, 3)
         """
         eta = self.linear_predictor(model_a, model_b, covariates)
-        return outcome_probabilities(eta, self.ties, self.log_tie)
+        return self._proba_frame(model_a, model_b, outcome_probabilities(eta, self.ties, self.log_tie))
 
-    def coef_table(self, confidence: float = DEFAULT_CONFIDENCE, robust: bool = True) -> pd.DataFrame:
+    def coef_table(self, confidence: float = 0.95, robust: bool = True) -> pd.DataFrame:
         """Covariate coefficients with standard errors, z, p-value and a Wald interval."""
         se = self.beta_se_robust if robust else self.beta_se
-        z = ndtri(0.5 + confidence / 2)
         with np.errstate(divide="ignore", invalid="ignore"):
             zval = self.beta / se
+        lo, hi = wald_interval(self.beta, se, confidence)
         return pd.DataFrame({
             "coef": self.beta, "se": self.beta_se, "se_robust": self.beta_se_robust, "z": zval,
-            "p_value": 2 * ndtr(-np.abs(zval)),
-            "ci_lower": self.beta - z * se, "ci_upper": self.beta + z * se,
+            "p_value": 2 * ndtr(-np.abs(zval)), "ci_lower": lo, "ci_upper": hi,
         }, index=pd.Index(self.beta.index, name="covariate"))
 
-    def intervals(self, confidence: float = DEFAULT_CONFIDENCE, robust: bool = True
-                  ) -> tuple[pd.Series, pd.Series]:
-        """Wald intervals of the ratings (sandwich by default)."""
-        se = self.se_robust if robust else self.se
-        z = ndtri(0.5 + confidence / 2)
-        return (self.ratings - z * se).rename("ci_lower"), (self.ratings + z * se).rename("ci_upper")
+    def _describe(self) -> str:
+        return super()._describe() + f", covariates={list(self.covariates)}"
 
     def summary(self, top: int | None = 20) -> str:
         """Settings, coefficient table and the top of the board, as text."""
         s = self.settings
-        lines = [
-            "Contextual Bradley-Terry fit",
-            "=" * 72,
-            f"ties: {s['ties']:<12} models: {len(self.models):<6} battles: {self.n_battles:,.0f}   "
-            f"fitted on {self.n_units:,} {'cells' if s['reduced'] else 'rows'}",
-            f"log-likelihood: {self.loglik:.4f}   iterations: {self.n_iter}   "
-            f"|grad| (mean ll): {self.grad_norm:.2e}   l2 on beta: {s['l2']:g}",
-        ]
-        if self.tie_param is not None:
-            lines.append(f"tie parameter {TIE_PARAM_NAME[self.ties]}: {self.tie_param:.4f} "
-                         f"(se {self.tie_param_se:.4f})")
+        lines = self._header("Contextual Bradley-Terry fit", 72)
+        lines.insert(3, f"fitted on {self.n_units:,} {'cells' if s['reduced'] else 'rows'}; "
+                        f"l2 on theta: {s['l2']:g}, on beta: {s['covariate_l2']:g}")
         if len(self.beta):
             lines += ["-" * 72, f"{'covariate':<24} {'coef':>9} {'se':>8} {'se_robust':>9} {'z':>7} {'p':>9}"]
             for name, row in self.coef_table().iterrows():
                 lines.append(f"{str(name)[:24]:<24} {row.coef:9.4f} {row.se:8.4f} {row.se_robust:9.4f} "
                              f"{row.z:7.2f} {row.p_value:9.2g}")
-        lines += ["-" * 72, f"{'model':<32} {'rating':>9} {'se':>7} {'se_robust':>9}"]
-        frame = self.to_frame()
-        for row in (frame.head(top) if top else frame).itertuples(index=False):
-            lines.append(f"{str(row.model)[:32]:<32} {row.rating:9.2f} {row.se:7.2f} {row.se_robust:9.2f}")
-        if top is not None and len(self.models) > top:
-            lines.append(f"... {len(self.models) - top} more models")
-        return "\n".join(lines)
-
-    def __str__(self) -> str:
-        return self.summary()
+        return "\n".join(lines + ["-" * 72] + self._model_lines(top))
 
 
-def _elo_cov(cov_theta: np.ndarray, models: list[str], k: float, anchor: Mapping[str, float] | None
-             ) -> np.ndarray:
-    """Covariance of the Elo ratings from that of the sum-zero strengths."""
-    if anchor:
-        # an anchored board reports differences to the anchor model
-        a = models.index(next(iter(anchor)))
-        tr = np.eye(len(models))
-        tr[:, a] -= 1.0
-        cov_theta = tr @ cov_theta @ tr.T
-    return k * k * cov_theta
-
-
-def make_result(fit: _Fit, obj: _Objective, family: Family, settings: dict[str, Any],
-                n_battles: float) -> ContextualResult:
-    """Assemble the public result (Elo scale, standard errors) from a converged fit."""
-    d = obj.d
-    n, p = d.n_models, d.p
-    cov, cov_r = covariances(fit, obj)
-    names = list(d.models) + list(d.covariates) + list(family.global_names)
-    k = settings["scale"] / np.log(settings["base"])
-    theta = fit.phi[:n].copy()
-    idx = pd.Index(d.models, name="model")
-    ratings = elo_transform(theta, d.models, settings["scale"], settings["base"], settings["init"],
-                            settings["anchor"])
-    c_elo = _elo_cov(cov[:n, :n], d.models, k, settings["anchor"])
-    c_elo_r = _elo_cov(cov_r[:n, :n], d.models, k, settings["anchor"])
-    sd = np.sqrt(np.clip(np.diag(cov), 0, None))
-    sd_r = np.sqrt(np.clip(np.diag(cov_r), 0, None))
-    bidx = pd.Index(d.covariates, name="covariate")
-    tie_param = tie_se = None
-    if family.name in TIE_START:
-        tie_param = float(np.exp(fit.phi[-1]))
-        tie_se = float(tie_param * sd[-1])
+def make_result(res: Any, obj: ContextualObjective, family: Family, settings: dict[str, Any],
+                n_battles: float, models: Sequence[str], covariates: Sequence[str], n_units: int
+                ) -> ContextualResult:
+    """The public result of a converged engine run."""
+    phi = res.x[0]
+    n = len(models)
+    names = list(models) + list(covariates) + list(family.global_names)
     return ContextualResult(
-        models=list(d.models), theta=theta,
-        ratings=pd.Series(ratings, index=idx, name="rating"),
-        se=pd.Series(np.sqrt(np.clip(np.diag(c_elo), 0, None)), index=idx, name="se"),
-        se_robust=pd.Series(np.sqrt(np.clip(np.diag(c_elo_r), 0, None)), index=idx, name="se_robust"),
-        cov=pd.DataFrame(c_elo, index=idx, columns=idx),
-        cov_robust=pd.DataFrame(c_elo_r, index=idx, columns=idx),
-        beta=pd.Series(fit.phi[n:n + p], index=bidx, name="beta"),
-        beta_se=pd.Series(sd[n:n + p], index=bidx, name="se"),
-        beta_se_robust=pd.Series(sd_r[n:n + p], index=bidx, name="se_robust"),
-        params=pd.Series(fit.phi, index=names, name="estimate"),
-        cov_params=pd.DataFrame(cov, index=names, columns=names),
-        cov_params_robust=pd.DataFrame(cov_r, index=names, columns=names),
-        tie_param=tie_param, tie_param_se=tie_se, loglik=fit.loglik, n_iter=fit.n_iter,
-        grad_norm=fit.grad_norm, n_battles=n_battles, n_units=d.n_units, settings=settings)
+        models=list(models), theta=phi[:n].copy(),
+        params=pd.Series(phi, index=pd.Index(names, name="parameter"), name="estimate"),
+        information=-res.hessian[0], meat=obj.meat(phi), constraint=obj.constraint,
+        loglik=float(res.loglik[0]), n_iter=res.n_iter, grad_norm=float(res.grad_norm[0]),
+        n_battles=n_battles, settings=settings, covariates=tuple(covariates), n_units=int(n_units))
 
 
-def _settings(ties: str, names: tuple[str, ...], position: bool, l2: float, scale: float, base: float,
-              init: float, anchor: Mapping[str, float] | None, tol: float, reduced: bool) -> dict[str, Any]:
-    if not (l2 >= 0 and np.isfinite(l2)):
-        raise InputError(f"l2 must be a non-negative number, got {l2!r}")
-    if not (scale > 0 and base > 1):
-        raise InputError(f"need scale > 0 and base > 1, got scale={scale!r}, base={base!r}")
-    return dict(ties=ties, covariates=names, position=position, l2=float(l2), scale=float(scale),
-                base=float(base), init=float(init), anchor=dict(anchor) if anchor else None, tol=tol,
-                reduced=reduced)
+def contextual_cluster_cov(fit: ContextualResult, battles: Battles | pd.DataFrame, covariates: Any,
+                           cluster: str) -> np.ndarray:
+    """Cluster-robust covariance of a contextual fit's ratings (Elo points squared).
+
+    The meat sums each cluster's battle scores before the outer products (as for the plain fit,
+    :func:`~arena_stats.models.bradley_terry.cluster_robust_cov`), at the fit's parameters, on a
+    design whose cells never straddle clusters.
+    """
+    s = fit.settings
+    d = build_design(as_battles(battles), covariates, position=s["position"], cluster=cluster)
+    family = _convention_family(s["ties"])
+    if family.keeps is not None:
+        d = d.subset(family.keeps(d.outcome))
+    meat = DesignTerms(d, family).cluster_meat(fit.params.to_numpy())
+    bread = fit.cov_params.to_numpy()
+    n = len(fit.models)
+    return fit.scale.factor ** 2 * (bread @ meat @ bread)[:n, :n]
 
 
-def _prepare(battles: Battles | pd.DataFrame, covariates: Any, ties: str, position: bool, l2: float,
-             scale: float, base: float, init: float, anchor: Mapping[str, float] | None, tol: float, *,
-             reduce: bool | str = "auto", cluster: str | None = None
-             ) -> tuple[Design, Family, dict[str, Any], PairCounts]:
-    """Validate the settings and build the design and family of a tie convention."""
-    if ties not in TIES:
-        raise InputError(f"unknown tie convention {ties!r}; expected one of {', '.join(TIES)}")
+def fit_settings(ties: str, names: Sequence[str], position: bool, l2: float, covariate_l2: float,
+                 scale: float, base: float, init: float, anchor: Mapping[str, float] | None, tol: float,
+                 reduced: bool) -> dict[str, Any]:
+    """Validated settings of a contextual fit, as its result reports them."""
+    elo = EloScale(scale, base, init, anchor)
+    return dict(ties=ties, covariates=tuple(names), position=bool(position), l2=checks.non_negative("l2", l2),
+                covariate_l2=checks.non_negative("covariate_l2", covariate_l2), **elo.as_dict(),
+                tol=checks.positive("tol", tol), reduced=bool(reduced))
+
+
+def _covariate_l2(l2: float, covariate_l2: float | None, where: str) -> tuple[float, float]:
+    """``(l2, covariate_l2)`` from a call that may use the old meaning of ``l2``.
+
+    Until 0.2, ``l2`` of the contextual functions penalised the covariate coefficients. It now
+    penalises the strengths, as everywhere in the package; a call that gives ``l2`` but not
+    ``covariate_l2`` still gets the old meaning for one release, with a warning.
+    """
+    if covariate_l2 is None:
+        if l2:
+            warnings.warn(f"{where}(l2=...) penalised the covariate coefficients until 0.2; that is now "
+                          "covariate_l2=, and l2= penalises the strengths as everywhere in the package. "
+                          "Pass covariate_l2= (and l2= for the strengths) to silence this",
+                          DeprecationWarning, stacklevel=3)
+            return 0.0, l2
+        return 0.0, 0.0
+    return l2, covariate_l2
+
+
+def prepare(battles: Battles | pd.DataFrame, covariates: Any, ties: str, position: bool, *,
+            reduce: bool | str = "auto", cluster: str | None = None) -> tuple[Design, Family, PairCounts]:
+    """Validate the tie convention; build the design, its family and its pair counts (the
+    strength part must have an MLE: covariates cannot rescue a model that never loses)."""
+    check_ties(ties)
     d = build_design(as_battles(battles), covariates, position=position, reduce=reduce, cluster=cluster)
-    counts = _check_exists(d, ties)
-    settings = _settings(ties, d.covariates, position, l2, scale, base, init, anchor, tol, d.reduced)
-    return d, _convention_family(ties), settings, counts
+    if (d.weight != 1.0).any():
+        check_weight_spread(d.weight)
+    counts = design_counts(d)
+    return d, _convention_family(ties), counts
 
 
 def fit_contextual(battles: Battles | pd.DataFrame,
                    covariates: Sequence[str] | pd.DataFrame | np.ndarray | None = None,
                    ties: str = "half", *, position: bool = False, l2: float = 0.0,
-                   scale: float = DEFAULT_SCALE, base: float = DEFAULT_BASE, init: float = DEFAULT_INIT,
+                   covariate_l2: float | None = None, scale: float = DEFAULT_SCALE,
+                   base: float = DEFAULT_BASE, init: float = DEFAULT_INIT,
                    anchor: Mapping[str, float] | None = None, reduce: bool | str = "auto",
-                   tol: float = GRAD_TOL, max_iter: int = MAX_ITER) -> ContextualResult:
+                   tol: float = STEP_TOL, max_iter: int = MAX_ITER) -> ContextualResult:
     """Fit a Bradley-Terry model with battle-level covariates by maximum likelihood.
 
     Parameters
@@ -949,19 +927,23 @@ def fit_contextual(battles: Battles | pd.DataFrame,
         The battles; per-battle weights (``weight`` column) multiply each log-likelihood term.
     covariates : list of str, DataFrame or array, optional
         Battle-level covariates, each a difference "``a`` minus ``b``" (see
-        :func:`covariate_matrix`). Style features come from :func:`arena_stats.features.style.add_style_features`.
+        :func:`covariate_matrix`). Style features come from
+        :func:`arena_stats.features.style.add_style_features`.
     ties : {"half", "drop", "davidson", "rao-kupper"}
         Tie convention, as in :func:`~arena_stats.fit_bradley_terry`.
     position : bool
         Add the constant covariate ``position`` (first-slot advantage / home advantage).
     l2 : float
-        Ridge penalty ``l2 / 2 * |beta|^2`` on the covariate coefficients (not the strengths).
+        Gaussian prior ``l2 / 2 * |theta|^2`` on the strengths, as in
+        :func:`~arena_stats.fit_bradley_terry`.
+    covariate_l2 : float
+        Ridge penalty ``covariate_l2 / 2 * |beta|^2`` on the covariate coefficients.
     scale, base, init, anchor
         Elo scale, as in :func:`~arena_stats.fit_bradley_terry`.
     reduce : {"auto", True, False}
         Reduce rows to cells (see :func:`build_design`).
     tol, max_iter
-        Convergence: gradient norm of the mean log-likelihood at most ``tol``.
+        Stop when no parameter's Newton step exceeds ``tol``; at most ``max_iter`` iterations.
 
     Returns
     -------
@@ -984,329 +966,27 @@ def fit_contextual(battles: Battles | pd.DataFrame,
     >>> round(float(fit.ratings.mean()), 6), fit.covariates
     (1000.0, ('position',))
     """
-    d, family, settings, counts = _prepare(battles, covariates, ties, position, l2, scale, base, init, anchor,
-                                           tol, reduce=reduce)
-    fit, obj = run_fit(d, family, l2, tol=tol, max_iter=max_iter, counts=counts)
-    return make_result(fit, obj, family, settings, d.n_battles)
+    l2, covariate_l2 = _covariate_l2(l2, covariate_l2, "fit_contextual")
+    d, family, counts = prepare(battles, covariates, ties, position, reduce=reduce)
+    settings = fit_settings(ties, d.covariates, position, l2, covariate_l2, scale, base, init, anchor, tol,
+                            d.reduced)
+    check_existence(counts, ties, settings["l2"])
+    max_iter = checks.integer("max_iter", max_iter, 1)
+    res, obj = run_fit(d, family, l2=settings["l2"], covariate_l2=settings["covariate_l2"], tol=settings["tol"],
+                       max_iter=max_iter, counts=counts)
+    return make_result(res, obj, family, settings, d.n_battles, d.models, d.covariates, obj.terms.d.n_units)
 
 
-# --------------------------------------------------------------------------------- bootstrap
-@dataclass(frozen=True)
-class ContextualBootstrap(BootstrapResult):
-    """Bootstrap distribution of contextual ratings and coefficients.
-
-    A :class:`~arena_stats.inference.bootstrap.BootstrapResult` (``ratings``, ``ci_lower``, ``ci_upper``,
-    ``ranks``, ``rank_lower``, ``rank_upper``, ``p_top``, ``to_frame()``) whose ``point`` is a
-    :class:`ContextualResult`, plus:
-
-    Attributes
-    ----------
-    beta : pandas.DataFrame
-        Rounds x covariates, natural scale.
-    beta_ci_lower, beta_ci_upper : pandas.Series
-        Percentile intervals of the coefficients.
-
-    ``ratings`` is NaN where a model drew no battle in a round. ``n_degenerate`` counts rounds
-    whose resample had no finite MLE (a model that never scored or never conceded; kept, with
-    large finite strengths, as in the core's bootstrap) plus rounds whose refit failed (NaN,
-    left out of the intervals).
-    """
-
-    beta: pd.DataFrame = field(default_factory=pd.DataFrame)
-    beta_ci_lower: pd.Series = field(default_factory=lambda: pd.Series(dtype=float))
-    beta_ci_upper: pd.Series = field(default_factory=lambda: pd.Series(dtype=float))
-
-    def coef_frame(self) -> pd.DataFrame:
-        """Covariate coefficients with their bootstrap sd and percentile interval."""
-        return pd.DataFrame({"coef": self.point.beta, "sd": self.beta.std(axis=0, ddof=1),
-                             "ci_lower": self.beta_ci_lower, "ci_upper": self.beta_ci_upper})
-
-    def summary(self, top: int | None = 20) -> str:
-        """The plain bootstrap summary with the coefficients' intervals after its header."""
-        lines = super().summary(top).split("\n")
-        if len(self.point.beta):
-            coef = self.coef_frame().to_string(float_format=lambda v: f"{v:.4f}")
-            lines[2:2] = ["-" * 72, coef]
-        return "\n".join(lines)
+#: Names that lived in this module until 0.2, and their new homes (old imports keep working).
+_MOVED = {"bootstrap_contextual": "..inference.contextual_bootstrap",
+          "ContextualBootstrap": "..inference.contextual_bootstrap",
+          "resample_fits": "..inference.contextual_bootstrap",
+          "contextual_leaderboard": "..boards.leaderboard"}
 
 
-def _chord(obj: _Objective, phi0: np.ndarray, basis: np.ndarray, step: np.ndarray, tol: float,
-           max_iter: int = CHORD_ITER) -> tuple[np.ndarray, bool]:
-    """Iterate ``phi += T M T^T g(phi)`` with the full-data inverse information ``M`` fixed.
-
-    A resample's information differs from the full data's by a few percent, so this converges
-    linearly and fast while each iteration costs one gradient (no Hessian, no logarithms).
-    """
-    phi = phi0.copy()
-    for _ in range(max_iter):
-        g_red = basis.T @ obj.gradient(phi)
-        if not np.isfinite(g_red).all():
-            return phi, False
-        if np.linalg.norm(g_red) / obj.total <= tol:
-            return phi, True
-        phi = phi + basis @ (step @ g_red)
-    return phi, False
-
-
-def _degenerate(asm: _Assembler, prep: Any, mult: np.ndarray, active: np.ndarray) -> bool:
-    """Whether some model in the resample never scored, or never conceded (no finite MLE).
-
-    A tie scores both ways, as in :func:`~arena_stats.models.bradley_terry.check_mle_exists`.
-    """
-    if isinstance(prep, tuple):
-        fa, fb, ft = prep
-    else:  # one-hot verdicts (a, b, tie, both bad)
-        fa, fb, ft = prep[:, 0], prep[:, 1], prep[:, 2] + prep[:, 3]
-    score_i = np.add.reduceat(mult * (fa + ft), asm.starts)
-    score_j = np.add.reduceat(mult * (fb + ft), asm.starts)
-    n = asm.n
-    scored = np.bincount(asm.pi, score_i, n) + np.bincount(asm.pj, score_j, n)
-    conceded = np.bincount(asm.pi, score_j, n) + np.bincount(asm.pj, score_i, n)
-    return bool(((scored <= 0) | (conceded <= 0))[active].any())
-
-
-def _round_fit(d: Design, family: Family, l2: float, counts: np.ndarray, point: _Fit, prep: Any,
-               asm: _Assembler, step: np.ndarray, tol: float) -> tuple[np.ndarray, bool]:
-    """Refit one resample (unit multiplicities ``counts``) from the full-data fit.
-
-    Returns the parameters (NaN when the refit failed) and whether the resample has no finite
-    MLE. Such rounds are kept, as the core's bootstrap keeps them: the iterations stop where the
-    gradient is negligible, at a large but finite strength, which says "unbounded" honestly.
-    """
-    mult = counts * d.weight
-    active = _active(d, mult)
-    degenerate = _degenerate(asm, prep, mult, active)
-    obj = _Objective(d, family, l2, mult, prep, asm)
-    n = d.n_models
-    ok = False
-    if active.all():
-        phi, ok = _chord(obj, point.phi, point.basis, step, tol)
-    if not ok:
-        # a model drew no battle, or the resample is far from the full data: Newton steps
-        basis = _basis(n, d.p + family.n_global, active)
-        start = point.phi.copy()
-        start[:n][~active] = 0.0
-        start[:n][active] -= start[:n][active].mean()
-        fit = _newton(obj, start, basis, tol, MAX_ITER)
-        phi, ok = fit.phi, fit.converged
-    if not ok or np.abs(phi[:n]).max() > DIVERGED_THETA:
-        return np.full_like(phi, np.nan), True
-    out = phi.copy()
-    out[:n][~active] = np.nan
-    return out, degenerate
-
-
-def bootstrap_contextual(battles: Battles | pd.DataFrame,
-                         covariates: Sequence[str] | pd.DataFrame | np.ndarray | None = None,
-                         ties: str = "half", *, rounds: int = DEFAULT_ROUNDS, seed: int = 0,
-                         confidence: float = DEFAULT_CONFIDENCE, cluster: str | None = None,
-                         position: bool = False, l2: float = 0.0, scale: float = DEFAULT_SCALE,
-                         base: float = DEFAULT_BASE, init: float = DEFAULT_INIT,
-                         anchor: Mapping[str, float] | None = None, tol: float = GRAD_TOL,
-                         threads: int = THREADS, progress: bool = False) -> ContextualBootstrap:
-    """Percentile bootstrap of a contextual fit: battles or whole clusters resampled.
-
-    Each round draws how often each unit (cell or row) is resampled — ``Multinomial(N, c/N)``
-    over the units for the battle bootstrap, or the units' cluster multiplicities
-    ``Multinomial(C, 1/C)`` for ``cluster=`` — and refits by Newton from the full-data estimate
-    (2-3 iterations). Every chunk of rounds has its own random stream spawned from ``seed``, so
-    the numbers do not depend on ``threads``.
-
-    Parameters
-    ----------
-    battles, covariates, ties, position, l2, scale, base, init, anchor, tol
-        As in :func:`fit_contextual`.
-    rounds : int
-    seed : int
-    confidence : float
-    cluster : str, optional
-        Column whose values are resampled as whole clusters (voter, prompt ...).
-    threads : int
-        Worker threads (numpy releases the GIL in the heavy loops).
-    progress : bool
-        Progress bar on stderr (when it is a terminal).
-
-    Returns
-    -------
-    ContextualBootstrap
-
-    Examples
-    --------
-    >>> from arena_stats.data.simulate import simulate_arena
-    >>> sim = simulate_arena(5, 4000, seed=1)
-    >>> boot = bootstrap_contextual(sim.battles, position=True, rounds=20, seed=3)
-    >>> boot.beta.shape, bool((boot.ci_lower <= boot.point.ratings).all())
-    ((20, 1), True)
-    """
-    if rounds < 1:
-        raise InputError(f"rounds must be at least 1, got {rounds}")
-    if not 0 < confidence < 1:
-        raise InputError(f"confidence must be in (0, 1), got {confidence}")
-    d, family, settings, counts = _prepare(battles, covariates, ties, position, l2, scale, base, init, anchor,
-                                           tol, cluster=cluster)
-    fit, obj = run_fit(d, family, l2, tol=tol, counts=counts)
-    point = make_result(fit, obj, family, settings, d.n_battles)
-    phis, n_degenerate = resample_fits(obj.d, family, l2, fit, rounds=rounds, seed=seed, tol=tol,
-                                       threads=threads, progress=progress)
-    return _summarise_bootstrap(point, phis, confidence, n_degenerate,
-                                dict(settings, rounds=rounds, seed=seed, cluster=cluster,
-                                     confidence=confidence))
-
-
-def resample_fits(d: Design, family: Family, l2: float, point: _Fit, *, rounds: int, seed: int,
-                  tol: float = GRAD_TOL, threads: int = THREADS, progress: bool = False
-                  ) -> tuple[np.ndarray, int]:
-    """Parameter vectors ``(rounds, dim)`` of refits on bootstrap resamples of ``d``.
-
-    ``d`` is the design the point fit ran on and ``point`` that fit. Also returns how many
-    rounds had no finite MLE or failed (NaN rows).
-    """
-    prep = family.prepare(d)
-    asm = _Assembler(d, family)
-    step = np.linalg.inv(-(point.basis.T @ point.hessian @ point.basis))
-    clusters = None
-    if d.cluster is not None:
-        clusters = pd.factorize(d.cluster)[0]
-        n_clusters = int(clusters.max()) + 1
-    n_chunks = -(-rounds // CHUNK)
-    streams = np.random.SeedSequence(seed).spawn(n_chunks)
-    n_total = int(round(d.n_battles))
-    if clusters is None and not np.allclose(d.count, np.round(d.count)):
-        raise InputError("the battle bootstrap needs whole-number battle counts; use cluster=")
-
-    # built once: the rows' counts take few distinct values (mostly 1), so the tables are tiny
-    sampler = (MultinomialSampler(n_clusters, np.ones(n_clusters)) if clusters is not None
-               else MultinomialSampler(n_total, d.count))
-
-    def chunk(c: int) -> tuple[np.ndarray, int]:
-        rng = np.random.default_rng(streams[c])
-        size = min(CHUNK, rounds - c * CHUNK)
-        rows, flags = [], []
-        for _ in range(size):
-            # one draw at a time: a chunk of row-level draws would not fit in memory
-            if clusters is not None:
-                draw = sampler.draw(rng, 1)[0][clusters] * d.count
-            else:
-                draw = sampler.draw(rng, 1)[0].astype(np.float64)
-            phi, flag = _round_fit(d, family, l2, draw, point, prep, asm, step, tol)
-            rows.append(phi)
-            flags.append(flag)
-        return np.vstack(rows), int(sum(flags))
-
-    out, n_degenerate = [], 0
-    with progress_bar(rounds, "bootstrap", enabled=progress) as bar:
-        for phis, deg in run_chunks(chunk, n_chunks, threads=threads):
-            out.append(phis)
-            n_degenerate += deg
-            bar.update(len(phis))
-    return np.vstack(out), n_degenerate
-
-
-def _summarise_bootstrap(point: ContextualResult, phis: np.ndarray, confidence: float, n_degenerate: int,
-                         settings: dict[str, Any]) -> ContextualBootstrap:
-    n, p = len(point.models), len(point.beta)
-    ok = np.isfinite(phis[:, n:]).all(axis=1) & np.isfinite(phis[:, :n]).any(axis=1)
-    s = point.settings
-    theta = phis[ok, :n]
-    k = s["scale"] / np.log(s["base"])
-    # centre over the models present in each round, as the point fit does
-    ratings = s["init"] + k * (theta - np.nanmean(theta, axis=1, keepdims=True))
-    if s["anchor"]:
-        (name, value), = s["anchor"].items()
-        ratings = ratings - ratings[:, [point.models.index(name)]] + float(value)
-    alpha = 1 - confidence
-    idx = pd.Index(point.models, name="model")
-    rdf = pd.DataFrame(ratings, columns=idx)
-    bdf = pd.DataFrame(phis[ok, n:n + p], columns=point.beta.index)
-    lo = rdf.quantile(alpha / 2).rename("ci_lower")
-    hi = rdf.quantile(1 - alpha / 2).rename("ci_upper")
-    filled = np.where(np.isfinite(ratings), ratings, -np.inf)
-    ranks, r_lo, r_hi, p_top = rank_summary(filled, confidence)
-    return ContextualBootstrap(
-        ratings=rdf, beta=bdf, point=point, confidence=confidence, ci_lower=lo, ci_upper=hi,
-        beta_ci_lower=bdf.quantile(alpha / 2).rename("ci_lower"),
-        beta_ci_upper=bdf.quantile(1 - alpha / 2).rename("ci_upper"),
-        ranks=pd.DataFrame(ranks, columns=idx), rank_lower=pd.Series(r_lo, index=idx, name="rank_lower"),
-        rank_upper=pd.Series(r_hi, index=idx, name="rank_upper"),
-        p_top=pd.Series(p_top, index=idx, name="p_top"), n_degenerate=n_degenerate, settings=settings)
-
-
-# ------------------------------------------------------------------------------ leaderboard
-def contextual_leaderboard(battles: Battles | pd.DataFrame,
-                           covariates: Sequence[str] | pd.DataFrame | np.ndarray | None = None,
-                           ties: str = "half", *, ci: str = "sandwich", rounds: int = DEFAULT_ROUNDS,
-                           seed: int = 0, confidence: float = DEFAULT_CONFIDENCE,
-                           cluster: str | None = None, position: bool = False, l2: float = 0.0,
-                           scale: float = DEFAULT_SCALE, base: float = DEFAULT_BASE,
-                           init: float = DEFAULT_INIT, anchor: Mapping[str, float] | None = None,
-                           threads: int = THREADS, progress: bool = False
-                           ) -> tuple[pd.DataFrame, ContextualResult | ContextualBootstrap]:
-    """A leaderboard with the core's columns from a contextual fit.
-
-    Columns: ``rank, model, rating, ci_lower, ci_upper, battles, wins, losses, ties, win_rate``
-    (plus ``rank_lower, rank_upper, p_top`` with ``ci="bootstrap"``). ``rank`` is LMSYS's
-    "Rank (UB)" (:func:`~arena_stats.boards.leaderboard.rank_ub`), as on the core's board.
-
-    Parameters
-    ----------
-    ci : {"sandwich", "fisher", "bootstrap", "none"}
-        Wald intervals from the robust or model-based standard errors, percentile intervals, or
-        none (ranks then follow the ratings).
-    Other parameters
-        As in :func:`fit_contextual` and :func:`bootstrap_contextual`.
-
-    Returns
-    -------
-    (pandas.DataFrame, ContextualResult or ContextualBootstrap)
-
-    Examples
-    --------
-    >>> from arena_stats.data.simulate import simulate_arena
-    >>> board, fit = contextual_leaderboard(simulate_arena(5, 3000, seed=4).battles, position=True)
-    >>> board.columns.tolist()[:5]
-    ['rank', 'model', 'rating', 'ci_lower', 'ci_upper']
-    """
-    battles = as_battles(battles)
-    if ci not in CI_METHODS:
-        raise InputError(f"unknown interval method {ci!r}; expected one of {', '.join(CI_METHODS)}")
-    common = dict(position=position, l2=l2, scale=scale, base=base, init=init, anchor=anchor)
-    extra: dict[str, pd.Series] = {}
-    if ci == "bootstrap":
-        res: ContextualResult | ContextualBootstrap = bootstrap_contextual(
-            battles, covariates, ties, rounds=rounds, seed=seed, confidence=confidence, cluster=cluster,
-            threads=threads, progress=progress, **common)
-        point = res.point
-        lo, hi = res.ci_lower, res.ci_upper
-        extra = {"rank_lower": res.rank_lower, "rank_upper": res.rank_upper, "p_top": res.p_top}
-    else:
-        res = point = fit_contextual(battles, covariates, ties, **common)
-        lo, hi = point.intervals(confidence, robust=ci == "sandwich") if ci != "none" else (None, None)
-    return board_frame(point.ratings, lo, hi, battles, extra), res
-
-
-def board_frame(ratings: pd.Series, lower: pd.Series | None, upper: pd.Series | None, battles: Battles,
-                extra: Mapping[str, pd.Series] | None = None) -> pd.DataFrame:
-    """The core's leaderboard columns (best first) from ratings and interval bounds.
-
-    Without bounds the intervals are NaN and the rank is the plain order, as in
-    :func:`~arena_stats.boards.leaderboard.leaderboard` with ``ci="none"``.
-    """
-    totals = model_totals(battles).reindex(ratings.index)
-    nan = pd.Series(np.nan, index=ratings.index)
-    lo = (nan if lower is None else lower).reindex(ratings.index).to_numpy()
-    hi = (nan if upper is None else upper).reindex(ratings.index).to_numpy()
-    df = pd.DataFrame({"model": ratings.index, "rating": ratings.to_numpy(), "ci_lower": lo, "ci_upper": hi})
-    if lower is None:
-        rank = np.empty(len(df), np.int64)
-        rank[np.argsort(-df["rating"].to_numpy(), kind="stable")] = np.arange(1, len(df) + 1)
-    else:
-        rank = rank_ub(lo, hi)
-    df.insert(0, "rank", rank)
-    for c in ("battles", "wins", "losses", "ties", "win_rate"):
-        values = totals[c].to_numpy()
-        if c != "win_rate" and np.all(values == np.round(values)):
-            values = values.astype(np.int64)
-        df[c] = values
-    for name, series in (extra or {}).items():
-        df[name] = series.reindex(ratings.index).to_numpy()
-    return df.sort_values(["rating", "model"], ascending=[False, True], kind="stable").reset_index(drop=True)
+def __getattr__(name: str) -> Any:
+    """Old imports (``from arena_stats.contextual import bootstrap_contextual``) keep working."""
+    if name in _MOVED:
+        import importlib
+        return getattr(importlib.import_module(_MOVED[name], __package__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -67,11 +67,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .._util import checks
 from ..data.aggregate import model_totals
 from ..data.battles import A_WINS, B_WINS, Battles, timestamps
 from ..data.readers import as_battles
 from ..errors import InputError
 from .._util.progress import progress as progress_bar
+from ..inference.ranks import rank_distribution
+from ..inference.table import board_table
+from ..models.elo_scale import EloScale
+from ..models.results import Result
 
 __all__ = ["summary_lines", "leaderboard_frame", "EloResult", "EloBootstrapResult", "compute_elo", "elo_bootstrap", "bootstrap_indices",
            "time_order", "BACKENDS", "default_backend", "DEFAULT_K", "DEFAULT_SCALE", "DEFAULT_BASE",
@@ -137,23 +142,8 @@ def summary_lines(title: list[str], frame: pd.DataFrame, columns: list[tuple[str
 
 def leaderboard_frame(rating: pd.Series, lower: pd.Series | None, upper: pd.Series | None,
                       totals: pd.DataFrame, extra: dict[str, pd.Series] | None = None) -> pd.DataFrame:
-    """A leaderboard in :data:`~arena_stats.boards.leaderboard.LEADERBOARD_COLUMNS` order, best first.
-
-    ``rank`` is LMSYS's Rank (UB) on the intervals, or the plain rank by rating without them;
-    ``extra`` columns (indexed by model) follow.
-    """
-    from ..boards.leaderboard import LEADERBOARD_COLUMNS, rank_ub
-    models = rating.index
-    lo = rating.to_numpy(float) if lower is None else lower.reindex(models).to_numpy(float)
-    hi = rating.to_numpy(float) if upper is None else upper.reindex(models).to_numpy(float)
-    df = pd.DataFrame({"model": list(models), "rating": rating.to_numpy(float),
-                       "ci_lower": np.nan if lower is None else lo, "ci_upper": np.nan if upper is None else hi})
-    df = pd.concat([df, totals.reindex(models).reset_index(drop=True)], axis=1)
-    df.insert(0, "rank", rank_ub(np.where(np.isnan(lo), -np.inf, lo), np.where(np.isnan(hi), -np.inf, hi)))
-    df = df[LEADERBOARD_COLUMNS + [c for c in df.columns if c not in LEADERBOARD_COLUMNS]]
-    for name, col in (extra or {}).items():
-        df[name] = col.reindex(models).to_numpy()
-    return df.sort_values("rating", ascending=False, kind="stable").reset_index(drop=True)
+    """The board of online ratings: :func:`~arena_stats.inference.table.board_table`, as every board."""
+    return board_table(list(rating.index), rating, lower, upper, totals, extra)
 
 
 # numba is looked up without importing it (``import numba`` takes ~0.16 s, more than the rest of
@@ -206,12 +196,8 @@ def _check_backend(backend: str | None) -> str:
 
 
 def _check_settings(k: float, scale: float, base: float, init: float) -> None:
-    if not (np.isfinite(k) and k > 0):
-        raise InputError(f"k must be a positive number, got {k!r}")
-    if not (np.isfinite(scale) and scale > 0 and np.isfinite(base) and base > 1):
-        raise InputError(f"need scale > 0 and base > 1, got scale={scale!r}, base={base!r}")
-    if not np.isfinite(init):
-        raise InputError(f"init must be a finite number, got {init!r}")
+    checks.positive("k", k)
+    EloScale(scale, base, init)
 
 
 # ------------------------------------------------------------------------------ time order
@@ -499,8 +485,8 @@ def bootstrap_indices(n_battles: int, seed: int, round: int) -> np.ndarray:
 
 
 # ------------------------------------------------------------------------------- results
-@dataclass(frozen=True)
-class EloResult:
+@dataclass(frozen=True, repr=False, eq=False)
+class EloResult(Result):
     """Online Elo ratings after one pass over the battles.
 
     Attributes
@@ -524,6 +510,8 @@ class EloResult:
     backend : str
         ``"numba"`` or ``"python"``.
     n_battles : int
+    settings : dict
+        ``k, scale, base, init, order, backend``.
     """
 
     models: list[str]
@@ -538,14 +526,16 @@ class EloResult:
     order: str
     backend: str
     n_battles: int
+    settings: dict[str, Any] = field(default_factory=dict)
 
     def to_frame(self) -> pd.DataFrame:
-        """Leaderboard, best first, in the columns of :func:`~arena_stats.leaderboard`.
-
-        ``rank, model, rating, ci_lower, ci_upper, battles, wins, losses, ties, win_rate``; one
-        pass has no interval (NaN), so ``rank`` is the plain rank by rating.
-        """
+        """Leaderboard, best first, in the columns of every board
+        (:data:`~arena_stats.inference.table.BOARD_COLUMNS`); one pass has no interval (NaN),
+        so ``rank`` is the plain rank by rating (equal ratings share the better rank)."""
         return leaderboard_frame(self.ratings, None, None, self.totals)
+
+    def _describe(self) -> str:
+        return f"k={self.k:g}, {len(self.models)} models, {self.n_battles:,} battles, {self.order} order"
 
     def summary(self, top: int | None = 20) -> str:
         """A short text report."""
@@ -555,17 +545,14 @@ class EloResult:
                                                       ("rating", "rating", "8.1f"), ("battles", "battles", "8,.0f")],
                              top)
 
-    def __str__(self) -> str:
-        return self.summary()
 
-
-@dataclass(frozen=True)
-class EloBootstrapResult:
+@dataclass(frozen=True, repr=False, eq=False)
+class EloBootstrapResult(Result):
     """Bootstrap distribution of online Elo ratings (LMSYS style).
 
     Attributes
     ----------
-    ratings : pandas.DataFrame
+    samples : pandas.DataFrame
         One row per round, one column per model; NaN where a round never drew the model.
     rating : pandas.Series
         Median over rounds (what LMSYS reported as the rating).
@@ -573,7 +560,8 @@ class EloBootstrapResult:
         Percentile interval at ``confidence``.
     ranks : pandas.DataFrame
         Rank per round (1 = best; a model absent from a round ranks last).
-    rank_lower, rank_upper : pandas.Series
+    rank_ci_lower, rank_ci_upper : pandas.Series
+        Percentile interval of the round ranks.
     p_top : pandas.Series
         Share of rounds in which the model ranked first.
     point : EloResult
@@ -583,13 +571,13 @@ class EloBootstrapResult:
     backend : str
     """
 
-    ratings: pd.DataFrame
+    samples: pd.DataFrame
     rating: pd.Series
     ci_lower: pd.Series
     ci_upper: pd.Series
     ranks: pd.DataFrame
-    rank_lower: pd.Series
-    rank_upper: pd.Series
+    rank_ci_lower: pd.Series
+    rank_ci_upper: pd.Series
     p_top: pd.Series
     point: EloResult
     rounds: int
@@ -598,11 +586,22 @@ class EloBootstrapResult:
     backend: str
     settings: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def ratings(self) -> pd.DataFrame:
+        """Deprecated: the rounds x models table is :attr:`samples`."""
+        import warnings
+        warnings.warn("EloBootstrapResult.ratings (rounds x models) is now EloBootstrapResult.samples; the "
+                      "reported ratings are EloBootstrapResult.rating", DeprecationWarning, stacklevel=2)
+        return self.samples
+
     def to_frame(self) -> pd.DataFrame:
-        """Leaderboard, best first, in the columns of :func:`~arena_stats.leaderboard` (with the
-        bootstrap's ``rank_lower, rank_upper, p_top``); ``rank`` is Rank (UB)."""
+        """Leaderboard, best first, in the columns of every board, plus ``p_top``; ``rank`` is
+        Rank (UB) on the percentile intervals."""
         return leaderboard_frame(self.rating, self.ci_lower, self.ci_upper, self.point.totals,
-                                 {"rank_lower": self.rank_lower, "rank_upper": self.rank_upper, "p_top": self.p_top})
+                                 {"p_top": self.p_top})
+
+    def _describe(self) -> str:
+        return f"{self.rounds} rounds, seed={self.seed}, k={self.point.k:g}, {len(self.rating)} models"
 
     def summary(self, top: int | None = 20) -> str:
         title = [f"Online Elo bootstrap: {self.rounds} rounds, seed {self.seed}, {self.confidence:.0%} "
@@ -610,9 +609,6 @@ class EloBootstrapResult:
         return summary_lines(title, self.to_frame(), [("rank", "rank", ">4"), ("model", "model", "<30"),
                                                       ("rating", "rating", "8.1f"), ("ci_lower", "ci_lower", "9.1f"),
                                                       ("ci_upper", "ci_upper", "9.1f")], top)
-
-    def __str__(self) -> str:
-        return self.summary()
 
 
 # ------------------------------------------------------------------------------ the passes
@@ -726,7 +722,9 @@ def _compute_elo(battles: Battles, prep: _Prepared, k: float, scale: float, base
         hist = _history(battles, prep, rec_a / prep.c, rec_b / prep.c, init, history)
     return EloResult(models=models, ratings=ratings, totals=model_totals(battles), history=hist,
                      k=float(k), scale=float(scale), base=float(base), init=float(init),
-                     history_mode=history, order=prep.order, backend=backend, n_battles=len(prep.a))
+                     history_mode=history, order=prep.order, backend=backend, n_battles=len(prep.a),
+                     settings=dict(k=float(k), scale=float(scale), base=float(base), init=float(init),
+                                   order=prep.order, backend=backend))
 
 
 def _history(battles: Battles, prep: _Prepared, after_a: np.ndarray, after_b: np.ndarray, init: float,
@@ -813,18 +811,16 @@ def elo_bootstrap(battles: Battles | pd.DataFrame, rounds: int = DEFAULT_ROUNDS,
     >>> from arena_stats.data.simulate import simulate_arena
     >>> sim = simulate_arena(n_models=4, n_battles=400, seed=1)
     >>> res = elo_bootstrap(sim.battles, rounds=50, seed=0)
-    >>> res.ratings.shape
+    >>> res.samples.shape
     (50, 4)
     >>> bool((res.ci_lower <= res.rating).all() and (res.rating <= res.ci_upper).all())
     True
     """
     battles = as_battles(battles)
     _check_settings(k, scale, base, init)
-    if int(rounds) != rounds or rounds < 1:
-        raise InputError(f"rounds must be a positive whole number, got {rounds!r}")
-    if not 0 < confidence < 1:
-        raise InputError(f"confidence must be between 0 and 1, got {confidence!r}")
-    rounds = int(rounds)
+    rounds = checks.integer("rounds", rounds, 1, checks.MAX_ROUNDS)
+    confidence = checks.probability("confidence", confidence)
+    seed = checks.seed(seed)
     backend = _check_backend(backend)
     prep = _prepare(battles, k, scale, base)
     point = _compute_elo(battles, prep, k, scale, base, init, None, backend)
@@ -904,26 +900,24 @@ def _boot_numpy(keys: np.ndarray, prep: _Prepared, q: np.ndarray, seen: np.ndarr
 
 def _bootstrap_result(values: np.ndarray, point: EloResult, models: list[str], rounds: int, seed: int,
                       confidence: float, backend: str) -> EloBootstrapResult:
-    from ..inference.bootstrap import rank_summary
     idx = pd.Index(models, name="model")
     alpha = 1 - confidence
     with np.errstate(all="ignore"), _quiet_nan_warnings():
         median = np.nanmedian(values, axis=0)
         lo = np.nanquantile(values, alpha / 2, axis=0)
         hi = np.nanquantile(values, 1 - alpha / 2, axis=0)
-    filled = np.where(np.isnan(values), -np.inf, values)
-    ranks, r_lo, r_hi, p_top = rank_summary(filled, confidence)
+    ranks, r_lo, r_hi, p_top = rank_distribution(values, confidence)
     return EloBootstrapResult(
-        ratings=pd.DataFrame(values, columns=idx),
+        samples=pd.DataFrame(values, columns=idx),
         rating=pd.Series(median, index=idx, name="rating"),
         ci_lower=pd.Series(lo, index=idx, name="ci_lower"),
         ci_upper=pd.Series(hi, index=idx, name="ci_upper"),
         ranks=pd.DataFrame(ranks, columns=idx),
-        rank_lower=pd.Series(r_lo, index=idx, name="rank_lower"),
-        rank_upper=pd.Series(r_hi, index=idx, name="rank_upper"),
+        rank_ci_lower=pd.Series(r_lo, index=idx, name="rank_ci_lower"),
+        rank_ci_upper=pd.Series(r_hi, index=idx, name="rank_ci_upper"),
         p_top=pd.Series(p_top, index=idx, name="p_top"),
         point=point, rounds=rounds, seed=int(seed), confidence=float(confidence), backend=backend,
-        settings=dict(k=point.k, scale=point.scale, base=point.base, init=point.init))
+        settings=dict(point.settings, rounds=rounds, seed=int(seed), confidence=float(confidence)))
 
 
 def _quiet_nan_warnings() -> Any:

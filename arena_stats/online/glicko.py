@@ -20,33 +20,38 @@ Illinois iteration runs on all models of the period at once), so the cost is O(g
 period plus a few dozen array steps.
 
 Rating periods come from ``tstamp`` (``"day"``, ``"week"``, ``"month"``) or are fixed-size
-batches of battles in time order (an int). Unlike Elo, Glicko-2 uses the classic scale: start
-at 1500, RD 350, volatility 0.06.
+batches of battles in time order (an int). Unlike Elo, Glicko-2 starts new models at 1500 (RD
+350, volatility 0.06) by default. The reported scale is the package's one Elo scale:
+``rating = init + (scale / ln(base)) * mu``, so ``scale`` and ``base`` mean what they mean
+everywhere (400 and 10 give Glickman's 173.7178) and the default RD scales with them.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy.special import ndtri
 
-from ..data.battles import Battles, timestamps
-
-from ..data.readers import as_battles
+from .._util import checks
 from ..data.aggregate import model_totals
+from ..data.battles import Battles, timestamps
+from ..data.readers import as_battles
+from ..errors import ConvergenceError, InputError, suggest
+from ..models.covariance import z_value
+from ..models.elo_scale import DEFAULT_BASE, DEFAULT_SCALE, EloScale
+from ..models.results import Result
 from .elo import _expand, _scores, leaderboard_frame, summary_lines, time_order
-from ..errors import ConvergenceError, InputError
 
 __all__ = ["GlickoResult", "glicko2", "glicko2_update", "GLICKO_SCALE", "DEFAULT_RATING", "DEFAULT_RD",
            "DEFAULT_VOLATILITY", "DEFAULT_TAU", "PERIODS"]
 
-#: Factor between the Glicko (1500-centred) scale and the internal Glicko-2 scale.
-GLICKO_SCALE = 173.7178
+#: Factor between the Glicko (1500-centred) scale and the internal Glicko-2 scale: Glickman's
+#: 173.7178 is ``400 / ln(10)`` rounded; the exact value is the package's one Elo scale.
+GLICKO_SCALE = 400.0 / math.log(10.0)
 DEFAULT_RATING = 1500.0
 DEFAULT_RD = 350.0
 DEFAULT_VOLATILITY = 0.06
@@ -61,8 +66,8 @@ DEFAULT_BATCH = 1000
 _FREQ = {"day": "D", "week": "W", "month": "M"}
 
 
-@dataclass(frozen=True)
-class GlickoResult:
+@dataclass(frozen=True, repr=False, eq=False)
+class GlickoResult(Result):
     """Glicko-2 ratings after the last rating period.
 
     Attributes
@@ -81,6 +86,8 @@ class GlickoResult:
     tau, init_rating, init_rd, init_volatility, confidence : float
     period : str or int
         The rating periods used.
+    settings : dict
+        ``tau, init, rd, volatility, scale, base, confidence, period``.
     """
 
     models: list[str]
@@ -98,6 +105,10 @@ class GlickoResult:
     init_volatility: float
     confidence: float
     period: str | int
+    settings: dict[str, Any] = field(default_factory=dict)
+
+    def _describe(self) -> str:
+        return f"{len(self.models)} models, {self.n_periods} periods ({self.period}), tau={self.tau:g}"
 
     def to_frame(self) -> pd.DataFrame:
         """Best first, in the leaderboard's columns plus ``rd`` and ``volatility``.
@@ -256,9 +267,10 @@ def _period_ids(battles: Battles, rows: np.ndarray, period: str | int) -> tuple[
 
 
 def glicko2(battles: Battles | pd.DataFrame, period: str | int | None = None, *, tau: float = DEFAULT_TAU,
-            rating: float = DEFAULT_RATING, rd: float = DEFAULT_RD, volatility: float = DEFAULT_VOLATILITY,
+            init: float = DEFAULT_RATING, rd: float | None = None, volatility: float = DEFAULT_VOLATILITY,
+            scale: float = DEFAULT_SCALE, base: float = DEFAULT_BASE,
             initial: Mapping[str, tuple[float, float, float]] | None = None, confidence: float = 0.95,
-            history: bool = False) -> GlickoResult:
+            history: bool = False, rating: float | None = None) -> GlickoResult:
     """Glicko-2 ratings with per-model rating deviations.
 
     Parameters
@@ -270,14 +282,19 @@ def glicko2(battles: Battles | pd.DataFrame, period: str | int | None = None, *,
         Default: ``"week"`` with timestamps, else batches of :data:`DEFAULT_BATCH`.
     tau : float
         System constant limiting volatility changes.
-    rating, rd, volatility : float
-        Starting values of a new model.
+    init, rd, volatility : float
+        Starting rating, rating deviation (default 350 at scale 400, base 10; proportional
+        otherwise) and volatility of a new model.
+    scale, base : float
+        The Elo scale of the reported ratings: ``rating = init + scale / ln(base) * mu``.
     initial : dict, optional
         ``{model: (rating, rd, volatility)}`` starting values for some models.
     confidence : float
         Level of ``rating +- z * RD``.
     history : bool
         Also return every model's values after every period.
+    rating : float, optional
+        Deprecated spelling of ``init``.
 
     Returns
     -------
@@ -293,15 +310,23 @@ def glicko2(battles: Battles | pd.DataFrame, period: str | int | None = None, *,
     >>> round(float(res.ratings["p"]), 2), round(float(res.rd["p"]), 2)
     (1464.05, 151.52)
     """
+    if rating is not None:
+        import warnings
+        warnings.warn("glicko2(rating=...) is now init=, as everywhere in the package", DeprecationWarning,
+                      stacklevel=2)
+        init = rating
+    elo = EloScale(scale, base, init)
+    factor = elo.factor
+    if rd is None:
+        rd = DEFAULT_RD * factor / GLICKO_SCALE
+    tau, rd, volatility = (checks.positive(name, v) for name, v in (("tau", tau), ("rd", rd),
+                                                                     ("volatility", volatility)))
+    confidence = checks.probability("confidence", confidence)
     battles = as_battles(battles)
     if len(battles) == 0:
         raise InputError("no battles to rate")
     if battles.weights is not None:
         raise InputError("Glicko-2 has no notion of battle weights; drop the weight column")
-    if not (tau > 0 and rd > 0 and volatility > 0):
-        raise InputError(f"tau, rd and volatility must be positive, got {tau}, {rd}, {volatility}")
-    if not 0 < confidence < 1:
-        raise InputError(f"confidence must be between 0 and 1, got {confidence!r}")
     if period is None:
         period = "week" if "tstamp" in battles.frame else DEFAULT_BATCH
     order, _ = time_order(battles)
@@ -312,15 +337,16 @@ def glicko2(battles: Battles | pd.DataFrame, period: str | int | None = None, *,
     pid, last_ts = _period_ids(battles, rows, period)
     models = battles.models
     n = len(models)
-    mu = np.full(n, (rating - DEFAULT_RATING) / GLICKO_SCALE)
-    phi = np.full(n, rd / GLICKO_SCALE)
+    centre = elo.init
+    mu = np.zeros(n)
+    phi = np.full(n, rd / factor)
     sigma = np.full(n, float(volatility))
     for name, (r0, rd0, v0) in (initial or {}).items():
         if name not in models:
-            from ..errors import suggest
-            raise InputError(f"initial values for unknown model {name!r}{suggest(name, models)}")
+            raise InputError(f"initial values for unknown model {str(name)[:80]!r}{suggest(name, models)}")
         k = models.index(name)
-        mu[k], phi[k], sigma[k] = (r0 - DEFAULT_RATING) / GLICKO_SCALE, rd0 / GLICKO_SCALE, v0
+        mu[k], phi[k], sigma[k] = (checks.finite("initial rating", r0) - centre) / factor, \
+            checks.positive("initial rd", rd0) / factor, checks.positive("initial volatility", v0)
     entered = np.zeros(n, bool)
     bounds = np.r_[0, np.flatnonzero(np.diff(pid)) + 1, len(pid)]
     records = []
@@ -337,16 +363,18 @@ def glicko2(battles: Battles | pd.DataFrame, period: str | int | None = None, *,
             idx = np.flatnonzero(entered)
             records.append(pd.DataFrame({"period": p, "date": last_ts[p] if p < len(last_ts) else pd.NaT,
                                          "model": np.asarray(models, dtype=object)[idx],
-                                         "rating": mu[idx] * GLICKO_SCALE + DEFAULT_RATING,
-                                         "rd": phi[idx] * GLICKO_SCALE, "volatility": sigma[idx]}))
+                                         "rating": mu[idx] * factor + centre,
+                                         "rd": phi[idx] * factor, "volatility": sigma[idx]}))
     index = pd.Index(models, name="model")
-    r = pd.Series(mu * GLICKO_SCALE + DEFAULT_RATING, index=index, name="rating")
-    d = pd.Series(phi * GLICKO_SCALE, index=index, name="rd")
-    z = float(ndtri(0.5 + confidence / 2))
+    r = pd.Series(mu * factor + centre, index=index, name="rating")
+    d = pd.Series(phi * factor, index=index, name="rd")
+    z = z_value(confidence)
     return GlickoResult(
         models=models, ratings=r, rd=d, volatility=pd.Series(sigma, index=index, name="volatility"),
         ci_lower=(r - z * d).rename("ci_lower"), ci_upper=(r + z * d).rename("ci_upper"),
         totals=model_totals(battles), n_periods=len(bounds) - 1,
         history=pd.concat(records, ignore_index=True) if history else None, tau=float(tau),
-        init_rating=float(rating), init_rd=float(rd), init_volatility=float(volatility),
-        confidence=float(confidence), period=period)
+        init_rating=float(centre), init_rd=float(rd), init_volatility=float(volatility),
+        confidence=float(confidence), period=period,
+        settings=dict(tau=float(tau), init=float(centre), rd=float(rd), volatility=float(volatility),
+                      scale=elo.scale, base=elo.base, confidence=float(confidence), period=period))

@@ -225,15 +225,14 @@ def bootstrap_dask(data: Any, rounds: int = 1000, *, client: Any = None, **boots
 
 
 # ------------------------------------------------------------------------------ contextual fits
-def _partition_objective(frame: Any, k: int, models: list[str], covariates: Any, position: bool, ties: str,
-                         read_options: dict[str, Any]) -> Any:
-    """One partition's design on the global model list, as a contextual objective (no penalty)."""
+def _partition_terms_of(frame: Any, k: int, models: list[str], covariates: Any, position: bool, ties: str,
+                        read_options: dict[str, Any]) -> Any:
+    """One partition's design on the global model list, as the likelihood's terms (no penalty)."""
     import pandas as pd
 
     from ..data.battles import Battles
-
     from ..data.readers import load_battles
-    from ..models.contextual import _convention_family, _Objective, build_design
+    from ..models.contextual import DesignTerms, _convention_family, build_design
 
     if len(frame) == 0:
         return None
@@ -248,79 +247,61 @@ def _partition_objective(frame: Any, k: int, models: list[str], covariates: Any,
     family = _convention_family(ties)
     if family.keeps is not None:
         design = design.subset(family.keeps(design.outcome))
-    return _Objective(design, family, 0.0)
+    return DesignTerms(design, family)
 
 
-def _partition_terms(obj: Any, phi: Any, what: str) -> tuple[float, Any, Any]:
-    if obj is None:
+def _partition_sums(terms: Any, phi: Any, what: str) -> tuple[float, Any, Any]:
+    if terms is None:
         return 0.0, 0.0, 0.0
     if what == "value":
-        return obj.value(phi), 0.0, 0.0
+        return terms.value(phi), 0.0, 0.0
     if what == "meat":
-        return 0.0, 0.0, obj.meat(phi)
-    return obj.derivatives(phi)
+        return 0.0, 0.0, terms.meat(phi)
+    return terms.derivatives(phi)
 
 
-def _add_terms(*parts: tuple[float, Any, Any]) -> tuple[float, Any, Any]:
+def _add_sums(*parts: tuple[float, Any, Any]) -> tuple[float, Any, Any]:
     ll, g, h = parts[0]
     for p_ll, p_g, p_h in parts[1:]:
         ll, g, h = ll + p_ll, g + p_g, h + p_h
     return ll, g, h
 
 
-class _ClusterObjective:
-    """The penalised contextual log-likelihood, summed over persisted partitions on the cluster.
+class _ClusterTerms:
+    """The contextual log-likelihood's sums over persisted partitions, added on the cluster.
 
-    It offers what :func:`arena_stats.models.contextual._newton` and ``make_result`` use: ``value``,
-    ``derivatives``, ``meat``, ``family``, ``asm.n``/``asm.p``, ``total`` and ``d`` (the model
-    list and covariate names).
+    It offers what :class:`~arena_stats.models.contextual.ContextualObjective` reads from its
+    terms -- ``value``, ``derivatives``, ``meat``, ``total`` -- so the engine, the penalties and
+    the result are exactly the local fit's.
     """
 
-    def __init__(self, parts: list[Any], family: Any, l2: float, models: list[str], covariates: tuple[str, ...],
-                 n_units: int, total: float, fan_in: int) -> None:
-        from types import SimpleNamespace
-        self.parts, self.family, self.l2, self.fan_in, self.total = parts, family, float(l2), fan_in, total
-        self.asm = SimpleNamespace(n=len(models), p=len(covariates))
-        self.d = SimpleNamespace(models=list(models), n_models=len(models), p=len(covariates),
-                                 covariates=tuple(covariates), n_units=n_units)
+    def __init__(self, parts: list[Any], total: float, fan_in: int) -> None:
+        self.parts, self.total, self.fan_in = parts, total, fan_in
 
     def _sum(self, phi: Any, what: str) -> tuple[float, Any, Any]:
         import dask
         from dask import delayed
-        terms = [delayed(_partition_terms, pure=False)(o, phi, what) for o in self.parts]
-        add = delayed(_add_terms, pure=False)
+        terms = [delayed(_partition_sums, pure=False)(o, phi, what) for o in self.parts]
+        add = delayed(_add_sums, pure=False)
         while len(terms) > 1:
             terms = [add(*terms[k:k + self.fan_in]) for k in range(0, len(terms), self.fan_in)]
         return dask.compute(terms[0])[0]
 
-    def _beta(self, phi: Any) -> Any:
-        return phi[self.asm.n:self.asm.n + self.asm.p]
-
     def value(self, phi: Any) -> float:
-        import numpy as np
-        if not self.family.feasible(phi[self.asm.n + self.asm.p:]):
-            return -np.inf
-        ll = self._sum(phi, "value")[0] - 0.5 * self.l2 * float(self._beta(phi) @ self._beta(phi))
-        return ll if np.isfinite(ll) else -np.inf
+        return float(self._sum(phi, "value")[0])
 
     def derivatives(self, phi: Any, hessian: bool = True) -> tuple[float, Any, Any]:
-        import numpy as np
         ll, g, h = self._sum(phi, "derivatives")
-        n, p = self.asm.n, self.asm.p
-        g = np.array(g, dtype=float)
-        h = np.array(h, dtype=float)
-        g[n:n + p] -= self.l2 * phi[n:n + p]
-        h[np.arange(n, n + p), np.arange(n, n + p)] -= self.l2
-        return ll - 0.5 * self.l2 * float(self._beta(phi) @ self._beta(phi)), g, (h if hessian else None)
+        return ll, g, (h if hessian else None)
 
     def meat(self, phi: Any) -> Any:
         return self._sum(phi, "meat")[2]
 
 
 def fit_contextual_dask(data: Any, covariates: Sequence[str] | None = None, ties: str = "half", *,
-                        position: bool = False, l2: float = 0.0, scale: float | None = None,
-                        base: float | None = None, init: float | None = None, anchor: Any = None,
-                        tol: float | None = None, max_iter: int | None = None,
+                        position: bool = False, l2: float = 0.0, covariate_l2: float | None = None,
+                        scale: float | None = None, base: float | None = None, init: float | None = None,
+                        anchor: Any = None, tol: float | None = None, max_iter: int | None = None,
                         fan_in: int = FAN_IN, **read_options: Any) -> Any:
     """:func:`~arena_stats.models.contextual.fit_contextual` on a Dask DataFrame, Newton's sums on the workers.
 
@@ -328,12 +309,12 @@ def fit_contextual_dask(data: Any, covariates: Sequence[str] | None = None, ties
     ----------
     data : dask.dataframe.DataFrame
         Battles with the covariate columns (each a difference "A minus B").
-    covariates, ties, position, l2, scale, base, init, anchor, tol, max_iter
+    covariates, ties, position, l2, covariate_l2, scale, base, init, anchor, tol, max_iter
         As for :func:`~arena_stats.models.contextual.fit_contextual` (defaults are its defaults).
     fan_in : int
         Partial sums added per reduction task.
     **read_options
-        Schema and column options of :func:`~arena_stats.data.battles.load_battles`.
+        Schema and column options of :func:`~arena_stats.data.readers.load_battles`.
 
     Returns
     -------
@@ -346,40 +327,38 @@ def fit_contextual_dask(data: Any, covariates: Sequence[str] | None = None, ties
     from dask import delayed
 
     from ..models import contextual as ctx
-    from ..models.bradley_terry import check_mle_exists
+    from ..models.engine import MAX_ITER, STEP_TOL
+    from ..models.families import TIE_START, check_ties
 
     if not (hasattr(data, "to_delayed") and hasattr(data, "npartitions")):
         raise InputError("fit_contextual_dask takes a Dask DataFrame (dask.dataframe.read_parquet(...))")
-    defaults = dict(scale=ctx.DEFAULT_SCALE, base=ctx.DEFAULT_BASE, init=ctx.DEFAULT_INIT, tol=ctx.GRAD_TOL,
-                    max_iter=ctx.MAX_ITER)
+    defaults = dict(scale=ctx.DEFAULT_SCALE, base=ctx.DEFAULT_BASE, init=ctx.DEFAULT_INIT, tol=STEP_TOL,
+                    max_iter=MAX_ITER)
     given = dict(scale=scale, base=base, init=init, tol=tol, max_iter=max_iter)
     opt = {k: (given[k] if given[k] is not None else v) for k, v in defaults.items()}
-    if ties not in ctx.TIES:
-        raise InputError(f"unknown tie convention {ties!r}; expected one of {', '.join(ctx.TIES)}")
+    check_ties(ties)
+    l2, covariate_l2 = ctx._covariate_l2(l2, covariate_l2, "fit_contextual_dask")
+    cov_names = tuple(covariates or ()) + ((ctx.POSITION,) if position else ())
+    settings = ctx.fit_settings(ties, cov_names, position, l2, covariate_l2, opt["scale"], opt["base"],
+                                opt["init"], anchor, opt["tol"], False)
     counts = pair_counts_dask(data, fan_in=fan_in, **read_options)
-    check_mle_exists(counts, ties)
+    ctx.check_existence(counts, ties, settings["l2"])
     models = list(counts.models)
-    cov_names = tuple(covariates or ()) + (("position",) if position else ())
-    parts = [delayed(_partition_objective, pure=True)(p, k, models, list(covariates or []), position, ties,
-                                                      read_options) for k, p in enumerate(data.to_delayed())]
+    parts = [delayed(_partition_terms_of, pure=True)(p, k, models, list(covariates or []), position, ties,
+                                                     read_options) for k, p in enumerate(data.to_delayed())]
     parts = list(dask.persist(*parts))  # designs stay on the workers for every Newton step
     sizes = dask.compute(*[delayed(lambda o: (0, 0.0) if o is None else (o.d.n_units, o.total))(o)
                            for o in parts])
     family = ctx._convention_family(ties)
-    obj = _ClusterObjective(parts, family, l2, models, cov_names, sum(s[0] for s in sizes),
-                            float(sum(s[1] for s in sizes)) or 1.0, fan_in)
+    terms = _ClusterTerms(parts, float(sum(sz[1] for sz in sizes)) or 1.0, fan_in)
+    obj = ctx.ContextualObjective(terms, family, len(models), len(cov_names), settings["l2"],
+                                  settings["covariate_l2"])
     start = np.concatenate([np.zeros(len(models) + len(cov_names)),
-                            [ctx.TIE_START[ties]] if ties in ctx.TIE_START else []])
+                            [TIE_START[ties]] if ties in TIE_START else []])
     plain = fit_counts(counts, ties)
     start[: len(models)] = plain.theta  # as the local fit: start at the plain fit on the counts
-    if ties in ctx.TIE_START:
+    if ties in TIE_START:
         start[-1] = plain.log_tie
-    basis = ctx._basis(len(models), len(cov_names) + family.n_global, None)
-    fit = ctx._newton(obj, start, basis, opt["tol"], opt["max_iter"])
-    if not fit.converged:
-        from ..errors import ConvergenceError
-        raise ConvergenceError(f"Newton did not reach |grad| <= {opt['tol']:g} in {opt['max_iter']} iterations "
-                               f"(|grad| = {fit.grad_norm:.3g})")
-    settings = ctx._settings(ties, cov_names, position, l2, opt["scale"], opt["base"], opt["init"], anchor,
-                             opt["tol"], False)
-    return ctx.make_result(fit, obj, family, settings, counts.n_battles)
+    res = ctx._solve(obj, start, models, len(cov_names), settings["tol"], int(opt["max_iter"]))
+    return ctx.make_result(res, obj, family, settings, counts.n_battles, models, cov_names,
+                           sum(sz[0] for sz in sizes))

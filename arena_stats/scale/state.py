@@ -45,7 +45,7 @@ import numpy as np
 import pandas as pd
 
 from ..data.aggregate import PairCounts
-from ..models.bradley_terry import DEFAULT_BASE, DEFAULT_INIT, DEFAULT_SCALE, TIES, BTResult, fit_counts
+from ..models.bradley_terry import DEFAULT_BASE, DEFAULT_INIT, DEFAULT_SCALE, STEP_TOL, TIES, BTResult, fit_counts
 from ..errors import ConvergenceError, InputError
 from .._util.io import atomic_write
 from ..data.stream import merge_pair_counts, stream_pair_counts
@@ -55,12 +55,11 @@ __all__ = ["ArenaState", "STATE_FORMAT", "STATE_VERSION", "REFIT_TOL", "new_stat
 
 STATE_FORMAT = "arena-stats-state"
 STATE_VERSION = 1
-#: Gradient tolerance of the refit (norm of the mean log-likelihood's gradient). Much tighter
-#: than a one-off fit needs: a warm and a cold start must land on the same point to 1e-9 Elo,
-#: and a model with few battles moves ~1e4 times more than the gradient norm says. Newton
-#: converges quadratically, so this costs one iteration more than 1e-8; if rounding ever
-#: stops it short, the refit falls back to the library's default tolerance.
-REFIT_TOL = 1e-14
+#: Step tolerance of the refit: the engine's own (no parameter's Newton step above 1e-8, and
+#: that last step taken), which lands a warm and a cold start on the same point to round-off
+#: (Newton converges quadratically); if rounding ever stops it short, the refit falls back to a
+#: cold start.
+REFIT_TOL = STEP_TOL
 _INT_MEMBERS = ("i", "j", "cell_pair", "cell_outcome")
 _FLOAT_MEMBERS = ("cell_count", "cell_weight", "theta", "tie")
 
