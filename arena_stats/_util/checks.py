@@ -14,12 +14,17 @@ from typing import Any
 
 from ..errors import InputError
 
-__all__ = ["finite", "positive", "non_negative", "probability", "integer", "seed", "MAX_ROUNDS"]
+__all__ = ["finite", "positive", "non_negative", "probability", "integer", "seed", "weight_spread", "MAX_ROUNDS",
+           "MAX_WEIGHT_SPREAD"]
 
 #: The most bootstrap rounds any function accepts: far beyond any use (percentile intervals are
 #: stable to a tenth of a point by 10,000 rounds), and a typo like ``1e9`` fails at once instead
 #: of growing memory until the process is killed.
 MAX_ROUNDS = 1_000_000
+#: The largest ratio of the largest to the smallest positive battle weight a fit accepts. A
+#: double carries ~16 digits: beyond ~1e13 the light battles' part of a heavy model's gradient
+#: is below the round-off of the heavy one's, and their evidence is lost without a word.
+MAX_WEIGHT_SPREAD = 1e13
 
 
 def _number(name: str, value: Any) -> float:
@@ -101,3 +106,17 @@ def integer(name: str, value: Any, minimum: int = 0, maximum: int | None = None)
 def seed(value: Any) -> int:
     """A random seed: a whole number from 0 to 2**63 - 1 (what numpy's SeedSequence takes)."""
     return integer("seed", value, 0, 2**63 - 1)
+
+
+def weight_spread(weights: Any) -> None:
+    """Refuse battle weights whose spread a double cannot carry (:data:`MAX_WEIGHT_SPREAD`)."""
+    import numpy as np
+    w = np.asarray(weights, dtype=np.float64)
+    positive = w[w > 0]
+    if not len(positive):
+        raise InputError("every battle has zero weight")
+    spread = float(positive.max() / positive.min())
+    if not spread <= MAX_WEIGHT_SPREAD:
+        raise InputError(f"the battle weights span a factor of {spread:.3g} (largest / smallest positive "
+                         f"weight); at most {MAX_WEIGHT_SPREAD:.0e} can be fitted exactly in double "
+                         "precision: rescale or cap the extreme weights")

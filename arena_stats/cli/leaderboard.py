@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import argparse
 
-from ..boards.leaderboard import Leaderboard, leaderboard
+from ..boards.leaderboard import leaderboard
 from ..data.battles import Battles
 from . import style_options
-from .common import add_filter_args, add_input_args, add_output_args, emit_table, load_from_args, say
-from .options import add_fit_args, add_interval_args, fit_kwargs, interval_kwargs, parse_anchor, progress_wanted
+from .common import add_filter_args, add_input_args, add_output_args, emit_table, load_from_args
+from .options import (add_fit_args, add_interval_args, fit_kwargs, interval_kwargs, parse_anchor, progress_wanted,
+                      report_fit)
 
-__all__ = ["register", "run", "board_options", "report_fit", "add_fit_args", "parse_anchor"]
+__all__ = ["register", "run", "board_options", "add_fit_args", "parse_anchor"]
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -37,18 +38,6 @@ def board_options(args: argparse.Namespace) -> dict:
     """Every board option of the command line as :func:`~arena_stats.leaderboard` keywords."""
     return dict(**fit_kwargs(args), **interval_kwargs(args), reference=getattr(args, "reference", None),
                 progress=progress_wanted(args))
-
-
-def report_fit(args: argparse.Namespace, board: Leaderboard) -> None:
-    """Status lines about a board on stderr: the tie parameter, degenerate bootstrap rounds."""
-    fit = board.fit
-    if fit.tie_param is not None:
-        name = "nu" if fit.ties == "davidson" else "eta"
-        say(args, f"tie parameter {name} = {fit.tie_param:.4f} (se {fit.tie_param_se:.4f})")
-    boot = board.bootstrap
-    if boot is not None and boot.n_degenerate:
-        say(args, f"warning: {boot.n_degenerate} bootstrap rounds had no finite MLE (a model never won or never "
-                  "lost in the resample); they were fitted with a tiny ridge")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -19,9 +19,10 @@ from ..errors import InputError
 from ..inference.bootstrap import DEFAULT_CONFIDENCE, DEFAULT_ROUNDS
 from ..models.elo_scale import DEFAULT_BASE, DEFAULT_INIT, DEFAULT_SCALE
 from ..models.families import TIES
+from .common import say
 
 __all__ = ["add_fit_args", "add_interval_args", "add_top_arg", "parse_anchor", "fit_kwargs", "interval_kwargs",
-           "CI_CHOICES", "progress_wanted"]
+           "CI_CHOICES", "progress_wanted", "report_fit"]
 
 CI_CHOICES = ("bootstrap", "sandwich", "fisher", "none")
 
@@ -107,3 +108,15 @@ def interval_kwargs(args: argparse.Namespace) -> dict[str, Any]:
     return dict(ci=args.ci, rounds=rounds, seed=checks.seed(args.seed),
                 confidence=checks.probability("confidence", args.confidence),
                 cluster=getattr(args, "cluster", None))
+
+
+def report_fit(args: argparse.Namespace, board: Any) -> None:
+    """Status lines about a board on stderr: the tie parameter, degenerate bootstrap rounds."""
+    fit = board.fit
+    if fit.tie_param is not None:
+        name = "nu" if fit.ties == "davidson" else "eta"
+        say(args, f"tie parameter {name} = {fit.tie_param:.4f} (se {fit.tie_param_se:.4f})")
+    boot = board.bootstrap
+    if boot is not None and boot.n_degenerate:
+        say(args, f"warning: {boot.n_degenerate} bootstrap rounds had no finite MLE (a model never won or never "
+                  "lost in the resample); they were fitted with a tiny ridge")

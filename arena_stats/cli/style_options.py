@@ -29,6 +29,7 @@ from ..data.reweight import DEFAULT_MIN_PAIR, reweight_pairs
 from ..errors import InputError
 from ..features.style import SOURCES, add_style_features
 from .common import emit_table, say
+from .options import report_fit
 
 __all__ = ["add_arguments", "wanted", "run"]
 
@@ -80,7 +81,6 @@ def _slug(value: str) -> str:
 
 def run(args: argparse.Namespace, battles: Battles, opts: dict[str, Any]) -> int:
     """Build the board (or boards) of the options in ``args`` and print one table."""
-    from .leaderboard import report_fit
     if (args.overview or args.split) and not args.by:
         raise InputError("--overview and --split go with --by COLUMN")
     if args.split and not args.output:

@@ -68,11 +68,11 @@ from .._util import checks
 from ..data.aggregate import PairCounts, aggregate
 from ..data.battles import A_WINS, B_WINS, Battles
 from ..data.readers import as_battles
-from ..errors import ArenaStatsError, InputError, NoMLEError, suggest
-from .bradley_terry import check_weight_spread, fit_counts
+from ..errors import InputError, NoMLEError, suggest
 from .covariance import standard_errors, wald_interval
 from .elo_scale import DEFAULT_BASE, DEFAULT_INIT, DEFAULT_SCALE, EloScale
 from .engine import MAX_ITER, STEP_TOL, newton
+from .pair_problem import make_problem, start_point
 from .existence import check_mle_exists
 from .families import (TIE_PARAM_NAME, TIE_START, TIES, check_ties, local_terms, outcome_probabilities,
                        pair_weights)
@@ -662,13 +662,13 @@ def _start(d: Design, family: Family, counts: PairCounts | None = None) -> np.nd
     if counts is None:
         return start
     ties = family.name if family.name in TIES else "davidson"
-    try:
-        plain = fit_counts(counts, ties)
-    except ArenaStatsError:
+    prob = make_problem(counts, ties)
+    res = newton(prob, start_point(counts.n_models, ties))
+    if not (res.converged[0] and np.isfinite(res.x).all()):
         return start
-    start[: d.n_models] = plain.theta
+    start[: d.n_models] = res.x[0, : d.n_models]
     if family.name in TIE_START:
-        start[-1] = plain.log_tie
+        start[-1] = res.x[0, -1]
     return start
 
 
@@ -907,7 +907,7 @@ def prepare(battles: Battles | pd.DataFrame, covariates: Any, ties: str, positio
     check_ties(ties)
     d = build_design(as_battles(battles), covariates, position=position, reduce=reduce, cluster=cluster)
     if (d.weight != 1.0).any():
-        check_weight_spread(d.weight)
+        checks.weight_spread(d.weight)
     counts = design_counts(d)
     return d, _convention_family(ties), counts
 
