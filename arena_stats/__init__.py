@@ -22,7 +22,6 @@ if _os.path.basename(_sys.argv[0] if _sys.argv else "") in ("arena-stats", "-m")
         _os.environ.setdefault(_var, "1")
 
 from .data.battles import Battles, filter_battles
-
 from .data.readers import load_battles
 from .errors import ArenaStatsError, ConvergenceError, InputError, NoMLEError
 
@@ -35,8 +34,8 @@ from .models.bradley_terry import BTResult, fit_bradley_terry, fit_counts  # noq
 
 __all__ += ["BTResult", "fit_bradley_terry", "fit_counts"]
 
-from .inference.bootstrap import BootstrapResult, bootstrap  # noqa: E402
 from .boards.leaderboard import leaderboard  # noqa: E402
+from .inference.bootstrap import BootstrapResult, bootstrap  # noqa: E402
 
 __all__ += ["BootstrapResult", "bootstrap", "leaderboard"]
 

@@ -84,12 +84,13 @@ _HORIZONTAL: dict[str, Any] = ({"orientation": "horizontal"}
 def _styled(style: str) -> Iterator[None]:
     if style not in STYLES:
         raise InputError(f"unknown style {style!r}; expected one of {', '.join(STYLES)}")
-    with mpl.rc_context(PAPER_RC if style == "paper" else DEFAULT_RC):
+    rc: Any = PAPER_RC if style == "paper" else DEFAULT_RC
+    with mpl.rc_context(rc):
         yield
 
 
 def _label_font(n: int, style: str) -> float:
-    base = PAPER_RC["ytick.labelsize"] if style == "paper" else MAX_FONT
+    base = float(PAPER_RC["ytick.labelsize"]) if style == "paper" else MAX_FONT  # type: ignore[arg-type]
     return float(np.clip(base * 30 / max(n, 30), MIN_FONT, base))
 
 
@@ -506,7 +507,7 @@ def plot_bootstrap(result: Any, *, what: str = "ratings", kind: str = "box", top
             ax.boxplot(data, positions=pos, widths=0.6, showfliers=n <= 50, flierprops=dict(ms=2),
                        medianprops=dict(color="black" if style == "paper" else "C1"), **_HORIZONTAL)
         else:
-            parts = ax.violinplot([_spread(d) for d in data], positions=pos,
+            parts: Any = ax.violinplot([_spread(d) for d in data], positions=pos,
                                   widths=0.8, showmedians=True, **_HORIZONTAL)
             if style == "paper":
                 for body in parts["bodies"]:

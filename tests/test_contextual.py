@@ -320,3 +320,57 @@ def test_predictions_use_the_covariates_and_sum_to_one():
         assert np.allclose(p0.sum(axis=1), 1) and np.allclose(p1.sum(axis=1), 1)
         assert (p1.iloc[0, 0] > p0.iloc[0, 0]) == (fit.beta["length"] > 0)
         assert "length" in fit.summary()
+
+
+# ------------------------------------------------------------- real data, independent fits
+def _team_design(home, away, teams):
+    """Team indicators home minus away (the first team is the reference) and an intercept."""
+    idx = {t: k for k, t in enumerate(teams)}
+    x = np.zeros((len(home), len(teams)))
+    x[np.arange(len(home)), [idx[t] for t in home]] += 1.0
+    x[np.arange(len(home)), [idx[t] for t in away]] -= 1.0
+    return np.column_stack([x[:, 1:], np.ones(len(home))])
+
+
+def test_home_advantage_fit_equals_statsmodels_glm_and_the_published_fit_on_baseball(shared_data):
+    """BradleyTerry2's baseball data (1987 AL East): ratings to 1e-6 Elo of a statsmodels GLM,
+    and the vignette's printed estimates (Agresti 2002, p. 438)."""
+    raw = pd.read_csv(shared_data / "bradleyterry2_r_datasets" / "baseball.csv")
+    battles = load_battles(raw, schema="aggregated", model_a_col="home.team", model_b_col="away.team",
+                           wins_a_col="home.wins", wins_b_col="away.wins")
+    fit = fit_contextual(battles, position=True)
+    teams = sorted(set(raw["home.team"]) | set(raw["away.team"]))
+    glm = sm.GLM(raw[["home.wins", "away.wins"]].to_numpy(float), _team_design(raw["home.team"], raw["away.team"], teams),
+                 family=sm.families.Binomial()).fit(tol=1e-14)
+    theta = np.concatenate([[0.0], glm.params[:-1]])
+    k = 400 / np.log(10)
+    np.testing.assert_allclose(fit.ratings.loc[teams].to_numpy(), 1000 + k * (theta - theta.mean()), rtol=0,
+                               atol=1e-6)
+    assert fit.beta[POSITION] == pytest.approx(glm.params[-1], abs=1e-9)
+    assert fit.beta_se[POSITION] == pytest.approx(glm.bse[-1], rel=1e-6)
+    published = {"Boston": 1.1438, "Cleveland": 0.7047, "Detroit": 1.4754, "Milwaukee": 1.6196,
+                 "New York": 1.2813, "Toronto": 1.3271}
+    base = fit.theta[fit.models.index("Baltimore")]
+    for team, value in published.items():
+        assert fit.theta[fit.models.index(team)] - base == pytest.approx(value, abs=6e-5)
+    assert fit.beta[POSITION] == pytest.approx(0.3023, abs=6e-5)
+    assert fit.beta_se[POSITION] == pytest.approx(0.1309, abs=6e-5)
+
+
+def test_home_advantage_with_draws_equals_a_fractional_logit_on_football(shared_data):
+    """Five Premier League seasons with draws as half a win (ties="half"): the same optimum as a
+    binomial GLM on 1 / 0.5 / 0 responses, to 1e-6 Elo, with the sandwich errors of that GLM."""
+    raw = pd.read_csv(shared_data / "bradleyterry2_r_datasets" / "football.csv")
+    winner = raw["result"].map({1.0: "model_a", 0.0: "tie", -1.0: "model_b"})
+    battles = load_battles(pd.DataFrame({"model_a": raw["home"], "model_b": raw["away"], "winner": winner}))
+    fit = fit_contextual(battles, position=True, ties="half")
+    teams = fit.models
+    y = raw["result"].map({1.0: 1.0, 0.0: 0.5, -1.0: 0.0}).to_numpy()
+    glm = sm.GLM(y, _team_design(raw["home"], raw["away"], teams), family=sm.families.Binomial()).fit(
+        tol=1e-14, cov_type="HC0")
+    theta = np.concatenate([[0.0], glm.params[:-1]])
+    k = 400 / np.log(10)
+    np.testing.assert_allclose(fit.ratings.loc[teams].to_numpy(), 1000 + k * (theta - theta.mean()), rtol=0,
+                               atol=1e-6)
+    assert fit.beta[POSITION] == pytest.approx(glm.params[-1], abs=1e-9)
+    assert fit.beta_se_robust[POSITION] == pytest.approx(glm.bse[-1], rel=1e-6)

@@ -38,13 +38,13 @@ from ..data.aggregate import PairCounts, aggregate, model_totals
 from ..data.battles import Battles
 from ..data.readers import as_battles
 from ..errors import InputError
+from ..inference.bootstrap import DEFAULT_CONFIDENCE, DEFAULT_ROUNDS, BootstrapResult, bootstrap, percentile_interval
+from ..inference.ranks import rank_ub
+from ..inference.table import BOARD_COLUMNS, board_table
 from ..models.bradley_terry import BTResult, cluster_robust_cov, fit_counts
 from ..models.covariance import difference_se, wald_interval
 from ..models.elo_scale import DEFAULT_BASE, DEFAULT_INIT, DEFAULT_SCALE
 from ..models.results import RatingFit, Result, model_index
-from ..inference.bootstrap import DEFAULT_CONFIDENCE, DEFAULT_ROUNDS, BootstrapResult, bootstrap, percentile_interval
-from ..inference.ranks import rank_ub
-from ..inference.table import BOARD_COLUMNS, board_table
 
 __all__ = ["Leaderboard", "leaderboard", "board_from_fit", "contextual_leaderboard", "rank_ub",
            "LEADERBOARD_COLUMNS", "BOOTSTRAP_COLUMNS", "REFERENCE_COLUMNS", "CI_METHODS"]
@@ -101,7 +101,7 @@ class Leaderboard(Result):
         ci = s.get("ci")
         how = {"bootstrap": f"{s.get('rounds'):,} bootstrap rounds (seed {s.get('seed')})",
                "sandwich": "sandwich (robust) standard errors", "fisher": "observed-information standard errors",
-               "none": "no intervals"}.get(ci, str(ci))
+               "none": "no intervals"}.get(str(ci), str(ci))
         lines = [f"Leaderboard: {len(self.frame)} models, {s.get('n_battles', 0):,.0f} battles, ties={s.get('ties')}"
                  + (f", covariates {list(s['covariates'])}" if s.get("covariates") else ""),
                  f"intervals: {s.get('confidence', 0.95):.0%} from {how}"
@@ -267,7 +267,9 @@ def leaderboard(battles: Battles | PairCounts | pd.DataFrame, ties: str = "half"
         rounds = checks.integer("rounds", rounds, 1, checks.MAX_ROUNDS)
     seed = checks.seed(seed)
     confidence = checks.probability("confidence", confidence)
-    contextual = covariates is not None or position
+    # no covariate at all is the plain model, whose likelihood is the same: one path, one answer
+    contextual = position or (covariates is not None and np.shape(covariates)[-1 if not isinstance(
+        covariates, (list, tuple)) else 0] > 0)
     counts: PairCounts | None = None
     data: Battles | None = None
     if isinstance(battles, PairCounts):
@@ -281,8 +283,8 @@ def leaderboard(battles: Battles | PairCounts | pd.DataFrame, ties: str = "half"
     boot: BootstrapResult | None = None
     rating_cov = None
     if contextual:
-        common = dict(position=position, l2=l2, covariate_l2=covariate_l2, scale=scale, base=base, init=init,
-                      anchor=anchor)
+        common: dict[str, Any] = dict(position=position, l2=l2, covariate_l2=covariate_l2, scale=scale, base=base,
+                                      init=init, anchor=anchor)
         if ci == "bootstrap":
             from ..inference.contextual_bootstrap import bootstrap_contextual
             boot = bootstrap_contextual(data, covariates, ties, rounds=rounds, seed=seed, confidence=confidence,
@@ -294,8 +296,6 @@ def leaderboard(battles: Battles | PairCounts | pd.DataFrame, ties: str = "half"
             if cluster is not None and ci == "sandwich":
                 rating_cov = contextual_cluster_cov(fit, data, covariates, cluster)
     else:
-        if covariate_l2:
-            raise InputError("covariate_l2 penalises covariate coefficients: give covariates= too")
         fit = fit_counts(counts, ties, l2=l2, scale=scale, base=base, init=init, anchor=anchor)
     board = board_from_fit(fit, ci=ci, rounds=rounds, confidence=confidence, seed=seed, cluster=cluster,
                            reference=reference, battles=data, counts=counts, progress=progress, threads=threads,

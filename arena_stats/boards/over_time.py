@@ -328,12 +328,14 @@ def _over_time_bt(battles: Battles, pid: np.ndarray, labels: pd.DatetimeIndex, c
                 running = per_period[d] if running is None else _Cells.merge([running, per_period[d]])
                 cells = running
             else:
+                assert window is not None
                 cells = _Cells.merge(per_period[max(0, d - window + 1):d + 1])
             bar.update(1)
             if len(cells.key) == 0:
                 continue
             pc, _ = _pair_counts(cells, names)
-            x0 = np.array([warm.get(m, 0.0) for m in pc.models])
+            x0: np.ndarray | None = np.array([warm.get(m, 0.0) for m in pc.models])
+            assert x0 is not None
             x0 -= x0.mean()
             if tie_start is not None:
                 x0 = np.r_[x0, tie_start]
@@ -376,6 +378,7 @@ def _over_time_elo(battles: Battles, ts: pd.Series, labels: pd.DatetimeIndex, cu
     if cumulative:
         res = compute_elo(battles, k, scale, base, init, history="battle")
         h = res.history
+        assert h is not None
         step_ts = ts.to_numpy()[h["row"].to_numpy()]
         ends = np.searchsorted(step_ts, cuts.to_numpy(), side="left")  # steps before each cut
         codes = np.concatenate([h["model_a"].cat.codes.to_numpy(), h["model_b"].cat.codes.to_numpy()])
@@ -398,6 +401,7 @@ def _over_time_elo(battles: Battles, ts: pd.Series, labels: pd.DatetimeIndex, cu
         if not boards:
             raise InputError("no battles before the first date")
         return pd.concat(boards, ignore_index=True)
+    assert window is not None
     with progress_bar(len(labels), "ratings over time", enabled=progress) as bar:
         for d, label in enumerate(labels):
             lo = cuts[d - window] if d - window >= 0 else None

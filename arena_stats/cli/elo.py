@@ -69,10 +69,10 @@ def run(args: argparse.Namespace) -> int:
         return 0
     init = DEFAULT_INIT if args.init is None else args.init
     if rounds:
-        res = elo_bootstrap(battles, rounds, seed=seed, k=args.k, scale=args.scale, base=args.base,
-                            init=init, confidence=confidence, progress=progress_wanted(args))
-        say(args, f"online Elo bootstrap: {res.rounds} rounds, {res.point.order} order, backend {res.backend}")
-        emit_table(res.to_frame(), args)
+        boot = elo_bootstrap(battles, rounds, seed=seed, k=args.k, scale=args.scale, base=args.base,
+                             init=init, confidence=confidence, progress=progress_wanted(args))
+        say(args, f"online Elo bootstrap: {boot.rounds} rounds, {boot.point.order} order, backend {boot.backend}")
+        emit_table(boot.to_frame(), args)
         return 0
     one = compute_elo(battles, args.k, args.scale, args.base, init)
     say(args, f"online Elo over {one.n_battles:,} battles in {one.order} order (backend {one.backend})")

@@ -13,8 +13,15 @@ from ..boards.leaderboard import leaderboard
 from ..data.battles import Battles
 from . import style_options
 from .common import add_filter_args, add_input_args, add_output_args, emit_table, load_from_args
-from .options import (add_fit_args, add_interval_args, fit_kwargs, interval_kwargs, parse_anchor, progress_wanted,
-                      report_fit)
+from .options import (
+    add_fit_args,
+    add_interval_args,
+    fit_kwargs,
+    interval_kwargs,
+    parse_anchor,
+    progress_wanted,
+    report_fit,
+)
 
 __all__ = ["register", "run", "board_options", "add_fit_args", "parse_anchor"]
 

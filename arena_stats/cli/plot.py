@@ -15,7 +15,15 @@ from .._util.io import atomic_write
 from ..errors import InputError
 from ..plots import PLOT_KINDS, STYLES
 from .common import add_filter_args, add_input_args, load_from_args, say
-from .options import add_fit_args, add_interval_args, add_top_arg, fit_kwargs, interval_kwargs, progress_wanted, top_value
+from .options import (
+    add_fit_args,
+    add_interval_args,
+    add_top_arg,
+    fit_kwargs,
+    interval_kwargs,
+    progress_wanted,
+    top_value,
+)
 
 IMAGE_FORMATS = ("png", "svg", "pdf")
 KIND_HELP = {
@@ -78,10 +86,10 @@ def make_figure(kind: str, battles: Any, args: argparse.Namespace) -> Any:
     if kind in ("win-fraction", "battle-counts", "win-probability", "calibration"):
         fit = fit_bradley_terry(battles, **fit_opts)
         if kind in ("win-fraction", "battle-counts"):
-            draw = plots.plot_win_fraction if kind == "win-fraction" else plots.plot_battle_counts
-            return draw(battles, ratings=fit, **common)
-        draw = plots.plot_win_probability if kind == "win-probability" else plots.plot_calibration
-        return draw(fit, **common)
+            observed = plots.plot_win_fraction if kind == "win-fraction" else plots.plot_battle_counts
+            return observed(battles, ratings=fit, **common)
+        predicted = plots.plot_win_probability if kind == "win-probability" else plots.plot_calibration
+        return predicted(fit, **common)
     if kind == "over-time":
         from ..boards.over_time import ratings_over_time
         if fit_opts["anchor"]:

@@ -54,7 +54,6 @@ import numpy as np
 import pandas as pd
 
 from ..data.battles import Battles
-
 from ..data.readers import as_battles
 from ..errors import InputError
 from .text import markdown_counts, token_count
@@ -123,8 +122,8 @@ def style_counts_from_metadata(metadata: pd.Series | Sequence[Any]
                     raise InputError(f"conv_metadata has no {key!r} (keys: {', '.join(sorted(map(str, entry)))})",
                                      row=r + 1, column="conv_metadata")
                 out[side][r, c] = _metadata_value(entry[key], key, r)
-    return tuple(pd.DataFrame(out[s], columns=list(STYLE_COLUMNS), index=series.index)  # type: ignore[return-value]
-                 for s in ("a", "b"))
+    return (pd.DataFrame(out["a"], columns=list(STYLE_COLUMNS), index=series.index),
+            pd.DataFrame(out["b"], columns=list(STYLE_COLUMNS), index=series.index))
 
 
 def _assistant_text(conversation: Any) -> str:

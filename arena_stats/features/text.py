@@ -131,7 +131,7 @@ def parse_turns(series: pd.Series | Sequence[Any]) -> pd.Series:
     text = s.map(lambda v: v if isinstance(v, str) else "").astype(object).str.strip()
     looks = (text.str.startswith("[") & text.str.endswith("]")).to_numpy(dtype=bool)
     idx = np.flatnonzero(looks)
-    for k, value in zip(idx, _decode_lists(text.to_numpy(dtype=object)[idx])):
+    for k, value in zip(idx.tolist(), _decode_lists(text.to_numpy(dtype=object)[idx])):
         if _is_turn_list(value):
             out[k] = [t for t in value if t is not None]
     return pd.Series(out, index=s.index, dtype=object)

@@ -21,9 +21,10 @@ full-data MLE (:mod:`~arena_stats.models.kernels`: :func:`~arena_stats.models.ke
 for ``half``/``drop``, which needs only each pair's battles and each model's wins, pairs as rows;
 rounds as rows for the models with a tie parameter), with the constrained inverse information
 of the point fit as the fixed step matrix; a round typically needs 5-7 gradients and no
-factorisation. Rounds that do not converge fall back to the engine's Newton steps. A round whose resample leaves a model without a win or without a
-loss has no finite MLE (the same happens, silently, to a row bootstrap fitted with L-BFGS);
-those rounds are fitted with a tiny ridge :data:`DEGENERATE_L2` and counted in ``n_degenerate``.
+factorisation. Rounds that do not converge fall back to the engine's Newton steps. A round whose
+resample leaves a model without a win or without a loss has no finite MLE (the same happens,
+silently, to a row bootstrap fitted with L-BFGS); those rounds are fitted with a tiny ridge
+:data:`DEGENERATE_L2` and counted in ``n_degenerate``.
 
 Reporting. Each round's strengths are put on the Elo scale with the *point fit's* offset, so an
 anchor is a pure shift of every round (intervals and ranks never depend on which model
@@ -227,7 +228,10 @@ def summarise(point: RatingFit, theta: np.ndarray, confidence: float, n_degenera
 
 
 def rank_summary(ratings: np.ndarray, confidence: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Ranks per round, their percentile interval and P(rank = 1): :func:`~arena_stats.inference.ranks.rank_distribution`."""
+    """Ranks per round, their percentile interval and P(rank = 1).
+
+    The same as :func:`~arena_stats.inference.ranks.rank_distribution` (kept for old imports).
+    """
     return rank_distribution(ratings, confidence)
 
 

@@ -29,13 +29,34 @@ from .._util.parallel import THREADS, run_chunks
 from .._util.progress import progress as progress_bar
 from ..data.battles import Battles
 from ..errors import InputError
-from ..models.contextual import (DIVERGED_THETA, ContextualObjective, ContextualResult, Design, DesignTerms,
-                                 Family, _Assembler, _covariate_l2, active_models, check_existence,
-                                 constraint_matrix, fit_settings, make_result, prepare, run_fit)
+from ..models.contextual import (
+    DIVERGED_THETA,
+    ContextualObjective,
+    ContextualResult,
+    Design,
+    DesignTerms,
+    Family,
+    _Assembler,
+    _covariate_l2,
+    active_models,
+    check_existence,
+    constraint_matrix,
+    fit_settings,
+    make_result,
+    prepare,
+    run_fit,
+)
 from ..models.elo_scale import DEFAULT_BASE, DEFAULT_INIT, DEFAULT_SCALE
 from ..models.engine import MAX_ITER, STEP_TOL, newton
-from .bootstrap import (CHUNK, DEFAULT_CONFIDENCE, DEFAULT_ROUNDS, DEGENERATE_L2, BootstrapResult,
-                        percentile_interval, summarise)
+from .bootstrap import (
+    CHUNK,
+    DEFAULT_CONFIDENCE,
+    DEFAULT_ROUNDS,
+    DEGENERATE_L2,
+    BootstrapResult,
+    percentile_interval,
+    summarise,
+)
 from .resample import MultinomialSampler
 
 __all__ = ["ContextualBootstrap", "bootstrap_contextual", "resample_fits", "CHORD_ITER"]

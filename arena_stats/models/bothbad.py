@@ -49,8 +49,19 @@ from scipy.special import chdtrc, log_expit, logsumexp
 from ..data.battles import A_WINS, B_WINS, BOTHBAD, TIE, Battles
 from ..data.readers import as_battles
 from ..errors import InputError
-from .contextual import (ContextualResult, Design, Family, _covariate_l2, build_design, check_existence,
-                         design_counts, fit_contextual, fit_settings, make_result, run_fit)
+from .contextual import (
+    ContextualResult,
+    Design,
+    Family,
+    _covariate_l2,
+    build_design,
+    check_existence,
+    design_counts,
+    fit_contextual,
+    fit_settings,
+    make_result,
+    run_fit,
+)
 from .elo_scale import DEFAULT_BASE, DEFAULT_INIT, DEFAULT_SCALE
 from .engine import STEP_TOL
 from .results import PROBA_COLUMNS, Result, model_index

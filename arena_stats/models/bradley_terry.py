@@ -40,8 +40,16 @@ from .covariance import cluster_meat, pair_meat, sandwich
 from .elo_scale import DEFAULT_BASE, DEFAULT_INIT, DEFAULT_SCALE, EloScale, elo_transform
 from .engine import GRAD_TOL, MAX_ITER, STEP_TOL, newton
 from .existence import check_mle_exists
-from .families import (TIE_PARAM_NAME, TIE_START, TIES, check_ties, local_terms, outcome_probabilities,
-                       pair_weights, per_battle_scores)
+from .families import (
+    TIE_PARAM_NAME,
+    TIE_START,
+    TIES,
+    check_ties,
+    local_terms,
+    outcome_probabilities,
+    pair_weights,
+    per_battle_scores,
+)
 from .pair_problem import PairProblem, make_problem, start_point
 from .results import RatingFit
 

@@ -72,10 +72,9 @@ from ..errors import InputError, NoMLEError, suggest
 from .covariance import standard_errors, wald_interval
 from .elo_scale import DEFAULT_BASE, DEFAULT_INIT, DEFAULT_SCALE, EloScale
 from .engine import MAX_ITER, STEP_TOL, newton
-from .pair_problem import make_problem, start_point
 from .existence import check_mle_exists
-from .families import (TIE_PARAM_NAME, TIE_START, TIES, check_ties, local_terms, outcome_probabilities,
-                       pair_weights)
+from .families import TIE_PARAM_NAME, TIE_START, TIES, check_ties, local_terms, outcome_probabilities, pair_weights
+from .pair_problem import make_problem, start_point
 from .results import RatingFit
 
 __all__ = ["ContextualResult", "Design", "Family", "DesignTerms", "ContextualObjective", "build_design",
@@ -444,16 +443,19 @@ class _Assembler:
         return out
 
     def gradient(self, grad: np.ndarray) -> np.ndarray:
-        return sum(self.load(kind, grad[:, k]) for k, kind in enumerate(self.family.locals))
+        out = np.zeros(self.dim)
+        for k, kind in enumerate(self.family.locals):
+            out += self.load(kind, grad[:, k])
+        return out
 
     def hessian(self, hess: np.ndarray) -> np.ndarray:
         """``sum_r sum_kl hess[r, k, l] z_rk z_rl^T`` with ``z_rk`` the loading of local ``k``."""
         out = np.zeros((self.dim, self.dim))
         kinds = self.family.locals
         for k in range(len(kinds)):
-            for l in range(k, len(kinds)):
-                block = self._gram(kinds[k], kinds[l], hess[:, k, l])
-                out += block if k == l else block + block.T
+            for m in range(k, len(kinds)):
+                block = self._gram(kinds[k], kinds[m], hess[:, k, m])
+                out += block if k == m else block + block.T
         return out
 
     def _gram(self, kk: Any, kl: Any, h: np.ndarray) -> np.ndarray:
@@ -548,18 +550,21 @@ class DesignTerms:
     def derivatives(self, phi: np.ndarray, hessian: bool = True) -> tuple[float, np.ndarray, np.ndarray | None]:
         eta, s, g = self._locals(phi)
         ll, grad, hess = self.family.terms(eta, s, g, self.prep, self.mult)
+        assert ll is not None and grad is not None and hess is not None
         return float(ll.sum()), self.asm.gradient(grad), (self.asm.hessian(hess) if hessian else None)
 
     def gradient(self, phi: np.ndarray) -> np.ndarray:
         """The gradient only (no logarithms, no Hessian): the bootstrap's chord iterations."""
         eta, s, g = self._locals(phi)
         _, grad, _ = self.family.terms(eta, s, g, self.prep, self.mult, loglik=False)
+        assert grad is not None
         return self.asm.gradient(grad)
 
     def meat(self, phi: np.ndarray) -> np.ndarray:
         """Sum over battles of score score^T (each unit: count x its battle's outer product)."""
         eta, s, g = self._locals(phi)
         _, score, _ = self.family.terms(eta, s, g, self.prep, self.d.weight)
+        assert score is not None
         outer = score[:, :, None] * score[:, None, :] * self.d.count[:, None, None]
         return self.asm.hessian(outer)
 
@@ -576,6 +581,7 @@ class DesignTerms:
             raise ValueError("the design has no clusters")
         eta, s, g = self._locals(phi)
         _, score, _ = self.family.terms(eta, s, g, self.prep, d.weight)
+        assert score is not None
         score = score * d.count[:, None]
         n, p = self.asm.n, self.asm.p
         n_clusters = int(d.cluster.max()) + 1
@@ -722,7 +728,7 @@ def _solve(obj: ContextualObjective, start: np.ndarray, models: Sequence[str], p
     n = len(models)
     theta = phi[:n]
     if np.abs(theta).max() > DIVERGED_THETA:
-        far = [models[k] for k in np.flatnonzero(np.abs(theta) > DIVERGED_THETA)]
+        far = [models[k] for k in np.flatnonzero(np.abs(theta) > DIVERGED_THETA).tolist()]
         raise NoMLEError(f"the strengths of {', '.join(far[:8])} diverge: with these covariates "
                          "the maximum-likelihood ratings do not exist", far)
     if not res.converged[0]:

@@ -87,6 +87,7 @@ def pair_meat(pc: PairCounts, x: np.ndarray, ties: str, log_tie: float | None) -
     cols = [pc.i, pc.j, pc.j, pc.i]
     vals = [q_dd, q_dd, -q_dd, -q_dd]
     if has_tie:
+        assert g_l is not None
         sl = g_l[cp, co]
         q_dl = np.bincount(cp, weights=cw * sd * sl, minlength=pc.n_pairs)
         col = np.bincount(pc.i, weights=q_dl, minlength=n) - np.bincount(pc.j, weights=q_dl, minlength=n)

@@ -41,7 +41,7 @@ stay separate where a benchmark shows they must; they start from and fall back t
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -77,16 +77,21 @@ class Objective(Protocol):
     the objective of some batch members.
     """
 
-    dim: int
-    constraint: np.ndarray
-    total: np.ndarray
+    @property
+    def dim(self) -> int: ...
+
+    @property
+    def constraint(self) -> np.ndarray: ...
+
+    @property
+    def total(self) -> np.ndarray: ...
 
     def value(self, x: np.ndarray) -> np.ndarray: ...
 
     def derivatives(self, x: np.ndarray, hessian: bool = True
                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]: ...
 
-    def subset(self, rows: np.ndarray) -> Objective: ...
+    def subset(self, rows: Any) -> Objective: ...
 
 
 @dataclass
@@ -225,6 +230,7 @@ def newton(obj: Objective, x0: np.ndarray, *, max_iter: int = MAX_ITER, step_tol
     e = obj.constraint
     x = project(np.array(x0, dtype=np.float64, copy=True), e)
     ll, g, h = obj.derivatives(x)
+    assert h is not None
     converged = np.zeros(x.shape[0], bool)
     n_iter = 0
     while n_iter < max_iter and not converged.all():
@@ -235,6 +241,7 @@ def newton(obj: Objective, x0: np.ndarray, *, max_iter: int = MAX_ITER, step_tol
         small = np.abs(step).max(axis=1) <= step_tol
         x_new, ll_new = _line_search(sub, x[rows], ll[rows], step)
         ll_n, g_n, h_n = sub.derivatives(x_new)
+        assert h_n is not None
         x[rows], ll[rows], g[rows], h[rows] = x_new, ll_n, g_n, h_n
         converged[rows[small]] = True
     grad_norm = _grad_norm(g, e, obj.total)

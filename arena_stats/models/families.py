@@ -79,6 +79,7 @@ def local_terms(d: np.ndarray, lam: np.ndarray | None, wi: np.ndarray, wj: np.nd
         g = wi - (wi + wj) * p
         h = -(wi + wj) * p * (1.0 - p)
         return ll, g, None, h, None, None
+    assert lam is not None, "the tie conventions with a tie parameter need it"
     if ties == "davidson":
         # log Z = log(e^{d/2} + e^{-d/2} + e^lam), computed stably
         half = 0.5 * d
@@ -204,6 +205,7 @@ def outcome_probabilities(d: np.ndarray, ties: str, log_tie: float | None) -> np
         large = 1 - small
         win = d >= 0
         return np.stack([np.where(win, large, small), np.where(win, small, large), np.zeros_like(d)], axis=-1)
+    assert log_tie is not None, "the tie conventions with a tie parameter need it"
     if ties == "davidson":
         half = 0.5 * d
         m = np.maximum(np.abs(half), log_tie)

@@ -77,7 +77,7 @@ class PairProblem:
     def constraint(self) -> np.ndarray:
         return sum_zero_constraint(self.n, self.dim)
 
-    def subset(self, rows: np.ndarray) -> PairProblem:
+    def subset(self, rows: np.ndarray | slice) -> PairProblem:
         """The problem of some batch members (pairs and incidence shared)."""
         return PairProblem(self.i, self.j, self.n, self.wi[rows], self.wj[rows], self.wt[rows], self.ties,
                            self.l2, self.total[rows], self._signed, self._unsigned)

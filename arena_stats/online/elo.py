@@ -68,19 +68,19 @@ import numpy as np
 import pandas as pd
 
 from .._util import checks
+from .._util.progress import progress as progress_bar
 from ..data.aggregate import model_totals
 from ..data.battles import A_WINS, B_WINS, Battles, timestamps
 from ..data.readers import as_battles
 from ..errors import InputError
-from .._util.progress import progress as progress_bar
 from ..inference.ranks import rank_distribution
 from ..inference.table import board_table
 from ..models.elo_scale import EloScale
 from ..models.results import Result
 
-__all__ = ["summary_lines", "leaderboard_frame", "EloResult", "EloBootstrapResult", "compute_elo", "elo_bootstrap", "bootstrap_indices",
-           "time_order", "BACKENDS", "default_backend", "DEFAULT_K", "DEFAULT_SCALE", "DEFAULT_BASE",
-           "DEFAULT_INIT"]
+__all__ = ["summary_lines", "leaderboard_frame", "EloResult", "EloBootstrapResult", "compute_elo",
+           "elo_bootstrap", "bootstrap_indices", "time_order", "BACKENDS", "default_backend", "DEFAULT_K",
+           "DEFAULT_SCALE", "DEFAULT_BASE", "DEFAULT_INIT"]
 
 #: FastChat's online-Elo defaults.
 DEFAULT_K = 4.0
@@ -128,7 +128,7 @@ def summary_lines(title: list[str], frame: pd.DataFrame, columns: list[tuple[str
 
     ``columns`` holds ``(column, header, format spec)``; strings are cut to the header's width.
     """
-    widths = [max(len(h), int(re.match(r"[<>]?(\d*)", spec).group(1) or 0)) for _, h, spec in columns]
+    widths = [max(len(h), int(re.sub(r"^[<>]?(\d*).*$", r"\1", spec) or 0)) for _, h, spec in columns]
     head = " ".join(f"{h:>{w}}" if spec[0] != "<" else f"{h:<{w}}" for (_, h, spec), w in zip(columns, widths))
     lines = [*title, "-" * len(head), head]
     for _, row in (frame.head(top) if top else frame).iterrows():
@@ -714,11 +714,11 @@ def _compute_elo(battles: Battles, prep: _Prepared, k: float, scale: float, base
                                    rec_a, rec_b)
     else:
         rec = _pass_python(prep.a, prep.b, prep.code, prep.xtab, prep.gains, prep.weighted, q, record)
-        rec_a, rec_b = rec if rec is not None else (None, None)
+        rec_a, rec_b = rec if rec is not None else (np.empty(0), np.empty(0))
     models = battles.models
     ratings = pd.Series(q / prep.c, index=pd.Index(models, name="model"), name="rating")
     hist = None
-    if record:
+    if history is not None:
         hist = _history(battles, prep, rec_a / prep.c, rec_b / prep.c, init, history)
     return EloResult(models=models, ratings=ratings, totals=model_totals(battles), history=hist,
                      k=float(k), scale=float(scale), base=float(base), init=float(init),
@@ -921,15 +921,15 @@ def _bootstrap_result(values: np.ndarray, point: EloResult, models: list[str], r
 
 
 def _quiet_nan_warnings() -> Any:
+    """A context in which RuntimeWarnings (all-NaN columns of absent models) are ignored."""
     import warnings
     ctx = warnings.catch_warnings()
-    ctx.__enter__()
-    warnings.simplefilter("ignore", RuntimeWarning)
 
-    class _Exit:
+    class _Quiet:
         def __enter__(self) -> None:
-            return None
+            ctx.__enter__()
+            warnings.simplefilter("ignore", RuntimeWarning)
 
-        def __exit__(self, *exc: object) -> None:
+        def __exit__(self, *exc: Any) -> None:
             ctx.__exit__(*exc)
-    return _Exit()
+    return _Quiet()

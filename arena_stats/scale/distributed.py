@@ -45,10 +45,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..data.aggregate import PairCounts
+from ..data.stream import input_files, merge_pair_counts, stream_pair_counts
+from ..errors import InputError
 from ..inference.bootstrap import bootstrap
 from ..models.bradley_terry import BTResult, fit_counts
-from ..errors import InputError
-from ..data.stream import input_files, merge_pair_counts, stream_pair_counts
 
 __all__ = ["pair_counts_dask", "fit_dask", "bootstrap_dask", "fit_contextual_dask", "FAN_IN"]
 
@@ -335,7 +335,7 @@ def fit_contextual_dask(data: Any, covariates: Sequence[str] | None = None, ties
     defaults = dict(scale=ctx.DEFAULT_SCALE, base=ctx.DEFAULT_BASE, init=ctx.DEFAULT_INIT, tol=STEP_TOL,
                     max_iter=MAX_ITER)
     given = dict(scale=scale, base=base, init=init, tol=tol, max_iter=max_iter)
-    opt = {k: (given[k] if given[k] is not None else v) for k, v in defaults.items()}
+    opt: dict[str, Any] = {k: (given[k] if given[k] is not None else v) for k, v in defaults.items()}
     check_ties(ties)
     l2, covariate_l2 = ctx._covariate_l2(l2, covariate_l2, "fit_contextual_dask")
     cov_names = tuple(covariates or ()) + ((ctx.POSITION,) if position else ())
