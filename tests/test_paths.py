@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from arena_stats import leaderboard, load_battles
+from arena_stats import leaderboard
 from arena_stats.cli import main
 from arena_stats.data.simulate import simulate_arena
 
