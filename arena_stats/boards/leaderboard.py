@@ -161,11 +161,19 @@ def board_from_fit(fit: RatingFit, *, ci: str = "bootstrap", rounds: int = DEFAU
         if cluster is not None and ci == "fisher":
             raise InputError("clustering needs ci='bootstrap' or ci='sandwich'; Fisher intervals assume "
                              "independent battles")
-        cov = rating_cov if rating_cov is not None else _rating_cov(fit, ci, cluster, battles)
-        lo, hi = wald_interval(fit.ratings.to_numpy(), np.sqrt(np.clip(np.diag(cov), 0, None)), confidence)
-        if ref is not None:
-            diff = fit.ratings.to_numpy() - fit.ratings.to_numpy()[ref]
-            diff_lo, diff_hi = wald_interval(diff, difference_se(cov, ref), confidence)
+        cov = rating_cov if rating_cov is not None else _cluster_cov(fit, cluster, battles)
+        if cov is None:
+            # the fit's own variances: no dense matrix for arenas of thousands of models
+            lo, hi = fit.intervals(confidence, robust=ci == "sandwich")
+            if ref is not None:
+                r_lo, r_hi = fit.intervals(confidence, robust=ci == "sandwich", reference=models[ref])
+                at = float(fit.ratings.iloc[ref])
+                diff_lo, diff_hi = r_lo.to_numpy() - at, r_hi.to_numpy() - at
+        else:
+            lo, hi = wald_interval(fit.ratings.to_numpy(), np.sqrt(np.clip(np.diag(cov), 0, None)), confidence)
+            if ref is not None:
+                diff = fit.ratings.to_numpy() - fit.ratings.to_numpy()[ref]
+                diff_lo, diff_hi = wald_interval(diff, difference_se(cov, ref), confidence)
     if ref is not None:
         extra["diff"] = fit.ratings.to_numpy() - fit.ratings.to_numpy()[ref]
         nan = np.full(len(models), np.nan)
@@ -180,10 +188,10 @@ def board_from_fit(fit: RatingFit, *, ci: str = "bootstrap", rounds: int = DEFAU
     return Leaderboard(frame=frame, fit=fit, bootstrap=boot, settings=settings)
 
 
-def _rating_cov(fit: RatingFit, ci: str, cluster: str | None, battles: Battles | None) -> np.ndarray:
-    """Covariance of the ratings (Elo points squared) for Wald intervals."""
+def _cluster_cov(fit: RatingFit, cluster: str | None, battles: Battles | None) -> np.ndarray | None:
+    """The cluster-robust covariance of the ratings (Elo points squared), or None without clusters."""
     if cluster is None:
-        return (fit.cov_robust if ci == "sandwich" else fit.cov).to_numpy()
+        return None
     if battles is None:
         raise InputError("a clustered interval needs the battles, not only their counts")
     if not isinstance(fit, BTResult):

@@ -46,6 +46,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy.sparse import issparse
 
 from .._util import checks
 from .._util.parallel import THREADS, run_chunks
@@ -57,7 +58,7 @@ from ..errors import InputError
 from ..models.bradley_terry import BTResult, fit_counts
 from ..models.elo_scale import DEFAULT_BASE, DEFAULT_INIT, DEFAULT_SCALE
 from ..models.engine import GRAD_TOL, STEP_TOL, newton
-from ..models.kernels import CHORD_BLOCK_SIZE, PairScatter, chord, chord_plain
+from ..models.kernels import CHORD_BLOCK_SIZE, SOLVE_MIN_ROUNDS, PairScatter, chord, chord_plain
 from ..models.pair_problem import PairProblem
 from ..models.results import RatingFit, Result
 from .ranks import board_ranks, rank_distribution
@@ -82,9 +83,12 @@ DEGENERATE_L2 = 1e-6
 NEWTON_BATCH_BYTES = 64 * 2**20
 
 
-def chunk_rounds(n_pairs: int) -> int:
-    """Rounds per chunk for an arena of ``n_pairs`` pairs (fixed by the data, not the machine)."""
-    return int(max(CHUNK_MIN, min(CHUNK, CHUNK_VALUES // max(n_pairs, 1))))
+def chunk_rounds(n_pairs: int, sparse: bool = False) -> int:
+    """Rounds per chunk for an arena of ``n_pairs`` pairs (fixed by the data, not the machine):
+    with a sparse factorisation at least :data:`~arena_stats.models.kernels.SOLVE_MIN_ROUNDS`,
+    so each chord step is one multi-column solve."""
+    least = max(CHUNK_MIN, SOLVE_MIN_ROUNDS) if sparse else CHUNK_MIN
+    return int(max(least, min(CHUNK, CHUNK_VALUES // max(n_pairs, 1))))
 
 
 def percentile_interval(samples: np.ndarray, confidence: float) -> tuple[np.ndarray, np.ndarray]:
@@ -299,10 +303,11 @@ class _ChunkSolver:
     """What every chunk's refit shares: the pair structure, built once per bootstrap."""
 
     def __init__(self, pc: PairCounts, point: BTResult, x0: np.ndarray, tol: float,
-                 step_matrix: np.ndarray) -> None:
+                 step_matrix: Any) -> None:
         self.pc, self.point, self.x0, self.tol, self.step_matrix = pc, point, x0, tol, step_matrix
         dim = pc.n_models + (1 if point.log_tie is not None else 0)
         self.scatter = PairScatter(pc.i, pc.j, dim)
+        self.sparse = issparse(point.information)
 
     def fit(self, counts: np.ndarray) -> tuple[np.ndarray, int]:
         """Fit a chunk of resampled ``(3, P, rounds)`` tables; returns (x per round, degenerate rounds)."""
@@ -383,7 +388,7 @@ class _ChunkSolver:
         tie = np.zeros_like(wi) if wt is None else np.ascontiguousarray(wt[:, rounds].T)
         total = wi.sum(axis=1) + wj.sum(axis=1) + tie.sum(axis=1)
         return PairProblem(pc.i, pc.j, pc.n_models, wi, wj, tie, point.ties,
-                           point.settings["l2"] if l2 is None else l2, total)
+                           point.settings["l2"] if l2 is None else l2, total, sparse=self.sparse)
 
 
 def bootstrap(battles: Battles | PairCounts | pd.DataFrame, rounds: int = DEFAULT_ROUNDS, ties: str = "half", *,
@@ -439,8 +444,9 @@ def bootstrap(battles: Battles | PairCounts | pd.DataFrame, rounds: int = DEFAUL
     if point is None:
         point = fit_counts(pc, ties, l2=l2, scale=scale, base=base, init=init, anchor=anchor, tol=tol)
     x0 = point.params.to_numpy()
-    # the chord iterations' fixed step: the point fit's constrained inverse information
-    step_matrix = point.cov_params.to_numpy()
+    # the chord iterations' fixed step: the point fit's constrained inverse information (dense,
+    # or for thousands of sparsely compared models its sparse factorisation)
+    step_matrix = point.constrained_solver()
     kmat = None
     if cluster is not None:
         if isinstance(battles, PairCounts):
@@ -451,7 +457,7 @@ def bootstrap(battles: Battles | PairCounts | pd.DataFrame, rounds: int = DEFAUL
     else:
         pc = _merge_tie_kinds(pc)
     draws = _RoundCounts(pc, kmat)
-    chunk = chunk_rounds(pc.n_pairs)
+    chunk = chunk_rounds(pc.n_pairs, sparse=not isinstance(step_matrix, np.ndarray))
     seeds = np.random.SeedSequence(seed).spawn((rounds + chunk - 1) // chunk)
 
     solver = _ChunkSolver(pc, point, x0, point.settings["tol"], step_matrix)

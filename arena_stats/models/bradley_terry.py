@@ -58,6 +58,8 @@ __all__ = ["TIES", "BTResult", "fit_bradley_terry", "fit_counts", "cluster_robus
            "make_problem", "start_point", "PairProblem", "DEFAULT_SCALE", "DEFAULT_BASE", "DEFAULT_INIT",
            "GRAD_TOL", "STEP_TOL", "MAX_ITER", "TIE_START", "TIE_PARAM_NAME", "MAX_WEIGHT_SPREAD"]
 
+#: How the Newton systems are solved (the answer does not depend on it).
+SOLVERS = ("auto", "dense", "sparse")
 #: Kept for old imports: the limit lives with the other argument checks.
 MAX_WEIGHT_SPREAD = checks.MAX_WEIGHT_SPREAD
 
@@ -94,12 +96,16 @@ def _check_fit_settings(ties: str, l2: float, tol: float, max_iter: int) -> tupl
 def fit_counts(pc: PairCounts, ties: str = "half", *, l2: float = 0.0, scale: float = DEFAULT_SCALE,
                base: float = DEFAULT_BASE, init: float = DEFAULT_INIT,
                anchor: Mapping[str, float] | None = None, tol: float = STEP_TOL,
-               max_iter: int = MAX_ITER, x0: np.ndarray | None = None) -> BTResult:
+               max_iter: int = MAX_ITER, x0: np.ndarray | None = None, solver: str = "auto") -> BTResult:
     """:func:`fit_bradley_terry` on already aggregated :class:`PairCounts`.
 
-    ``x0`` (strengths, then the log tie parameter) warm-starts the fit.
+    ``x0`` (strengths, then the log tie parameter) warm-starts the fit. ``solver`` is
+    ``"dense"``, ``"sparse"`` or ``"auto"`` (:func:`~arena_stats.models.sparse.use_sparse`: sparse
+    linear algebra for thousands of models compared in few pairs); the answer is the same.
     """
     l2, tol, max_iter = _check_fit_settings(ties, l2, tol, max_iter)
+    if solver not in SOLVERS:
+        raise InputError(f"unknown solver {solver!r}; expected one of {', '.join(SOLVERS)}")
     elo = EloScale(scale, base, init, anchor)
     if pc.n_models < 2:
         raise InputError("need at least two models to fit")
@@ -113,7 +119,7 @@ def fit_counts(pc: PairCounts, ties: str = "half", *, l2: float = 0.0, scale: fl
         except NoMLEError as exc:
             warnings.warn(f"without the prior the MLE would not exist ({exc}); the l2={l2:g} prior "
                           "keeps the ratings finite, so they depend on it", stacklevel=3)
-    prob = make_problem(pc, ties, l2)
+    prob = make_problem(pc, ties, l2, sparse=None if solver == "auto" else solver == "sparse")
     start = start_point(pc.n_models, ties) if x0 is None else np.asarray(x0, float).reshape(1, -1)
     if start.shape[1] != prob.dim or not np.isfinite(start).all():
         raise InputError(f"x0 must hold {prob.dim} finite numbers (strengths, then the log tie parameter)")
@@ -156,7 +162,7 @@ def fit_bradley_terry(battles: Battles | PairCounts | pd.DataFrame, ties: str = 
                       init: float = DEFAULT_INIT, anchor: Mapping[str, float] | None = None,
                       tol: float = STEP_TOL, max_iter: int = MAX_ITER,
                       covariates: Sequence[str] | None = None, position: bool = False,
-                      covariate_l2: float = 0.0) -> Any:
+                      covariate_l2: float = 0.0, solver: str = "auto") -> Any:
     """Fit a Bradley-Terry model by maximum likelihood.
 
     Parameters
@@ -189,6 +195,10 @@ def fit_bradley_terry(battles: Battles | PairCounts | pd.DataFrame, ties: str = 
         Add a first-slot (home advantage) effect as a covariate.
     covariate_l2 : float
         L2 penalty on ``beta`` (contextual fits only).
+    solver : {"auto", "dense", "sparse"}
+        Linear algebra of the Newton steps and covariances: dense LAPACK, or a sparse
+        factorisation for thousands of models compared in few pairs ("auto" chooses by the
+        arena's shape; the answer is the same).
 
     Returns
     -------
@@ -219,4 +229,4 @@ def fit_bradley_terry(battles: Battles | PairCounts | pd.DataFrame, ties: str = 
                               scale=scale, base=base, init=init, anchor=anchor, tol=tol, max_iter=max_iter)
     pc = battles if isinstance(battles, PairCounts) else aggregate(as_battles(battles))
     return fit_counts(pc, ties, l2=l2, scale=scale, base=base, init=init, anchor=anchor, tol=tol,
-                      max_iter=max_iter)
+                      max_iter=max_iter, solver=solver)

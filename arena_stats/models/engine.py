@@ -32,7 +32,9 @@ fits many rounds together); this module supplies everything else, once:
   strengths have converged. The gradient norm of the mean log-likelihood is still reported.
 * **Solves.** Small systems by one batched LU call; from :data:`CHOLESKY_MIN_DIM` unknowns by
   Cholesky (half the flops of LU), with LU where ``M`` is not positive definite (a Rao-Kupper fit
-  far from its optimum) and a ridge where it is singular.
+  far from its optimum) and a ridge where it is singular. An objective may return its Hessians
+  as a list of sparse matrices (thousands of contestants, few comparisons each): then each step
+  is one sparse factorisation of the bordered KKT system (:mod:`~arena_stats.models.sparse`).
 
 Fast specialised kernels (the bootstrap's chord iterations, :mod:`~arena_stats.models.kernels`)
 stay separate where a benchmark shows they must; they start from and fall back to this engine.
@@ -101,7 +103,7 @@ class NewtonResult:
     x: np.ndarray
     loglik: np.ndarray
     gradient: np.ndarray
-    hessian: np.ndarray
+    hessian: Any
     n_iter: int
     grad_norm: np.ndarray
     converged: np.ndarray
@@ -140,11 +142,15 @@ def _solve_many(m: np.ndarray, rhs: np.ndarray) -> np.ndarray:
     return np.stack([_cholesky_solve(m[b], rhs[b]) for b in range(m.shape[0])])
 
 
-def constrained_step(a: np.ndarray, g: np.ndarray, e: np.ndarray) -> np.ndarray:
+def constrained_step(a: Any, g: np.ndarray, e: np.ndarray) -> np.ndarray:
     """The Newton step ``d`` with ``E' d = 0`` for a batch: ``a (B, d, d)``, ``g (B, d)``.
 
-    Solves ``(A + E E') d + E mu = g``, ``E' d = 0`` (see the module docstring).
+    Solves ``(A + E E') d + E mu = g``, ``E' d = 0`` (see the module docstring). ``a`` may be a
+    list of sparse matrices: then each member's bordered system is factored sparsely.
     """
+    if isinstance(a, list):
+        from .sparse import KKTFactor
+        return np.stack([KKTFactor(a[b], e).solve(g[b]) for b in range(len(a))])
     k = e.shape[1]
     m = a + (e @ e.T)[None]
     rhs = np.concatenate([g[:, :, None], np.broadcast_to(e, (g.shape[0],) + e.shape)], axis=2)
@@ -237,12 +243,17 @@ def newton(obj: Objective, x0: np.ndarray, *, max_iter: int = MAX_ITER, step_tol
         n_iter += 1
         rows = np.flatnonzero(~converged)
         sub = obj if len(rows) == x.shape[0] else obj.subset(rows)
-        step = constrained_step(-h[rows], g[rows], e)
+        step = constrained_step(_negated(h, rows), g[rows], e)
         small = np.abs(step).max(axis=1) <= step_tol
         x_new, ll_new = _line_search(sub, x[rows], ll[rows], step)
         ll_n, g_n, h_n = sub.derivatives(x_new)
         assert h_n is not None
-        x[rows], ll[rows], g[rows], h[rows] = x_new, ll_n, g_n, h_n
+        x[rows], ll[rows], g[rows] = x_new, ll_n, g_n
+        if isinstance(h, list):
+            for k, r in enumerate(rows):
+                h[r] = h_n[k]
+        else:
+            h[rows] = h_n
         converged[rows[small]] = True
     grad_norm = _grad_norm(g, e, obj.total)
     if raise_on_failure and not converged.all():
@@ -250,6 +261,13 @@ def newton(obj: Objective, x0: np.ndarray, *, max_iter: int = MAX_ITER, step_tol
         raise ConvergenceError(f"Newton did not converge in {max_iter} iterations (|grad| of the mean "
                                f"log-likelihood = {worst:.3g})")
     return NewtonResult(x, ll, g, h, n_iter, grad_norm, converged)
+
+
+def _negated(h: Any, rows: np.ndarray) -> Any:
+    """``-h[rows]`` for a dense batch of Hessians or a list of sparse ones."""
+    if isinstance(h, list):
+        return [-h[r] for r in rows]
+    return -h[rows]
 
 
 def _grad_norm(g: np.ndarray, e: np.ndarray, total: np.ndarray) -> np.ndarray:

@@ -17,7 +17,10 @@ Two layouts, chosen by measurement:
 
 Both iterate in blocks of :data:`CHORD_BLOCK_SIZE` values so the per-pair arrays stay in cache,
 with depth-1 Anderson acceleration, and stop a round when its gradient is negligible *and* its
-step moves no strength by more than :data:`CHORD_STEP_TOL`.
+step moves no strength by more than :data:`CHORD_STEP_TOL`. The fixed matrix is the point fit's
+constrained inverse information: a dense matrix, or for arenas of thousands of contestants the
+sparse factorisation itself (:class:`~arena_stats.models.sparse.KKTFactor`), applied to all the
+rounds of a block as one multi-column solve (:func:`apply_step`).
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ from .engine import GRAD_TOL
 from .families import davidson_scores, local_terms, strength_scores
 from .pair_problem import PairProblem
 
-__all__ = ["PairScatter", "chord", "chord_plain", "CHORD_STEP_TOL", "CHORD_BLOCK_SIZE"]
+__all__ = ["PairScatter", "chord", "chord_plain", "apply_step", "CHORD_STEP_TOL", "CHORD_BLOCK_SIZE"]
 
 #: A bootstrap round's chord iterations stop when, besides |grad| <= tol, no strength moves by
 #: more than this (natural units; 1e-6 is 1.7e-4 Elo points before the final contraction).
@@ -40,6 +43,22 @@ CHORD_STEP_TOL = 1e-6
 #: (5.7 MB an array) stay in L3 cache, 50 do not; small arenas take more rounds per block,
 #: which saves Python overhead. The bootstrap sizes its chunks the same way.
 CHORD_BLOCK_SIZE = 750_000
+#: Rounds solved together when the step is a sparse factorisation (one multi-column solve).
+SOLVE_MIN_ROUNDS = 16
+
+
+def _block_rounds(n_pairs: int, step: Any) -> int:
+    """Rounds iterated together: what keeps the per-pair arrays in cache, and with a sparse
+    factorisation at least :data:`SOLVE_MIN_ROUNDS` (its solves cost ~3x less per column in a block)."""
+    block = max(1, CHORD_BLOCK_SIZE // max(n_pairs, 1))
+    return block if isinstance(step, np.ndarray) else max(block, SOLVE_MIN_ROUNDS)
+
+
+def apply_step(step: Any, g: np.ndarray) -> np.ndarray:
+    """``g @ C`` for the rows (rounds) of ``g``: ``C`` dense, or a factorisation with ``solve``."""
+    if isinstance(step, np.ndarray):
+        return g @ step
+    return np.ascontiguousarray(step.solve(np.ascontiguousarray(g.T)).T)
 
 
 class PairScatter:
@@ -92,7 +111,7 @@ class PairScatter:
         return self._rows_both @ v
 
 
-def chord(prob: PairProblem, x0: np.ndarray, step_matrix: np.ndarray, tol: float = GRAD_TOL,
+def chord(prob: PairProblem, x0: np.ndarray, step_matrix: Any, tol: float = GRAD_TOL,
            max_iter: int = 50, scatter: PairScatter | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Chord iterations ``x += M g(x)`` with one fixed matrix ``M`` for a batch of fits.
 
@@ -106,7 +125,7 @@ def chord(prob: PairProblem, x0: np.ndarray, step_matrix: np.ndarray, tol: float
     inc = scatter if scatter is not None else PairScatter(prob.i, prob.j, prob.dim)
     x = x0.copy()
     converged = np.zeros(x.shape[0], bool)
-    block = max(1, CHORD_BLOCK_SIZE // max(len(prob.i), 1))
+    block = _block_rounds(len(prob.i), step_matrix)
     for lo in range(0, x.shape[0], block):
         rows = slice(lo, lo + block)
         sub = prob.subset(rows)
@@ -114,7 +133,7 @@ def chord(prob: PairProblem, x0: np.ndarray, step_matrix: np.ndarray, tol: float
     return x, converged
 
 
-def chord_plain(npair: np.ndarray, wins: np.ndarray, x0: np.ndarray, step_matrix: np.ndarray,
+def chord_plain(npair: np.ndarray, wins: np.ndarray, x0: np.ndarray, step_matrix: Any,
                 scatter: PairScatter, l2: float = 0.0, tol: float = GRAD_TOL, max_iter: int = 50
                 ) -> tuple[np.ndarray, np.ndarray]:
     """Chord fits of the plain model (``half``/``drop``) for a batch of rounds, pair-major.
@@ -132,7 +151,7 @@ def chord_plain(npair: np.ndarray, wins: np.ndarray, x0: np.ndarray, step_matrix
     x = np.repeat(x0[None], n_rounds, axis=0)
     converged = np.zeros(n_rounds, bool)
     total = npair.sum(axis=0)
-    block = max(1, CHORD_BLOCK_SIZE // max(npair.shape[0], 1))
+    block = _block_rounds(npair.shape[0], step_matrix)
     for lo in range(0, n_rounds, block):
         cols = slice(lo, lo + block)
         x[cols], converged[cols] = _chord_plain_block(
@@ -142,7 +161,7 @@ def chord_plain(npair: np.ndarray, wins: np.ndarray, x0: np.ndarray, step_matrix
 
 
 def _chord_plain_block(npair: np.ndarray, wins: np.ndarray, total: np.ndarray, x0: np.ndarray,
-                       step_matrix: np.ndarray, inc: PairScatter, l2: float, tol: float, max_iter: int
+                       step_matrix: Any, inc: PairScatter, l2: float, tol: float, max_iter: int
                        ) -> tuple[np.ndarray, np.ndarray]:
     n_rounds = npair.shape[1]
     converged = np.zeros(n_rounds, bool)
@@ -180,7 +199,7 @@ def _chord_plain_block(npair: np.ndarray, wins: np.ndarray, total: np.ndarray, x
 
 
 def _chord_update(x: np.ndarray, rows: np.ndarray, xa: np.ndarray, g: np.ndarray, total: np.ndarray,
-                  step_matrix: np.ndarray, tol: float, n: int, prev_x: np.ndarray | None,
+                  step_matrix: Any, tol: float, n: int, prev_x: np.ndarray | None,
                   prev_f: np.ndarray | None, converged: np.ndarray) -> tuple[Any, ...]:
     """One accelerated chord step of the active rounds ``rows`` (values ``xa``, gradient ``g``).
 
@@ -194,7 +213,7 @@ def _chord_update(x: np.ndarray, rows: np.ndarray, xa: np.ndarray, g: np.ndarray
     # CHORD_STEP_TOL: the gradient norm alone is loose for sparsely compared models (their
     # Hessian is small, so 1e-8 can still mean 1e-3 Elo). The step is taken by every row,
     # so a finished round ends one ~50-fold contraction past that step (~1e-5 Elo).
-    step = g @ step_matrix
+    step = apply_step(step_matrix, g)
     step[:, :n] -= step[:, :n].mean(axis=1, keepdims=True)
     done = (gnorm <= tol) & (np.abs(step).max(axis=1) <= CHORD_STEP_TOL)
     converged[rows[done]] = True
@@ -213,7 +232,7 @@ def _chord_update(x: np.ndarray, rows: np.ndarray, xa: np.ndarray, g: np.ndarray
     return x, done, xa, step
 
 
-def _chord_block(prob: PairProblem, x: np.ndarray, step_matrix: np.ndarray, inc: PairScatter, tol: float,
+def _chord_block(prob: PairProblem, x: np.ndarray, step_matrix: Any, inc: PairScatter, tol: float,
                  max_iter: int) -> tuple[np.ndarray, np.ndarray]:
     """Chord rounds in the logistic form, rounds as rows (any tie convention; the bootstrap uses
     it for models with a tie parameter and :func:`chord_plain` for the others)."""

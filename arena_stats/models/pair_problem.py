@@ -8,18 +8,22 @@ are rounds) and gives :func:`~arena_stats.models.engine.newton` the value, gradi
 
 The Hessian in the strengths is a weighted graph Laplacian: ``-h_dd`` of each pair off the
 diagonal, the sums on it. Sums over each model's pairs are sparse products with the pairs'
-incidence matrix, built once per problem (shared by its subsets).
+incidence matrix, built once per problem (shared by its subsets). A problem with ``sparse=True``
+(thousands of models, few pairs each: :func:`~arena_stats.models.sparse.use_sparse`) returns
+its Hessian as one sparse matrix per batch member, never a dense ``n x n`` array.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
-from scipy.sparse import csr_matrix
+from scipy.sparse import coo_matrix, csr_matrix
 
 from ..data.aggregate import PairCounts
 from .families import TIE_START, local_terms, pair_weights
+from .sparse import use_sparse
 
 __all__ = ["PairProblem", "make_problem", "start_point", "sum_zero_constraint"]
 
@@ -58,6 +62,7 @@ class PairProblem:
     ties: str
     l2: float = 0.0
     total: np.ndarray = field(default_factory=lambda: np.ones(1))
+    sparse: bool = False
     _signed: csr_matrix | None = None
     _unsigned: csr_matrix | None = None
 
@@ -80,7 +85,7 @@ class PairProblem:
     def subset(self, rows: np.ndarray | slice) -> PairProblem:
         """The problem of some batch members (pairs and incidence shared)."""
         return PairProblem(self.i, self.j, self.n, self.wi[rows], self.wj[rows], self.wt[rows], self.ties,
-                           self.l2, self.total[rows], self._signed, self._unsigned)
+                           self.l2, self.total[rows], self.sparse, self._signed, self._unsigned)
 
     def _split(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         return x[:, : self.n], (x[:, self.n:self.n + 1] if self.has_tie_param else None)
@@ -98,9 +103,9 @@ class PairProblem:
             out = np.where(x[:, self.n] > 0, out, -np.inf)
         return np.where(np.isfinite(out), out, -np.inf)
 
-    def derivatives(self, x: np.ndarray, hessian: bool = True
-                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-        """Log-likelihood ``(B,)``, gradient ``(B, dim)`` and Hessian ``(B, dim, dim)`` at ``x``."""
+    def derivatives(self, x: np.ndarray, hessian: bool = True) -> tuple[np.ndarray, np.ndarray, Any]:
+        """Log-likelihood ``(B,)``, gradient ``(B, dim)`` and Hessian ``(B, dim, dim)`` at ``x``
+        (a list of ``B`` sparse matrices when the problem is sparse)."""
         theta, lam = self._split(x)
         n, i, j = self.n, self.i, self.j
         d = theta[:, i] - theta[:, j]
@@ -116,6 +121,9 @@ class PairProblem:
             g[:, :n] -= self.l2 * theta
         if not hessian:
             return ll, g, None
+        if self.sparse:
+            return ll, g, [self._sparse_hessian(h_dd[b], None if h_dl is None else h_dl[b],
+                                                None if h_ll is None else h_ll[b]) for b in range(nb)]
         h = np.zeros((nb, self.dim, self.dim))
         h[:, i, j] = -h_dd
         h[:, j, i] = -h_dd
@@ -130,16 +138,39 @@ class PairProblem:
             h[:, idx, idx] -= self.l2
         return ll, g, h
 
+    def _sparse_hessian(self, h_dd: np.ndarray, h_dl: np.ndarray | None, h_ll: np.ndarray | None) -> Any:
+        """One member's Hessian as a sparse ``(dim, dim)`` matrix (CSC)."""
+        n, i, j = self.n, self.i, self.j
+        diag = self._unsigned @ h_dd - self.l2
+        rows = [i, j, np.arange(n)]
+        cols = [j, i, np.arange(n)]
+        vals = [-h_dd, -h_dd, diag]
+        if self.has_tie_param:
+            assert h_dl is not None and h_ll is not None
+            col = self._signed @ h_dl
+            models = np.arange(n)
+            rows += [models, np.full(n, n), np.array([n])]
+            cols += [np.full(n, n), models, np.array([n])]
+            vals += [col, col, np.array([h_ll.sum()])]
+        return coo_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
+                          shape=(self.dim, self.dim)).tocsc()
 
-def make_problem(pc: PairCounts, ties: str, l2: float = 0.0, cell_count: np.ndarray | None = None
-                 ) -> PairProblem:
-    """Counts (or a batch of resampled cell counts ``(B, C)``) as a :class:`PairProblem`."""
+
+def make_problem(pc: PairCounts, ties: str, l2: float = 0.0, cell_count: np.ndarray | None = None,
+                 sparse: bool | None = None) -> PairProblem:
+    """Counts (or a batch of resampled cell counts ``(B, C)``) as a :class:`PairProblem`.
+
+    ``sparse`` (default: :func:`~arena_stats.models.sparse.use_sparse` of the arena's shape)
+    chooses sparse Hessians."""
     table = pc.table(cell_count)
     if table.ndim == 2:
         table = table[None]
     wi, wj, wt = pair_weights(table, ties)
     total = (wi + wj + wt).sum(axis=1)
-    return PairProblem(pc.i, pc.j, pc.n_models, wi, wj, wt, ties, float(l2), np.where(total > 0, total, 1.0))
+    if sparse is None:
+        sparse = use_sparse(pc.n_models, pc.n_pairs)
+    return PairProblem(pc.i, pc.j, pc.n_models, wi, wj, wt, ties, float(l2), np.where(total > 0, total, 1.0),
+                       bool(sparse))
 
 
 def start_point(n: int, ties: str, batch: int = 1) -> np.ndarray:

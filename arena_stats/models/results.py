@@ -24,10 +24,13 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputError, suggest
-from .covariance import difference_se, sandwich, standard_errors, wald_interval
+from scipy.sparse import issparse
+
+from .covariance import sandwich, wald_interval
 from .elo_scale import EloScale
 from .engine import constrained_inverse
 from .families import TIE_PARAM_NAME, outcome_probabilities
+from .sparse import DENSE_COV_MAX, KKTFactor
 
 __all__ = ["Result", "RatingFit", "PROBA_COLUMNS", "HTML_ROWS"]
 
@@ -158,10 +161,30 @@ class RatingFit(Result):
 
     # ------------------------------------------------------------------ covariances
     @cached_property
+    def _factor(self) -> KKTFactor | None:
+        """The sparse factorisation of a sparse information (thousands of models), else None."""
+        return KKTFactor(self.information, self.constraint) if issparse(self.information) else None
+
+    @property
+    def _dense_ok(self) -> bool:
+        """Whether dense covariances are formed without being asked (see ``DENSE_COV_MAX``)."""
+        return self._factor is None or len(self.params) <= DENSE_COV_MAX
+
+    @cached_property
     def cov_params(self) -> pd.DataFrame:
         """Model-based covariance of :attr:`params` (inverse observed information, constrained)."""
-        c = constrained_inverse(np.asarray(self.information), self.constraint)
+        if self._factor is not None:
+            c = self._factor.dense()
+        else:
+            c = constrained_inverse(np.asarray(self.information), self.constraint)
         return pd.DataFrame(c, index=self.params.index, columns=self.params.index)
+
+    def constrained_solver(self) -> Any:
+        """The constrained inverse information as an operator: the dense matrix (``C``, so
+        ``g @ C``) or, for a sparse information, its factorisation (``solve(g) = C g``)."""
+        if self._factor is not None:
+            return self._factor
+        return self.cov_params.to_numpy()
 
     @cached_property
     def cov_params_robust(self) -> pd.DataFrame:
@@ -184,10 +207,29 @@ class RatingFit(Result):
         """Sandwich covariance of the ratings, Elo points squared."""
         return self._elo_cov(self.cov_params_robust)
 
+    @cached_property
+    def _variances(self) -> tuple[np.ndarray, np.ndarray]:
+        """Diagonals of the model-based and sandwich covariances of :attr:`params` (natural
+        scale): from the dense matrices, or from block solves when they would be too large."""
+        if self._dense_ok:
+            return np.diag(self.cov_params.to_numpy()).copy(), np.diag(self.cov_params_robust.to_numpy()).copy()
+        assert self._factor is not None
+        fisher, robust = self._factor.diagonals(self.meat)
+        assert robust is not None
+        return fisher, robust
+
+    def _cov_column(self, index: int, robust: bool) -> np.ndarray:
+        """Column ``index`` of the model-based or sandwich covariance of :attr:`params`."""
+        if self._dense_ok:
+            return (self.cov_params_robust if robust else self.cov_params).to_numpy()[:, index].copy()
+        assert self._factor is not None
+        col = self._factor.columns(np.array([index]))[:, 0]
+        return self._factor.solve(np.asarray(self.meat @ col)) if robust else col
+
     def _se(self, robust: bool) -> pd.Series:
-        cov = (self.cov_params_robust if robust else self.cov_params).to_numpy()
         n = len(self.models)
-        se = self.scale.factor * standard_errors(cov)[:n]
+        var = self._variances[1 if robust else 0][:n]
+        se = self.scale.factor * np.sqrt(np.clip(var, 0.0, None))
         return pd.Series(se, index=pd.Index(self.models, name="model"), name="se_robust" if robust else "se")
 
     @cached_property
@@ -212,7 +254,7 @@ class RatingFit(Result):
         name = self._tie_name
         if name is None:
             return None
-        var = float(self.cov_params.loc[name, name])
+        var = float(self._variances[0][self.params.index.get_loc(name)])
         return float(np.exp(self.params[name]) * np.sqrt(max(var, 0.0)))
 
     def intervals(self, confidence: float = 0.95, robust: bool = True, reference: str | None = None
@@ -222,12 +264,14 @@ class RatingFit(Result):
         With ``reference`` the intervals are those of each model's *difference* from that
         model, placed around the model's rating (the reference's own interval has zero width).
         """
-        cov = (self.cov_params_robust if robust else self.cov_params).to_numpy()
         n = len(self.models)
-        if reference is None:
-            se = self.scale.factor * standard_errors(cov)[:n]
-        else:
-            se = self.scale.factor * difference_se(cov[:n, :n], int(model_index(self.models, reference)[0]))
+        var = self._variances[1 if robust else 0][:n]
+        if reference is not None:
+            # var(theta_m - theta_r) = C_mm + C_rr - 2 C_mr: the diagonal and one column
+            r = int(model_index(self.models, reference)[0])
+            var = var + var[r] - 2.0 * self._cov_column(r, robust)[:n]
+            var[r] = 0.0
+        se = self.scale.factor * np.sqrt(np.clip(var, 0.0, None))
         lo, hi = wald_interval(self.ratings.to_numpy(), se, confidence)
         idx = self.ratings.index
         return pd.Series(lo, index=idx, name="ci_lower"), pd.Series(hi, index=idx, name="ci_upper")

@@ -1,0 +1,126 @@
+"""Sparse and dense linear algebra give the same fits, covariances and bootstraps."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from arena_stats import bootstrap, fit_bradley_terry, leaderboard
+from arena_stats.data.aggregate import aggregate
+from arena_stats.data.battles import Battles
+from arena_stats.models.sparse import KKTFactor, use_sparse
+
+K = 400 / np.log(10)
+
+
+def _arena(shape: str, n: int = 60, m: int = 4000, seed: int = 0, tie: float = 0.15) -> Battles:
+    """Battles on a comparison graph of one shape, outcomes from planted strengths."""
+    rng = np.random.default_rng(seed)
+    theta = rng.normal(0, 1, n)
+    if shape == "dense":
+        a, b = rng.integers(0, n, m), rng.integers(0, n, m)
+    elif shape == "sparse":  # each model meets a few random others
+        partners = [rng.choice(n, 4, replace=False) for _ in range(n)]
+        a = rng.integers(0, n, m)
+        b = np.array([partners[k][rng.integers(0, 4)] for k in a])
+    elif shape == "chain":  # neighbours only: the longest paths a graph can have
+        a = rng.integers(0, n - 1, m)
+        b = a + 1
+    elif shape == "star":  # everyone meets the hub, the hub meets everyone
+        a = np.zeros(m, int)
+        b = rng.integers(1, n, m)
+    else:
+        raise ValueError(shape)
+    keep = a != b
+    a, b = a[keep], b[keep]
+    p = 1 / (1 + np.exp(-(theta[a] - theta[b])))
+    u = rng.random(len(a))
+    out = np.where(u < tie, 2, np.where(rng.random(len(a)) < p, 0, 1)).astype(np.int8)
+    names = pd.Index([f"m{k:03d}" for k in range(n)])
+    flip = rng.random(len(a)) < 0.5  # either slot
+    a, b = np.where(flip, b, a), np.where(flip, a, b)
+    out = np.where(flip & (out < 2), 1 - out, out).astype(np.int8)
+    frame = pd.DataFrame({"model_a": pd.Categorical.from_codes(a, categories=names),
+                          "model_b": pd.Categorical.from_codes(b, categories=names), "outcome": out})
+    return Battles(frame)
+
+
+@pytest.mark.parametrize("shape", ["dense", "sparse", "chain", "star"])
+@pytest.mark.parametrize("ties,l2", [("half", 0.0), ("davidson", 0.0), ("rao-kupper", 0.0), ("half", 0.3)])
+def test_sparse_and_dense_solvers_agree_to_1e9_elo(shape, ties, l2):
+    battles = _arena(shape)
+    dense = fit_bradley_terry(battles, ties, l2=l2, solver="dense")
+    sparse = fit_bradley_terry(battles, ties, l2=l2, solver="sparse")
+    np.testing.assert_allclose(sparse.ratings.to_numpy(), dense.ratings.to_numpy(), rtol=0, atol=1e-9)
+    np.testing.assert_allclose(sparse.cov.to_numpy(), dense.cov.to_numpy(), rtol=1e-8, atol=1e-9)
+    np.testing.assert_allclose(sparse.cov_robust.to_numpy(), dense.cov_robust.to_numpy(), rtol=1e-8, atol=1e-9)
+    np.testing.assert_allclose(sparse.se_robust.to_numpy(), dense.se_robust.to_numpy(), rtol=1e-9)
+    if dense.tie_param is not None:
+        assert sparse.tie_param_se == pytest.approx(dense.tie_param_se, rel=1e-9)
+
+
+def test_variances_by_block_solves_equal_the_dense_matrices(monkeypatch):
+    """Above DENSE_COV_MAX parameters the variances come from block solves, never a dense matrix."""
+    import arena_stats.models.results as results
+    battles = _arena("sparse", n=80, m=5000, seed=3)
+    dense = fit_bradley_terry(battles, "davidson", solver="dense")
+    monkeypatch.setattr(results, "DENSE_COV_MAX", 10)
+    sparse = fit_bradley_terry(battles, "davidson", solver="sparse")
+    np.testing.assert_allclose(sparse.se.to_numpy(), dense.se.to_numpy(), rtol=1e-9)
+    np.testing.assert_allclose(sparse.se_robust.to_numpy(), dense.se_robust.to_numpy(), rtol=1e-9)
+    assert "cov_params" not in sparse.__dict__  # no dense matrix was formed
+    for robust in (False, True):
+        for got, want in zip(sparse.intervals(0.9, robust, reference="m007"), dense.intervals(0.9, robust,
+                                                                                               reference="m007")):
+            np.testing.assert_allclose(got.to_numpy(), want.to_numpy(), rtol=0, atol=1e-8)
+    assert sparse.tie_param_se == pytest.approx(dense.tie_param_se, rel=1e-9)
+
+
+def test_sparse_bootstrap_rounds_equal_dense_rounds():
+    battles = _arena("sparse", n=70, m=6000, seed=5)
+    pc = aggregate(battles)
+    a = bootstrap(pc, 40, seed=2, point=fit_bradley_terry(pc, solver="dense"))
+    b = bootstrap(pc, 40, seed=2, point=fit_bradley_terry(pc, solver="sparse"))
+    np.testing.assert_allclose(b.samples.to_numpy(), a.samples.to_numpy(), rtol=0, atol=1e-4)
+
+
+def test_a_sparse_board_equals_a_dense_board():
+    battles = _arena("chain", n=50, m=3000, seed=8)
+    from arena_stats.boards.leaderboard import board_from_fit
+    for ci in ("sandwich", "fisher"):
+        dense = board_from_fit(fit_bradley_terry(battles, solver="dense"), ci=ci, reference="m010").to_frame()
+        sparse = board_from_fit(fit_bradley_terry(battles, solver="sparse"), ci=ci, reference="m010").to_frame()
+        pd.testing.assert_frame_equal(sparse.drop(columns=["rating", "ci_lower", "ci_upper", "diff", "diff_ci_lower",
+                                                          "diff_ci_upper"]),
+                                      dense.drop(columns=["rating", "ci_lower", "ci_upper", "diff", "diff_ci_lower",
+                                                         "diff_ci_upper"]))
+        for col in ("rating", "ci_lower", "ci_upper", "diff", "diff_ci_lower", "diff_ci_upper"):
+            np.testing.assert_allclose(sparse[col], dense[col], rtol=0, atol=1e-8)
+    assert leaderboard(battles, ci="none").to_frame()["model"].tolist() == dense["model"].tolist()
+
+
+def test_the_kkt_factor_applies_the_constrained_inverse():
+    from scipy import sparse
+
+    from arena_stats.models.engine import constrained_inverse
+    rng = np.random.default_rng(0)
+    n = 30
+    w = rng.uniform(0.1, 2.0, (n, n)) * (rng.random((n, n)) < 0.2)
+    w = np.triu(w, 1)
+    w = w + w.T
+    w[np.arange(n - 1), np.arange(1, n)] += 0.5  # connected
+    w[np.arange(1, n), np.arange(n - 1)] += 0.5
+    a = np.diag(w.sum(axis=1)) - w
+    e = np.full((n, 1), 1 / np.sqrt(n))
+    f = KKTFactor(sparse.csc_matrix(a), e)
+    np.testing.assert_allclose(f.dense(), constrained_inverse(a, e), rtol=1e-9, atol=1e-12)
+    fisher, robust = f.diagonals(sparse.csr_matrix(np.eye(n)))
+    c = constrained_inverse(a, e)
+    np.testing.assert_allclose(fisher, np.diag(c), rtol=1e-9)
+    np.testing.assert_allclose(robust, np.diag(c @ c), rtol=1e-9)
+
+
+def test_auto_uses_sparse_only_for_large_sparse_arenas():
+    assert not use_sparse(300, 44_000) and not use_sparse(900, 100)
+    assert use_sparse(2_639, 40_000) and not use_sparse(2_000, 1_500_000)
