@@ -53,8 +53,15 @@ class Progress:
         filled = int(BAR_WIDTH * frac)
         elapsed = now - self._start
         self.stream.write(f"\r{self.label} [{'#' * filled}{'.' * (BAR_WIDTH - filled)}] "
-                          f"{self.done}/{self.total} {elapsed:5.1f}s")
+                          f"{self.done}/{self.total} {elapsed:5.1f}s{self._eta(elapsed)}")
         self.stream.flush()
+
+    def _eta(self, elapsed: float) -> str:
+        """`` (about 12 s left)``: the time left at the pace so far, once some work is done."""
+        if not 0 < self.done < self.total:
+            return "   " + " " * 20
+        left = elapsed * (self.total - self.done) / self.done
+        return f" (about {left:,.0f} s left)".ljust(23)
 
 
 def progress(total: int, label: str = "", enabled: bool = True) -> Progress:

@@ -128,7 +128,8 @@ def board_from_fit(fit: RatingFit, *, ci: str = "bootstrap", rounds: int = DEFAU
                    confidence: float = DEFAULT_CONFIDENCE, seed: int = 0, cluster: str | None = None,
                    reference: str | None = None, battles: Battles | None = None,
                    counts: PairCounts | None = None, progress: bool = False, threads: int = THREADS,
-                   boot: BootstrapResult | None = None, rating_cov: np.ndarray | None = None) -> Leaderboard:
+                   boot: BootstrapResult | None = None, rating_cov: np.ndarray | None = None,
+                   memory: Any = None) -> Leaderboard:
     """The board of an existing fit (the incremental update and the contextual path use it).
 
     ``battles`` are needed for a clustered interval; ``counts`` (or ``battles``) give the
@@ -149,7 +150,7 @@ def board_from_fit(fit: RatingFit, *, ci: str = "bootstrap", rounds: int = DEFAU
     if ci == "bootstrap":
         if boot is None:
             boot = _bootstrap_of(fit, rounds=rounds, confidence=confidence, seed=seed, cluster=cluster,
-                                 battles=battles, counts=counts, progress=progress, threads=threads)
+                                 battles=battles, counts=counts, progress=progress, threads=threads, memory=memory)
         lo, hi = boot.ci_lower, boot.ci_upper
         extra["p_top"] = boot.p_top
         if ref is not None:
@@ -200,8 +201,8 @@ def _cluster_cov(fit: RatingFit, cluster: str | None, battles: Battles | None) -
 
 
 def _bootstrap_of(fit: RatingFit, *, rounds: int, confidence: float, seed: int, cluster: str | None,
-                  battles: Battles | None, counts: PairCounts | None, progress: bool, threads: int
-                  ) -> BootstrapResult:
+                  battles: Battles | None, counts: PairCounts | None, progress: bool, threads: int,
+                  memory: Any = None) -> BootstrapResult:
     if not isinstance(fit, BTResult):
         raise InputError("the bootstrap of a contextual fit is run by leaderboard(covariates=...) or "
                          "bootstrap_contextual()")
@@ -209,7 +210,7 @@ def _bootstrap_of(fit: RatingFit, *, rounds: int, confidence: float, seed: int, 
     if data is None:
         raise InputError("a bootstrap needs the battles or their counts")
     return bootstrap(data, rounds, fit.ties, seed=seed, confidence=confidence, cluster=cluster, point=fit,
-                     progress=progress, threads=threads)
+                     progress=progress, threads=threads, memory=memory)
 
 
 def leaderboard(battles: Battles | PairCounts | pd.DataFrame, ties: str = "half", *,
@@ -218,7 +219,8 @@ def leaderboard(battles: Battles | PairCounts | pd.DataFrame, ties: str = "half"
                 seed: int = 0, cluster: str | None = None, l2: float = 0.0, covariate_l2: float = 0.0,
                 scale: float = DEFAULT_SCALE, base: float = DEFAULT_BASE, init: float = DEFAULT_INIT,
                 anchor: Mapping[str, float] | None = None, reference: str | None = None,
-                progress: bool = False, threads: int = THREADS, return_results: bool | None = None) -> Any:
+                progress: bool = False, threads: int = THREADS, memory: Any = None,
+                return_results: bool | None = None) -> Any:
     """Fit Bradley-Terry, attach confidence intervals and rank the models.
 
     Parameters
@@ -248,6 +250,9 @@ def leaderboard(battles: Battles | PairCounts | pd.DataFrame, ties: str = "half"
         Progress bar on stderr for the bootstrap.
     threads : int
         Bootstrap worker threads (results do not depend on it).
+    memory : int or str, optional
+        Memory budget of the bootstrap (bytes, or ``"2G"``); default half the available memory
+        (:mod:`~arena_stats.inference.samples`). Results do not depend on it.
     return_results : bool, optional
         Deprecated: the result object carries the fit (``.fit``) and bootstrap (``.bootstrap``).
 
@@ -296,7 +301,8 @@ def leaderboard(battles: Battles | PairCounts | pd.DataFrame, ties: str = "half"
         if ci == "bootstrap":
             from ..inference.contextual_bootstrap import bootstrap_contextual
             boot = bootstrap_contextual(data, covariates, ties, rounds=rounds, seed=seed, confidence=confidence,
-                                        cluster=cluster, threads=threads, progress=progress, **common)
+                                        cluster=cluster, threads=threads, progress=progress, memory=memory,
+                                        **common)
             fit = boot.point
         else:
             from ..models.contextual import contextual_cluster_cov, fit_contextual
@@ -307,7 +313,7 @@ def leaderboard(battles: Battles | PairCounts | pd.DataFrame, ties: str = "half"
         fit = fit_counts(counts, ties, l2=l2, scale=scale, base=base, init=init, anchor=anchor)
     board = board_from_fit(fit, ci=ci, rounds=rounds, confidence=confidence, seed=seed, cluster=cluster,
                            reference=reference, battles=data, counts=counts, progress=progress, threads=threads,
-                           boot=boot, rating_cov=rating_cov)
+                           boot=boot, rating_cov=rating_cov, memory=memory)
     if return_results is not None:
         warnings.warn("leaderboard(return_results=...) is deprecated: leaderboard() returns a Leaderboard whose "
                       ".to_frame() is the board, .fit the fit and .bootstrap the bootstrap", DeprecationWarning,

@@ -60,6 +60,9 @@ def add_interval_args(parser: argparse.ArgumentParser, *, ci_default: str = "boo
     g.add_argument("--seed", default="0", help="random seed of the bootstrap, a whole number >= 0 (default 0)")
     g.add_argument("--confidence", type=float, default=DEFAULT_CONFIDENCE,
                    help=f"interval level, strictly between 0 and 1 (default {DEFAULT_CONFIDENCE})")
+    g.add_argument("--memory", metavar="SIZE",
+                   help="memory budget of the bootstrap, e.g. 2G or 500M (default: half the available memory); "
+                        "larger requests spill the samples to a temporary file, impossible ones are refused")
     if cluster:
         g.add_argument("--cluster", metavar="COLUMN",
                        help="resample whole clusters of this column (voter, prompt, ...); the sandwich sums "
@@ -105,9 +108,11 @@ def interval_kwargs(args: argparse.Namespace) -> dict[str, Any]:
     """
     rounds = checks.integer("rounds", args.rounds, 1, checks.MAX_ROUNDS) if args.ci == "bootstrap" else \
         DEFAULT_ROUNDS
+    from ..inference.samples import parse_memory
+    memory = getattr(args, "memory", None)
     return dict(ci=args.ci, rounds=rounds, seed=checks.seed(args.seed),
                 confidence=checks.probability("confidence", args.confidence),
-                cluster=getattr(args, "cluster", None))
+                cluster=getattr(args, "cluster", None), memory=None if memory is None else parse_memory(memory))
 
 
 def report_fit(args: argparse.Namespace, board: Any) -> None:

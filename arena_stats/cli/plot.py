@@ -112,7 +112,7 @@ def make_figure(kind: str, battles: Any, args: argparse.Namespace) -> Any:
     else:
         if bootstrap_kind and intervals["ci"] != "bootstrap":
             raise InputError(f"the {kind} plot draws the bootstrap distribution: use --ci bootstrap (the default)")
-        result = leaderboard(battles, **fit_opts, **intervals, progress=progress_wanted(args))
+        result = leaderboard(battles, **fit_opts, **intervals, progress=progress_wanted(args))  # same board
     if kind == "leaderboard":
         return plots.plot_leaderboard(result, **common)
     return plots.plot_bootstrap(result, what="ratings" if kind == "bootstrap-ratings" else "ranks",

@@ -74,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
     state, fit = state.refit()
     result = board_from_fit(fit, ci=intervals["ci"], rounds=intervals["rounds"], confidence=intervals["confidence"],
                             seed=intervals["seed"], reference=args.reference, counts=state.counts,
-                            progress=progress_wanted(args))
+                            progress=progress_wanted(args), memory=intervals["memory"])
     if not args.dry_run:
         state.save(args.state)
     say(args, f"{state.n_battles:,.0f} battles, {state.counts.n_models} models; refit in {fit.n_iter} Newton "

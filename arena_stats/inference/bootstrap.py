@@ -63,6 +63,7 @@ from ..models.pair_problem import PairProblem
 from ..models.results import RatingFit, Result
 from .ranks import board_ranks, rank_distribution
 from .resample import MultinomialSampler, multinomial_counts
+from .samples import SampleStore, plan_memory
 
 __all__ = ["BootstrapResult", "bootstrap", "summarise", "percentile_interval", "multinomial_counts",
            "rank_summary", "DEFAULT_ROUNDS", "DEFAULT_CONFIDENCE"]
@@ -212,23 +213,35 @@ class BootstrapResult(Result):
         return "\n".join(lines)
 
 
-def summarise(point: RatingFit, theta: np.ndarray, confidence: float, n_degenerate: int,
+def store_rounds(point: RatingFit, store: SampleStore, start: int, theta: np.ndarray) -> None:
+    """Put rounds of natural-scale strengths ``theta`` into ``store`` on the point fit's Elo
+    scale and offset (an anchor shifts every round by the same constant)."""
+    store.put(start, point.scale.ratings(theta, point.models, point.offset))
+
+
+def summarise(point: RatingFit, samples: SampleStore | np.ndarray, confidence: float, n_degenerate: int,
               settings: dict[str, Any], result: type[BootstrapResult] = BootstrapResult,
               **extra: Any) -> Any:
-    """A bootstrap result from the strengths of every round, ``theta (rounds, n)`` (natural
-    scale; NaN where a model drew no battle): the point fit's Elo scale and offset, percentile
-    intervals and the rank distribution. Every bootstrap of a rating fit ends here."""
-    samples = point.scale.ratings(theta, point.models, point.offset)
-    lo, hi = percentile_interval(samples, confidence)
-    ranks, r_lo, r_hi, p_top = rank_distribution(samples, confidence)
+    """A bootstrap result from its rounds: a filled :class:`~arena_stats.inference.samples.SampleStore`,
+    or the natural-scale strengths of every round ``(rounds, n)`` (NaN where a model drew no
+    battle). Percentile intervals and the rank distribution; every bootstrap of a rating fit
+    ends here."""
+    if not isinstance(samples, SampleStore):
+        theta = np.asarray(samples, dtype=np.float64)
+        samples = SampleStore(theta.shape[0], len(point.models))
+        store_rounds(point, samples, 0, theta)
+    store = samples
+    lo, hi = store.intervals(confidence)
+    r_lo, r_hi = store.rank_intervals(confidence)
     idx = pd.Index(point.models, name="model")
     return result(
-        samples=pd.DataFrame(samples, columns=idx), point=point, confidence=confidence,
+        samples=pd.DataFrame(store.samples, columns=idx, copy=False), point=point, confidence=confidence,
         ci_lower=pd.Series(lo, index=idx, name="ci_lower"), ci_upper=pd.Series(hi, index=idx, name="ci_upper"),
-        ranks=pd.DataFrame(ranks, columns=idx), rank_ci_lower=pd.Series(r_lo, index=idx, name="rank_ci_lower"),
+        ranks=pd.DataFrame(store.ranks, columns=idx, copy=False),
+        rank_ci_lower=pd.Series(r_lo, index=idx, name="rank_ci_lower"),
         rank_ci_upper=pd.Series(r_hi, index=idx, name="rank_ci_upper"),
-        p_top=pd.Series(p_top, index=idx, name="p_top"), n_degenerate=int(n_degenerate), settings=settings,
-        **extra)
+        p_top=pd.Series(store.p_top(), index=idx, name="p_top"), n_degenerate=int(n_degenerate),
+        settings=settings, **extra)
 
 
 def rank_summary(ratings: np.ndarray, confidence: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -396,7 +409,7 @@ def bootstrap(battles: Battles | PairCounts | pd.DataFrame, rounds: int = DEFAUL
               l2: float = 0.0, scale: float = DEFAULT_SCALE, base: float = DEFAULT_BASE,
               init: float = DEFAULT_INIT, anchor: Mapping[str, float] | None = None,
               tol: float = STEP_TOL, point: BTResult | None = None, progress: bool = False,
-              threads: int = THREADS, executor: Any = None) -> BootstrapResult:
+              threads: int = THREADS, executor: Any = None, memory: Any = None) -> BootstrapResult:
     """Percentile bootstrap of Bradley-Terry ratings, computed on counts.
 
     Parameters
@@ -423,6 +436,11 @@ def bootstrap(battles: Battles | PairCounts | pd.DataFrame, rounds: int = DEFAUL
     executor : concurrent.futures.Executor, optional
         Runs the chunks of rounds instead of the thread pool (anything with ``map``, such as a
         Dask client's executor); results do not depend on it either.
+    memory : int or str, optional
+        Memory budget in bytes (or ``"2G"``, ``"500M"``); default half the memory available.
+        It sets how many chunks run at once and whether the samples live in memory or in a
+        temporary file; a request that cannot fit is refused before it starts
+        (:mod:`~arena_stats.inference.samples`). Results do not depend on it.
 
     Returns
     -------
@@ -459,6 +477,8 @@ def bootstrap(battles: Battles | PairCounts | pd.DataFrame, rounds: int = DEFAUL
     draws = _RoundCounts(pc, kmat)
     chunk = chunk_rounds(pc.n_pairs, sparse=not isinstance(step_matrix, np.ndarray))
     seeds = np.random.SeedSequence(seed).spawn((rounds + chunk - 1) // chunk)
+    plan = plan_memory(rounds, pc.n_models, chunk * pc.n_pairs, threads if executor is None else 1, memory)
+    store = SampleStore(rounds, pc.n_models, plan.on_disk)
 
     solver = _ChunkSolver(pc, point, x0, point.settings["tol"], step_matrix)
 
@@ -466,12 +486,12 @@ def bootstrap(battles: Battles | PairCounts | pd.DataFrame, rounds: int = DEFAUL
         rng = np.random.default_rng(seeds[c])
         return solver.fit(draws.draw(rng, min(chunk, rounds - c * chunk)))
 
-    results: list[tuple[np.ndarray, int]] = []
+    n_degenerate, start = 0, 0
     with progress_bar(rounds, "bootstrap", enabled=progress) as bar:
-        for res in run_chunks(work, len(seeds), threads=threads, executor=executor):
-            results.append(res)
-            bar.update(res[0].shape[0])
-    x = np.concatenate([r[0] for r in results])
-    n_degenerate = sum(r[1] for r in results)
+        for x, degenerate in run_chunks(work, len(seeds), threads=plan.threads, executor=executor):
+            store_rounds(point, store, start, x[:, : pc.n_models])
+            start += len(x)
+            n_degenerate += degenerate
+            bar.update(len(x))
     settings = dict(point.settings, rounds=rounds, seed=seed, cluster=cluster, confidence=confidence)
-    return summarise(point, x[:, : pc.n_models], confidence, n_degenerate, settings)
+    return summarise(point, store, confidence, n_degenerate, settings)

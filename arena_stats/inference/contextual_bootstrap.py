@@ -58,6 +58,7 @@ from .bootstrap import (
     summarise,
 )
 from .resample import MultinomialSampler
+from .samples import plan_memory
 
 __all__ = ["ContextualBootstrap", "bootstrap_contextual", "resample_fits", "CHORD_ITER"]
 
@@ -179,7 +180,7 @@ def _round_fit(d: Design, family: Family, penalties: tuple[float, float], counts
 
 def resample_fits(d: Design, family: Family, point_phi: np.ndarray, step: np.ndarray, *, rounds: int, seed: int,
                   l2: float = 0.0, covariate_l2: float = 0.0, tol: float = STEP_TOL, threads: int = THREADS,
-                  progress: bool = False) -> tuple[np.ndarray, int]:
+                  progress: bool = False, memory: Any = None) -> tuple[np.ndarray, int]:
     """Parameter vectors ``(rounds, dim)`` of refits on bootstrap resamples of ``d``.
 
     ``d`` is the design the point fit ran on, ``point_phi`` its parameters and ``step`` its
@@ -201,6 +202,12 @@ def resample_fits(d: Design, family: Family, point_phi: np.ndarray, step: np.nda
     # built once: the rows' counts take few distinct values (mostly 1), so the tables are tiny
     sampler = (MultinomialSampler(n_clusters, np.ones(n_clusters)) if clusters is not None
                else MultinomialSampler(n_total, d.count))
+    # a thread refits one round at a time over the design's units; the rounds' parameters stay
+    plan = plan_memory(rounds, len(point_phi), d.n_units, threads, memory)
+    if plan.on_disk:
+        raise InputError(f"{rounds:,} rounds of a contextual bootstrap need more memory than the budget "
+                         f"({plan.budget:,} bytes); ask for fewer rounds or raise the budget")
+    threads = plan.threads
 
     def chunk(c: int) -> tuple[np.ndarray, int]:
         rng = np.random.default_rng(streams[c])
@@ -233,7 +240,7 @@ def bootstrap_contextual(battles: Battles | pd.DataFrame,
                          position: bool = False, l2: float = 0.0, covariate_l2: float | None = None,
                          scale: float = DEFAULT_SCALE, base: float = DEFAULT_BASE, init: float = DEFAULT_INIT,
                          anchor: Mapping[str, float] | None = None, tol: float = STEP_TOL,
-                         threads: int = THREADS, progress: bool = False) -> ContextualBootstrap:
+                         threads: int = THREADS, progress: bool = False, memory: Any = None) -> ContextualBootstrap:
     """Percentile bootstrap of a contextual fit: battles or whole clusters resampled.
 
     Parameters
@@ -250,6 +257,9 @@ def bootstrap_contextual(battles: Battles | pd.DataFrame,
         Worker threads (numpy releases the GIL in the heavy loops).
     progress : bool
         Progress bar on stderr (when it is a terminal).
+    memory : int or str, optional
+        Memory budget (bytes or ``"2G"``; default half the available memory): it limits the
+        threads, and a request that cannot fit is refused before it starts.
 
     Returns
     -------
@@ -277,7 +287,7 @@ def bootstrap_contextual(battles: Battles | pd.DataFrame,
     phis, n_degenerate = resample_fits(obj.terms.d, family, point.params.to_numpy(), point.cov_params.to_numpy(),
                                        rounds=rounds, seed=seed, l2=settings["l2"],
                                        covariate_l2=settings["covariate_l2"], tol=settings["tol"], threads=threads,
-                                       progress=progress)
+                                       progress=progress, memory=memory)
     return summarise_contextual(point, phis, confidence, n_degenerate,
                                 dict(settings, rounds=rounds, seed=seed, cluster=cluster, confidence=confidence))
 
