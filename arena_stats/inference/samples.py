@@ -166,7 +166,7 @@ class SampleStore:
         self.ranks[start:stop] = ranks
         self._top += (ranks == 1).sum(axis=0)
 
-    def _quantiles(self, table: np.ndarray, qs: list[float], method: str, nan: bool) -> np.ndarray:
+    def _quantiles(self, table: np.ndarray, qs: list[float], method: Any, nan: bool) -> np.ndarray:
         out = np.empty((len(qs), self.n))
         for lo in range(0, self.n, COLUMN_BLOCK):
             cols = np.asarray(table[:, lo:lo + COLUMN_BLOCK], dtype=np.float64)

@@ -22,10 +22,9 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-
-from ..errors import InputError, suggest
 from scipy.sparse import issparse
 
+from ..errors import InputError, suggest
 from .covariance import sandwich, wald_interval
 from .elo_scale import EloScale
 from .engine import constrained_inverse
