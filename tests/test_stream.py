@@ -109,8 +109,8 @@ def test_directory_is_read_recursively_and_skips_marker_files(tmp_path, arena_fr
 
 def test_streaming_formats_never_load_a_whole_file(files, monkeypatch):
     def refuse(*args, **kwargs):
-        raise AssertionError("load_battles called: the file was not streamed")
-    monkeypatch.setattr(stream_mod, "load_battles", refuse)
+        raise AssertionError("read whole: the file was not streamed")
+    monkeypatch.setattr(stream_mod, "_read_whole", refuse)
     for kind in ("parquet", "csv", "tsv", "jsonl", "csv.gz"):
         stream_pair_counts(files[kind])
 
