@@ -296,7 +296,10 @@ def timestamps(series: pd.Series) -> pd.Series:
                              row=row + 1, column="tstamp")
         return pd.to_datetime(series, unit="s")
     try:
-        return _utc_naive(pd.to_datetime(series, utc=True, format="mixed"))
+        try:  # one format, inferred from the first value: fast
+            return _utc_naive(pd.to_datetime(series, utc=True))
+        except (ValueError, TypeError):  # values in several formats: parsed one by one
+            return _utc_naive(pd.to_datetime(series, utc=True, format="mixed"))
     except (ValueError, TypeError, OverflowError) as exc:
         raise InputError(f"could not parse timestamps: {shorten(str(exc), 200)[1:-1]}", column="tstamp") from None
 
