@@ -147,9 +147,9 @@ def test_cli_update_creates_appends_and_prints_the_full_refit(arena, tmp_path, c
     assert load_state(state).n_battles == len(arena)
     assert main(["update", str(state), parts[0], "--ties", "davidson", "--quiet"]) == 2
     assert "fit settings are fixed" in capsys.readouterr().err
-    # a bootstrap board on a dry run: printed, state untouched
+    # a bootstrap board on a dry run: printed, state untouched (part 0 again, so allowed explicitly)
     assert main(["update", str(state), parts[0], "--ci", "bootstrap", "--bootstrap", "20", "--dry-run",
-                 "--format", "csv", "--quiet"]) == 0
+                 "--allow-duplicate", "--format", "csv", "--quiet"]) == 0
     boot_board = pd.read_csv(__import__("io").StringIO(capsys.readouterr().out))
     assert (boot_board["ci_lower"] < boot_board["ci_upper"]).all() and "p_top" not in boot_board
     assert load_state(state).n_battles == len(arena)

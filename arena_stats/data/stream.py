@@ -566,6 +566,17 @@ class _StreamOptions(ReadOptions):
     batch_rows: int = DEFAULT_BATCH_ROWS
 
 
+def stream_options(*, batch_rows: int = DEFAULT_BATCH_ROWS, **read_options: Any) -> _StreamOptions:
+    """The options of :func:`stream_pair_counts`, checked (for callers that stream themselves)."""
+    if isinstance(batch_rows, bool) or not isinstance(batch_rows, (int, np.integer)) or int(batch_rows) < 1:
+        raise InputError(f"batch_rows must be a whole number >= 1, got {shorten(batch_rows)}")
+    try:
+        base = ReadOptions.make(**read_options)
+    except TypeError as exc:  # an unknown keyword: say which, as a bad call would
+        raise TypeError(f"stream_pair_counts() {exc}".replace("make() ", "")) from None
+    return _StreamOptions(**base.__dict__, batch_rows=int(batch_rows))
+
+
 def stream_pair_counts(source: Any, *more: Any, schema: str = "auto", model_a_col: str | None = None,
                        model_b_col: str | None = None, outcome_col: str | None = None,
                        winner_col: str | None = None, loser_col: str | None = None,
@@ -627,14 +638,12 @@ def stream_pair_counts(source: Any, *more: Any, schema: str = "auto", model_a_co
     >>> bool((streamed.table() == aggregate(load_battles(path)).table()).all())
     True
     """
-    if isinstance(batch_rows, bool) or not isinstance(batch_rows, (int, np.integer)) or int(batch_rows) < 1:
-        raise InputError(f"batch_rows must be a whole number >= 1, got {shorten(batch_rows)}")
-    base = ReadOptions.make(schema=schema, model_a_col=model_a_col, model_b_col=model_b_col,
-                            outcome_col=outcome_col, winner_col=winner_col, loser_col=loser_col,
-                            wins_a_col=wins_a_col, wins_b_col=wins_b_col, ties_col=ties_col,
-                            bothbad_col=bothbad_col, weight_col=weight_col, outcome_map=outcome_map,
-                            format=format, drop_invalid=drop_invalid, fold_case=fold_case, not_counts=not_counts)
-    opts = _StreamOptions(**base.__dict__, batch_rows=int(batch_rows))
+    opts = stream_options(schema=schema, model_a_col=model_a_col, model_b_col=model_b_col,
+                          outcome_col=outcome_col, winner_col=winner_col, loser_col=loser_col,
+                          wins_a_col=wins_a_col, wins_b_col=wins_b_col, ties_col=ties_col,
+                          bothbad_col=bothbad_col, weight_col=weight_col, outcome_map=outcome_map,
+                          format=format, batch_rows=batch_rows, drop_invalid=drop_invalid, fold_case=fold_case,
+                          not_counts=not_counts)
     acc, result = _stream(source, more, opts, progress)
     acc.log.warn(stacklevel=3)
     if fold_case:
