@@ -93,12 +93,24 @@ def check_output_path(path: str | os.PathLike) -> str:
     if not os.path.isdir(directory):
         what = "is not a directory" if os.path.exists(directory) else "does not exist (it is not created)"
         raise _fail(text, f"the directory {directory} {what}")
-    if os.path.exists(target):
-        if not os.access(target, os.W_OK):
-            raise _fail(text, "permission denied (the file is read-only)")
-    elif not os.access(directory, os.W_OK | os.X_OK):
-        raise _fail(text, f"permission denied (cannot create files in {directory})")
+    if os.path.exists(target) and not os.access(target, os.W_OK):
+        raise _fail(text, "permission denied (the file is read-only)")
+    _probe(directory, target, text)
     return target
+
+
+def _probe(directory: str, target: str, shown: str) -> None:
+    """Create (and drop) a file where the output will go: permission bits say too little (root
+    passes them, sysfs and read-only mounts refuse anyway)."""
+    try:
+        fd = _anonymous(directory)
+        if fd is None:
+            tmp = _temp_name(directory, target)
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            os.unlink(tmp)
+        os.close(fd)
+    except OSError as exc:
+        raise _fail(shown, exc) from None
 
 
 def _alive(pid: int) -> bool:

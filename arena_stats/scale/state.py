@@ -184,9 +184,9 @@ class ArenaState:
         fold = bool(read_options.pop("fold_case", False)) or bool(self.settings.get("fold_case"))
         items = input_files(list(new))
         digests = _check_duplicates(items, self.fingerprints(), allow_duplicate)
-        log, added = _read(items, dict(read_options, fold_case=fold))
+        log, added, unfolded = _read(items, dict(read_options, fold_case=fold))
         counts = merge_pair_counts(replace(self.counts, fold_case=fold), added, fold_case=fold)
-        _warn_names(log, counts.models, self.models + added.models, fold)
+        _warn_names(log, counts.models, self.models + unfolded, fold)
         record = _record([label] if label else _describe(new), added, digests)
         settings = dict(self.settings, fold_case=True) if fold else self.settings
         return replace(self, counts=replace(counts, steps=()), settings=settings, history=self.history + (record,))
@@ -297,20 +297,22 @@ def _check_duplicates(items: Sequence[Any], known: Mapping[str, Mapping[str, Any
     return digests
 
 
-def _read(items: Sequence[Any], read_options: Mapping[str, Any]) -> tuple[Any, PairCounts]:
+def _read(items: Sequence[Any], read_options: Mapping[str, Any]) -> tuple[Any, PairCounts, list[str]]:
     """Stream the new battles (as ``stream_pair_counts``, whose warnings would cover the new names
-    only); the names log comes back so that the warnings cover the whole state."""
+    only): the names log, the counts, and the names as read before any folding, so that the
+    warnings can cover the whole state."""
     options = dict(read_options)
     progress = bool(options.pop("progress", False))
     acc, counts = _stream(items, (), stream_options(**options), progress)
-    return acc.log, counts
+    return acc.log, counts, acc._used_names()
 
 
-def _warn_names(log: Any, merged: Sequence[str], before: Sequence[str], fold: bool) -> None:
-    """The name warnings of an update, over the state's names and the new ones together."""
+def _warn_names(log: Any, merged: Sequence[str], unfolded: Sequence[str], fold: bool) -> None:
+    """The name warnings of an update, over the state's names and the new ones together:
+    ``merged`` the names of the result, ``unfolded`` every name as read (before ``fold_case``)."""
     log.warn(stacklevel=4)
     if fold:
-        folded = fold_map(sorted(set(before)))
+        folded = fold_map(sorted(set(unfolded)))
         if folded:
             warn_lookalikes(folded, folded=folded, stacklevel=4)
     else:
@@ -343,8 +345,8 @@ def new_state(*battles: Any, ties: str = "half", l2: float = 0.0, scale: float =
     fold = bool(read_options.pop("fold_case", False))
     items = input_files(list(battles))
     digests = _check_duplicates(items, {}, allow_duplicate)
-    log, counts = _read(items, dict(read_options, fold_case=fold))
-    _warn_names(log, counts.models, counts.models, fold)
+    log, counts, unfolded = _read(items, dict(read_options, fold_case=fold))
+    _warn_names(log, counts.models, unfolded, fold)
     settings = dict(ties=ties, l2=float(l2), scale=float(scale), base=float(base), init=float(init),
                     anchor=dict(anchor) if anchor else None)
     if fold:
