@@ -23,8 +23,9 @@ which is atomic on POSIX and Windows. Three details make this behave like ``open
   CLI prints on one line, and the old file is left as it was. Devices and pipes (``/dev/null``,
   ``/dev/stdout``) are written directly: they cannot be replaced, and need not be.
 
-Measured (``docs/cli.md``, output files): writing a 1 KB table costs about 0.1 ms either way,
-so the anonymous file costs nothing over a named one.
+Measured on ext4 (1 KB table, best of 3 x 1000 writes, fsync included): 0.4-0.6 ms per write,
+the same as the earlier mkstemp-and-rename and the same with a named temporary file; the
+variation is the disk's fsync latency. Safety here costs nothing measurable.
 """
 
 from __future__ import annotations
