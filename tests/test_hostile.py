@@ -771,3 +771,14 @@ def test_a_real_fastchat_log_with_a_self_battle_is_strict_by_default_and_cleaned
     want = expected_totals([(r["model_a"], r["model_b"], r["winner"], 1) for r in records
                             if r["model_a"] != r["model_b"]])
     assert_totals(totals_of(loaded), want, "genai")
+
+
+def test_numbers_stored_as_text_in_an_aggregated_file_are_counts_too(tmp_path):
+    records, _, _ = aggregated_case(1)
+    for r in records:
+        r["bb"] = str(r["model_a"] == "m0")  # text: "True"/"False" is not a number
+        r["votes_bad"] = "3"  # a number as JSON text
+    path = write(records, tmp_path / "text_counts", "json")
+    for read in (load_battles, stream_pair_counts):
+        err = api_error(lambda: read(path), "numeric column 'votes_bad'")
+        assert err.column == "votes_bad"
