@@ -500,8 +500,24 @@ def _aggregated_spec(columns: Sequence[Any], file: str, cols: Mapping[str, str |
 
 
 def _numeric_columns(frame: pd.DataFrame) -> list[str]:
-    return [c for c in frame.columns if pd.api.types.is_numeric_dtype(frame[c])
-            and not pd.api.types.is_bool_dtype(frame[c])]
+    """Columns of numbers, stored as numbers or as text (JSON ``"5"``): candidates for counts.
+
+    Only aggregated files are checked, and they are small (a row per pair), so parsing text
+    columns here costs nothing that matters.
+    """
+    out = []
+    for c in frame.columns:
+        col = frame[c]
+        if pd.api.types.is_bool_dtype(col):
+            continue
+        if pd.api.types.is_numeric_dtype(col):
+            out.append(c)
+        elif col.dtype == object or pd.api.types.is_string_dtype(col):
+            present = col.dropna()
+            if len(present) and not present.map(lambda v: isinstance(v, (list, dict))).any() \
+                    and pd.to_numeric(present, errors="coerce").notna().all():
+                out.append(c)
+    return out
 
 
 # ------------------------------------------------------------------------------ names
@@ -803,8 +819,12 @@ def _check_numbers(frame: pd.DataFrame, column: str, file: str, what: str,
 def _normalise(frame: pd.DataFrame, file: str, opts: ReadOptions, log: NameLog | None,
                invalid: InvalidRows) -> tuple[pd.DataFrame, str]:
     """One input frame of any schema -> the canonical columns (names as Categoricals, per input)."""
-    spec = resolve_columns(list(frame.columns), file, opts.schema, opts.cols, opts.not_counts,
-                           _numeric_columns(frame), opts.weight_col)
+    columns = list(frame.columns)
+    # which columns hold numbers matters only in an aggregated file (small): never parse the text
+    # columns of a 10-million-row log for it
+    aggregated = _resolve_schema(columns, opts.schema, opts.cols) == "aggregated"
+    spec = resolve_columns(columns, file, opts.schema, opts.cols, opts.not_counts,
+                           _numeric_columns(frame) if aggregated else None, opts.weight_col)
     ca, cb = spec.a, spec.b
     side_a, side_b = _names(frame[ca], log), _names(frame[cb], log)
     (a, b), union = _unify(side_a, side_b)
