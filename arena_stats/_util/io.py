@@ -127,7 +127,17 @@ def _alive(pid: int) -> bool:
 def sweep_temporaries(directory: str) -> list[str]:
     """Remove the temporary files :func:`atomic_write` left in ``directory`` when a writer was
     killed: those of this host whose process is gone, and any older than
-    :data:`STALE_TEMP_SECONDS`. Returns the names removed."""
+    :data:`STALE_TEMP_SECONDS`. Returns the names removed.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> d = tempfile.mkdtemp()
+    >>> stale = os.path.join(d, f".board.csv.{TEMP_TAG}.00000000.1.ab12")
+    >>> open(stale, "w").close(); os.utime(stale, (0, 0))
+    >>> sweep_temporaries(d), os.listdir(d)
+    (['.board.csv.arena-stats-tmp.00000000.1.ab12'], [])
+    """
     removed = []
     host = _host_tag()
     now = time.time()

@@ -302,6 +302,15 @@ def warn_lookalikes(names: Iterable[str], folded: Mapping[str, str] | None = Non
 
     ``folded`` is the :func:`fold_map` that was applied; without it ``names`` are checked for
     groups that were kept apart.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     warn_lookalikes(["gpt-4", "GPT-4", "claude"])
+    >>> caught[0].category.__name__, str(caught[0].message)[:60]
+    ('LookalikeNameWarning', 'contestants whose names differ only by letter case or invisib')
     """
     if folded:
         groups: dict[str, list[str]] = {}
