@@ -310,7 +310,7 @@ def warn_lookalikes(names: Iterable[str], folded: Mapping[str, str] | None = Non
     ...     warnings.simplefilter("always")
     ...     warn_lookalikes(["gpt-4", "GPT-4", "claude"])
     >>> caught[0].category.__name__, str(caught[0].message)[:60]
-    ('LookalikeNameWarning', 'contestants whose names differ only by letter case or invisib')
+    ('LookalikeNameWarning', 'contestants whose names differ only by letter case or invisi')
     """
     if folded:
         groups: dict[str, list[str]] = {}
