@@ -12,6 +12,7 @@ import pytest
 from arena_stats import InputError, filter_battles, load_battles
 from arena_stats.data.battles import A_WINS, B_WINS, BOTHBAD, TIE
 from arena_stats.data.readers import read_table
+from arena_stats.errors import NameMergeWarning
 
 ARENA = pd.DataFrame({
     "model_a": ["gpt-4", "claude-2", "llama-2", "gpt-4", "claude-2"],
@@ -287,8 +288,74 @@ def test_names_are_stripped_and_merged_whatever_the_column_type(as_category):
     if as_category:
         frame = frame.astype({"model_a": "category", "model_b": "category"})
         frame["model_a"] = frame["model_a"].cat.reorder_categories(["zeta ", " alpha", "zeta", "mid"])
-    battles = load_battles(frame)
+    with pytest.warns(NameMergeWarning, match="'mid' from ' mid', 'mid', 'mid '"):  # reported, not silent
+        battles = load_battles(frame)
     assert battles.models == ["alpha", "mid", "zeta"]
     out = battles.to_frame()
     assert out["model_a"].astype(str).tolist() == ["zeta", "alpha", "zeta", "mid"]
     assert out["model_b"].astype(str).tolist() == ["alpha", "mid", "mid", "zeta"]
+
+
+# ------------------------------------------------------------------------------ option values and files
+@pytest.mark.parametrize("bound", ["yesterday", "2024-13-45", "", [2024], object()])
+def test_a_date_bound_that_is_not_a_date_is_an_input_error_naming_it(bound):
+    b = load_battles(ARENA)
+    with pytest.raises(InputError, match="is not a date"):
+        b.date_range(start=bound)
+    with pytest.raises(InputError, match="is not a date"):
+        filter_battles(b, end=bound)
+
+
+def test_date_bounds_with_offsets_compare_in_utc_and_missing_times_are_counted():
+    frame = ARENA.assign(tstamp=["2024-01-01T10:00+02:00", "2024-01-01T09:30Z", None, "2024-01-02", "2024-01-03"])
+    b = load_battles(frame)
+    out = b.date_range("2024-01-01T07:45Z", "2024-01-01T12:00+03:00")  # 07:45 to 09:00 UTC: only 08:00
+    assert len(out) == 1 and "1 of them without a tstamp" in out.steps[-1].reason
+    with pytest.raises(InputError, match="too large: milliseconds"):
+        load_battles(ARENA.assign(tstamp=ARENA["tstamp"] * 1000)).date_range("2024-01-01")
+
+
+@pytest.mark.parametrize("n", [-1, 1.5, "3", float("nan"), True])
+def test_min_battles_must_be_a_whole_number_at_least_zero(n):
+    with pytest.raises(InputError, match="min_battles must be a whole number >= 0"):
+        filter_battles(load_battles(ARENA), min_battles=n)
+
+
+def test_no_battles_left_is_reported_on_one_line():
+    with pytest.raises(InputError) as err:
+        filter_battles(load_battles(ARENA), where={"language": "Klingon"}, drop_ties=True)
+    assert "\n" not in str(err.value) and "where language: removed 5 rows" in str(err.value)
+
+
+def test_excluded_names_are_compared_as_the_readers_store_them():
+    b = load_battles(ARENA)
+    assert b.exclude_models([" llama-2\t"]).steps[-1].removed == 3
+    numeric = load_battles(pd.DataFrame({"model_a": [1, 2, 3], "model_b": [2, 3, 1], "winner": ["tie"] * 3}))
+    assert numeric.exclude_models([1.0]).models == ["2", "3"]
+
+
+@pytest.mark.parametrize("fmt", ["csv", "tsv", "json", "jsonl"])
+def test_a_byte_order_mark_is_not_part_of_the_first_column(tmp_path, fmt):
+    path = _write(ARENA, tmp_path / f"b.{fmt}", fmt)
+    path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())
+    assert read_table(path).columns[0] == "model_a"
+    assert load_battles(path).outcome.tolist() == CODES
+
+
+def test_utf16_and_duplicate_headers_and_non_object_records_are_clear_errors(tmp_path):
+    (tmp_path / "u.csv").write_bytes(ARENA.to_csv(index=False).encode("utf-16"))
+    _err(tmp_path / "u.csv", "UTF-16-encoded; expected UTF-8")
+    (tmp_path / "d.csv").write_text("model_a,model_b,winner,model_b\nx,y,tie,z\n")
+    _err(tmp_path / "d.csv", "names column 'model_b' twice")
+    (tmp_path / "r.json").write_text('[{"model_a": "x", "model_b": "y", "winner": "tie"}, 3]')
+    _err(tmp_path / "r.json", "record 2 is 3, not a JSON object")
+
+
+def test_a_weight_or_count_column_is_checked_on_every_path(tmp_path):
+    from arena_stats.data.stream import stream_pair_counts
+    for column, value in (("weight", -1.0), ("weight", "heavy"), ("count", -2)):
+        frame = ARENA.assign(**{column: [1, 1, value, 1, 1]})
+        for read in (load_battles, stream_pair_counts):
+            with pytest.raises(InputError, match=f"{column} .* is not a non-negative number") as err:
+                read(frame)
+            assert (err.value.row, err.value.column) == (3, column)

@@ -74,6 +74,7 @@ def test_no_mle_is_reported_cleanly(tmp_path, capsys):
 
 def test_output_is_written_atomically_and_leaves_no_temp_files(battles_csv, tmp_path):
     target = tmp_path / "out" / "board.csv"
+    target.parent.mkdir()  # -o never creates directories (issue 11): tests/test_hostile.py checks the error
     assert main(["leaderboard", str(battles_csv), "--ci", "none", "--format", "csv", "-o", str(target), "-q"]) == 0
     assert target.exists() and [p.name for p in target.parent.iterdir()] == ["board.csv"]
 

@@ -13,7 +13,7 @@ from arena_stats import load_battles
 from arena_stats.data.aggregate import aggregate
 from arena_stats.models.bradley_terry import fit_bradley_terry
 from arena_stats.cli import main
-from arena_stats.errors import InputError
+from arena_stats.errors import InputError, LookalikeNameWarning, NameMergeWarning
 from arena_stats.data.simulate import simulate_arena
 from arena_stats.scale.state import REFIT_TOL, ArenaState, load_state, new_state, update_state
 
@@ -147,9 +147,9 @@ def test_cli_update_creates_appends_and_prints_the_full_refit(arena, tmp_path, c
     assert load_state(state).n_battles == len(arena)
     assert main(["update", str(state), parts[0], "--ties", "davidson", "--quiet"]) == 2
     assert "fit settings are fixed" in capsys.readouterr().err
-    # a bootstrap board on a dry run: printed, state untouched
+    # a bootstrap board on a dry run: printed, state untouched (part 0 again, so allowed explicitly)
     assert main(["update", str(state), parts[0], "--ci", "bootstrap", "--rounds", "20", "--dry-run",
-                 "--format", "csv", "--quiet"]) == 0
+                 "--allow-duplicate", "--format", "csv", "--quiet"]) == 0
     boot_board = pd.read_csv(__import__("io").StringIO(capsys.readouterr().out))
     # the same board as `arena-stats leaderboard` with the bootstrap: the same columns
     assert (boot_board["ci_lower"] < boot_board["ci_upper"]).all() and "p_top" in boot_board
@@ -162,3 +162,141 @@ def test_state_summary_and_frame_describe_the_counts(arena):
     assert "2,000 battles" in state.summary()
     frame = state.to_frame()
     assert frame["battles"].sum() == 2 * 2000 and frame["theta"].notna().all()
+
+
+# ------------------------------------------------------------------------------ given settings
+@pytest.fixture
+def part_files(arena, tmp_path):
+    paths = []
+    for k in range(3):
+        p = tmp_path / f"part{k}.csv"
+        arena.iloc[k * 3000:(k + 1) * 3000].to_csv(p, index=False)
+        paths.append(str(p))
+    return paths
+
+
+@pytest.mark.parametrize("created, given", [
+    (["--ties", "davidson"], ["--ties", "half"]),          # the default value, given explicitly
+    (["--l2", "0.5"], ["--l2", "0"]),
+    (["--prior", "0.5"], ["--l2", "0"]),                   # the old spelling sets the same setting
+    (["--scale", "173.7"], ["--scale", "400"]),
+    (["--base", "2.718"], ["--base", "10"]),
+    (["--init", "1500"], ["--init", "1000"]),
+    (["--anchor", "model-000=1200"], ["--anchor", "model-000=1250"]),
+    ([], ["--ties", "davidson"]),                          # a non-default value on a default state
+])
+def test_update_refuses_every_given_fit_setting_that_differs_from_the_state(tmp_path, part_files, capsys,
+                                                                              created, given):
+    state = tmp_path / "s.npz"
+    assert main(["update", str(state), part_files[0], "--new", "-q", *created]) == 0
+    before = state.read_bytes()
+    capsys.readouterr()
+    assert main(["update", str(state), part_files[1], "-q", *given]) == 2
+    err = capsys.readouterr().err
+    assert "fit settings are fixed" in err and given[0] in err and "Traceback" not in err
+    assert state.read_bytes() == before
+
+
+def test_update_accepts_the_state_own_settings_given_again(tmp_path, part_files, capsys):
+    state = tmp_path / "s.npz"
+    assert main(["update", str(state), part_files[0], "--new", "-q", "--ties", "davidson", "--scale", "200"]) == 0
+    assert main(["update", str(state), part_files[1], "-q", "--ties", "davidson", "--scale", "200.0"]) == 0
+    assert load_state(state).settings["ties"] == "davidson"
+
+
+# ------------------------------------------------------------------------------ the same file twice
+def test_a_file_added_before_is_refused_whatever_its_name_unless_allowed(tmp_path, part_files, capsys):
+    state = tmp_path / "s.npz"
+    assert main(["update", str(state), part_files[0], "--new", "-q"]) == 0
+    copy = tmp_path / "renamed.csv"
+    copy.write_bytes(open(part_files[0], "rb").read())
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    (folder / "again.csv").write_bytes(copy.read_bytes())
+    before = state.read_bytes()
+    for again in ([part_files[0]], [str(copy)], [str(folder)], [part_files[1], part_files[1]]):
+        capsys.readouterr()
+        assert main(["update", str(state), *again, "-q"]) == 2, again
+        err = capsys.readouterr().err
+        assert "would count twice" in err and "--allow-duplicate" in err and len(err.splitlines()) == 1
+        assert state.read_bytes() == before
+    assert main(["update", str(state), str(copy), "--allow-duplicate", "-q"]) == 0
+    assert load_state(state).n_battles == 6000
+    with pytest.raises(InputError, match="already added"):
+        load_state(state).append(part_files[0])
+
+
+def test_fingerprints_are_recorded_for_every_file_of_a_directory(tmp_path, part_files):
+    state = new_state(tmp_path)  # the directory: every part file
+    recorded = state.history[0]["sha256"]
+    assert sorted(recorded) == sorted(part_files)
+    assert all(len(h) == 64 for h in recorded.values())
+    state.save(tmp_path / "s.npz")
+    assert load_state(tmp_path / "s.npz").fingerprints().keys() == set(recorded.values())
+
+
+def test_states_without_fingerprints_still_load_and_update(tmp_path, part_files):
+    """A state written before fingerprints existed (no sha256 in its history) is version 1 as well."""
+    path = tmp_path / "old.npz"
+    new_state(part_files[0]).refit()[0].save(path)
+    with np.load(path, allow_pickle=False) as npz:
+        arrays = {k: npz[k] for k in npz.files}
+    meta = json.loads(arrays["meta"].tobytes())
+    for rec in meta["history"]:
+        rec.pop("sha256")
+    arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
+    np.savez(path, **arrays)
+    old = load_state(path)
+    assert old.fingerprints() == {} and old.n_battles == 3000
+    state, _ = update_state(path, part_files[1])
+    assert state.n_battles == 6000 and len(state.fingerprints()) == 1
+
+
+@pytest.mark.parametrize("history, message", [
+    ([1, 2], "history must be a list of records"),
+    ([{"sha256": {"x.csv": "not-hex"}}], "64 hex digits"),
+    ([{"battles": "many", "sources": []}], "number of battles"),
+])
+def test_hostile_history_records_are_refused_on_load(arena, tmp_path, history, message):
+    path = tmp_path / "s.npz"
+    new_state(arena.iloc[:500]).save(path)
+    with np.load(path, allow_pickle=False) as npz:
+        arrays = {k: npz[k] for k in npz.files}
+    meta = json.loads(arrays["meta"].tobytes())
+    meta["history"] = history
+    arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
+    np.savez(path, **arrays)
+    with pytest.raises(InputError, match=message):
+        load_state(path)
+
+
+# ------------------------------------------------------------------------------ names and invalid rows
+def test_fold_case_is_a_saved_setting_applied_to_every_update(tmp_path):
+    first = pd.DataFrame({"model_a": ["GPT-4", "x", "y"] * 3, "model_b": ["x", "y", "GPT-4"] * 3,
+                          "winner": ["model_a", "model_b", "tie"] * 3})
+    later = first.replace({"GPT-4": "gpt-4"})
+    with pytest.warns(NameMergeWarning):
+        state = new_state(first, fold_case=True).append(later)
+    assert state.settings["fold_case"] is True and state.models == ["GPT-4", "x", "y"]
+    state.save(tmp_path / "s.npz")
+    with pytest.warns(NameMergeWarning):
+        again = load_state(tmp_path / "s.npz").append(later.replace({"gpt-4": "Gpt-4\u200b"}))
+    assert again.models == ["GPT-4", "x", "y"] and again.n_battles == 27
+    with pytest.warns(LookalikeNameWarning):  # without fold_case, look-alikes across updates are reported
+        new_state(first).append(later)
+
+
+def test_rows_dropped_by_update_are_reported_and_recorded(tmp_path, arena, capsys):
+    messy = arena.iloc[:400].copy()
+    messy.loc[messy.index[[5, 9]], "winner"] = "??"
+    messy.loc[messy.index[7], "model_b"] = messy.loc[messy.index[7], "model_a"]
+    path = tmp_path / "messy.csv"
+    messy.to_csv(path, index=False)
+    state = tmp_path / "s.npz"
+    assert main(["update", str(state), str(path), "--new"]) == 2
+    assert "row 6, column 'winner'" in capsys.readouterr().err
+    assert main(["update", str(state), str(path), "--new", "--drop-invalid", "--ci", "none"]) == 0
+    err = capsys.readouterr().err
+    assert "filter drop-invalid: removed 3 rows (1 self-battle (" in err and "rows 6, 10)" in err
+    record = load_state(state).history[0]
+    assert record["dropped"] == {"self-battle": 1, "unknown verdict": 2} and record["battles"] == 397

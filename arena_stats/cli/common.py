@@ -13,14 +13,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..data.battles import Battles, filter_battles
+from ..data.battles import Battles, check_min_battles, filter_battles, parse_date
 
 from ..data.readers import SCHEMAS, load_battles
-from ..errors import InputError
-from .._util.io import atomic_write
+from ..errors import InputError, shorten
+from .._util.io import atomic_write, check_output_path
 
 __all__ = ["add_input_args", "add_filter_args", "add_output_args", "load_from_args", "emit_table",
-           "render_table", "parse_key_values", "say"]
+           "render_table", "parse_key_values", "read_options", "check_filter_args", "say"]
 
 FORMATS = ("table", "markdown", "csv", "json")
 
@@ -35,7 +35,8 @@ def add_input_args(parser: argparse.ArgumentParser, example: bool = True) -> Non
     g = parser.add_argument_group("input")
     g.add_argument("files", nargs="*", metavar="FILE",
                    help="battle files: CSV, TSV, JSON, JSON Lines or Parquet, optionally .gz; "
-                        "several files or directories are read together")
+                        "several files or directories are read together (directories recursively, "
+                        "skipping names that start with . or _)")
     if example:
         g.add_argument("--example", action="store_true",
                        help="use the bundled simulated arena (50 models, 100k battles, ~30%% ties) "
@@ -48,9 +49,25 @@ def add_input_args(parser: argparse.ArgumentParser, example: bool = True) -> Non
                    "tie/tie (bothbad), a/b/tie, left/right/tie, 1/0/0.5, or the winner's name")
     g.add_argument("--winner-col", help="winner column (winner-loser schema)")
     g.add_argument("--loser-col", help="loser column (winner-loser schema)")
+    g.add_argument("--wins-a-col", metavar="COL", help="count of A's wins (aggregated schema; default: wins_a, "
+                   "a_wins, ...)")
+    g.add_argument("--wins-b-col", metavar="COL", help="count of B's wins (aggregated schema; default: wins_b, "
+                   "b_wins, ...)")
+    g.add_argument("--ties-col", metavar="COL", help="count of ties (aggregated schema; default: ties, draws, ...)")
+    g.add_argument("--bothbad-col", metavar="COL", help="count of both-bad ties (aggregated schema; default: "
+                   "bothbad, both_bad, ties_bothbad, tie (bothbad), ...)")
+    g.add_argument("--not-count", action="append", default=[], metavar="COL",
+                   help="a numeric column of an aggregated file that is not a count (any other unread "
+                        "numeric column is an error); repeatable")
     g.add_argument("--weight-col", help="column of per-battle weights")
     g.add_argument("--outcome-map", action="append", default=[], metavar="LABEL=VERDICT",
                    help="map another outcome label to model_a/model_b/tie/tie (bothbad); repeatable")
+    g.add_argument("--drop-invalid", action="store_true",
+                   help="drop rows with a missing or blank name, a self-battle or an unknown verdict, and "
+                        "report how many of each (default: such a row is an error)")
+    g.add_argument("--fold-case", action="store_true",
+                   help="read names that differ only by letter case or invisible characters as one "
+                        "contestant (default: kept apart, with a warning)")
 
 
 def add_filter_args(parser: argparse.ArgumentParser) -> None:
@@ -59,8 +76,8 @@ def add_filter_args(parser: argparse.ArgumentParser) -> None:
                    help="keep only battles marked anony (when an 'anony' column exists)")
     g.add_argument("--exclude", action="append", default=[], metavar="MODEL",
                    help="drop battles involving MODEL; repeatable")
-    g.add_argument("--min-battles", type=int, default=0, metavar="N",
-                   help="drop models with fewer than N battles")
+    g.add_argument("--min-battles", default=0, metavar="N",
+                   help="drop models with fewer than N battles (a whole number >= 0)")
     g.add_argument("--since", metavar="DATE", help="keep battles with tstamp on or after DATE")
     g.add_argument("--until", metavar="DATE", help="keep battles with tstamp before DATE")
     g.add_argument("--where", action="append", default=[], metavar="COLUMN=VALUE",
@@ -81,14 +98,49 @@ def parse_key_values(items: list[str], what: str) -> dict[str, str]:
     out = {}
     for item in items:
         if "=" not in item:
-            raise InputError(f"{what} {item!r} must look like KEY=VALUE")
+            raise InputError(f"{what} {shorten(item)} must look like KEY=VALUE")
         k, v = item.split("=", 1)
+        if not k.strip():
+            raise InputError(f"{what} {shorten(item)} must look like KEY=VALUE (KEY is empty)")
         out[k.strip()] = v.strip()
     return out
 
 
+def read_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The reader keywords (``load_battles`` and ``stream_pair_counts`` alike) of the input options."""
+    return dict(schema=args.schema, model_a_col=args.model_a_col, model_b_col=args.model_b_col,
+                outcome_col=args.outcome_col, winner_col=args.winner_col, loser_col=args.loser_col,
+                wins_a_col=getattr(args, "wins_a_col", None), wins_b_col=getattr(args, "wins_b_col", None),
+                ties_col=getattr(args, "ties_col", None), bothbad_col=getattr(args, "bothbad_col", None),
+                weight_col=args.weight_col,
+                outcome_map=parse_key_values(args.outcome_map, "--outcome-map") or None,
+                drop_invalid=getattr(args, "drop_invalid", False), fold_case=getattr(args, "fold_case", False),
+                not_counts=tuple(getattr(args, "not_count", []) or ()))
+
+
+def check_filter_args(args: argparse.Namespace) -> None:
+    """Validate the filter options before any file is read (one-line errors, exit 2)."""
+    if not hasattr(args, "anonymous_only"):
+        return
+    raw = args.min_battles
+    try:
+        value = float(raw) if isinstance(raw, str) else raw
+        args.min_battles = check_min_battles(value)
+    except (ValueError, InputError):
+        raise InputError(f"--min-battles must be a whole number >= 0, got {shorten(raw)}") from None
+    parse_date(args.since, "--since")
+    parse_date(args.until, "--until")
+
+
 def load_from_args(args: argparse.Namespace) -> Battles:
-    """Load (or simulate, with ``--example``) and filter battles; report filters on stderr."""
+    """Load (or simulate, with ``--example``) and filter battles; report filters on stderr.
+
+    The options are checked, and the output path too, before anything is read: a typo fails at
+    once, not after minutes of work.
+    """
+    check_filter_args(args)
+    if getattr(args, "output", None):
+        check_output_path(args.output)
     if getattr(args, "example", False):
         if args.files:
             raise InputError("give either FILE... or --example, not both")
@@ -98,18 +150,14 @@ def load_from_args(args: argparse.Namespace) -> Battles:
     else:
         if not args.files:
             raise InputError("no input: give one or more battle files (or --example)")
-        battles = load_battles(
-            args.files, schema=args.schema, keep=_columns_needed(args), model_a_col=args.model_a_col, model_b_col=args.model_b_col,
-            outcome_col=args.outcome_col, winner_col=args.winner_col, loser_col=args.loser_col,
-            weight_col=args.weight_col,
-            outcome_map=parse_key_values(args.outcome_map, "--outcome-map") or None)
+        battles = load_battles(args.files, keep=_columns_needed(args), **read_options(args))
     if hasattr(args, "anonymous_only"):
         battles = filter_battles(
             battles, anonymous=args.anonymous_only, exclude=args.exclude, min_battles=args.min_battles,
             start=args.since, end=args.until, where=parse_key_values(args.where, "--where") or None,
             drop_ties=args.drop_ties, drop_duplicates=args.drop_duplicates)
-        for step in battles.steps:
-            say(args, f"filter {step}")
+    for step in battles.steps:
+        say(args, f"filter {step}")
     say(args, f"{battles.n_battles:,.0f} battles, {battles.n_models} models")
     return battles
 

@@ -14,10 +14,11 @@ import time
 
 import pandas as pd
 
+from .._util.io import check_output_path
 from ..boards.leaderboard import board_from_fit
-from ..errors import InputError
+from ..errors import InputError, shorten
 from ..scale.state import load_state, new_state
-from .common import add_input_args, add_output_args, emit_table, parse_key_values, say
+from .common import add_input_args, add_output_args, emit_table, read_options, say
 from .options import add_fit_args, add_interval_args, interval_kwargs, parse_anchor, progress_wanted
 
 
@@ -33,17 +34,38 @@ def register(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--new", action="store_true",
                    help="create STATE from FILE... (refuses to overwrite an existing one)")
     g.add_argument("--dry-run", action="store_true", help="refit and print, but do not save STATE")
+    g.add_argument("--allow-duplicate", action="store_true",
+                   help="add a file even if the same content (SHA-256) was added before: its battles count "
+                        "again (default: refused)")
     add_fit_args(p)
+    # None where not given: _check_settings compares every setting the user gave, even one given
+    # at its default value (--ties half on a davidson state), and nothing else
+    p.set_defaults(**dict.fromkeys(_FIT_SETTINGS.values()))
     add_interval_args(p, ci_default="sandwich", cluster=False)
     add_output_args(p)
     p.set_defaults(func=run)
 
 
+#: State setting -> the option that gives it (its argparse destination and long name).
+_FIT_SETTINGS = {"ties": "ties", "l2": "l2", "scale": "scale", "base": "base", "init": "init",
+                 "anchor": "anchor"}
+
+
 def _read_options(args: argparse.Namespace) -> dict:
-    return dict(schema=args.schema, model_a_col=args.model_a_col, model_b_col=args.model_b_col,
-                outcome_col=args.outcome_col, winner_col=args.winner_col, loser_col=args.loser_col,
-                weight_col=args.weight_col,
-                outcome_map=parse_key_values(args.outcome_map, "--outcome-map") or None)
+    """The reader options of the input arguments: the same as every other command's."""
+    return read_options(args)
+
+
+def _given_settings(args: argparse.Namespace) -> dict:
+    """The fit settings the user gave on this command line (None means not given)."""
+    given = {key: getattr(args, option) for key, option in _FIT_SETTINGS.items()
+             if getattr(args, option, None) is not None}
+    if "anchor" in given:
+        given["anchor"] = parse_anchor(given["anchor"])
+    for key in ("l2", "scale", "base", "init"):
+        if key in given:
+            given[key] = float(given[key])
+    return given
 
 
 def board(state_counts, fit, ci: str, boot=None, confidence: float = 0.95) -> pd.DataFrame:
@@ -54,22 +76,29 @@ def board(state_counts, fit, ci: str, boot=None, confidence: float = 0.95) -> pd
 def run(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     options = _read_options(args)
+    # outputs are checked before any file is read: a typo fails at once, and the state is never
+    # saved by a run whose table cannot be written
+    if not args.dry_run:
+        check_output_path(args.state)
+    if getattr(args, "output", None):
+        check_output_path(args.output)
     if args.new:
         import os
         if os.path.exists(args.state):
             raise InputError("state already exists; drop --new to update it", file=args.state)
         if not args.files:
             raise InputError("--new needs battle files to start from")
-        state = new_state(*args.files, ties=args.ties, l2=args.l2, scale=args.scale, base=args.base,
-                          init=args.init, anchor=parse_anchor(args.anchor), **options)
+        state = new_state(*args.files, allow_duplicate=args.allow_duplicate, **_given_settings(args), **options)
     else:
         if not args.files:
             raise InputError("no new battles: give one or more battle files after STATE")
         state = load_state(args.state)
         _check_settings(args, state.settings)
         before = state.n_battles
-        state = state.append(*args.files, **options)
+        state = state.append(*args.files, allow_duplicate=args.allow_duplicate, **options)
         say(args, f"added {state.n_battles - before:,.0f} battles to {before:,.0f}")
+    for line in state.history[-1].get("filters", []):
+        say(args, f"filter {line}")
     intervals = interval_kwargs(args)
     state, fit = state.refit()
     result = board_from_fit(fit, ci=intervals["ci"], rounds=intervals["rounds"], confidence=intervals["confidence"],
@@ -85,10 +114,16 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _check_settings(args: argparse.Namespace, saved: dict) -> None:
-    """Fit options on an update must agree with the state's: they were fixed by --new."""
-    given = {"ties": (args.ties, "half"), "l2": (args.l2, 0.0), "scale": (args.scale, 400.0),
-             "base": (args.base, 10.0), "init": (args.init, 1000.0), "anchor": (parse_anchor(args.anchor), None)}
-    for key, (value, default) in given.items():
-        if value != default and value != saved.get(key):
-            raise InputError(f"the state was created with {key}={saved.get(key)!r}; its fit settings are fixed "
-                             f"(got {key}={value!r}). Start a new state with --new to change them")
+    """Every fit option given on an update must agree with the state's: they were fixed by --new.
+
+    "Given" is what the user typed (the options default to None here), so ``--ties half`` on a
+    state created with ``--ties davidson`` is refused although ``half`` is the default.
+    """
+    for key, value in _given_settings(args).items():
+        have = saved.get(key)
+        if key in ("l2", "scale", "base", "init") and have is not None:
+            have = float(have)
+        if value != have:
+            option = "--" + _FIT_SETTINGS[key]
+            raise InputError(f"the state was created with {key}={shorten(have)}; its fit settings are fixed "
+                             f"(got {option} {shorten(value)}). Start a new state with --new to change them")

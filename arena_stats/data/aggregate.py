@@ -14,13 +14,13 @@ unweighted or per-pair-constant weights this adds no cells.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 from scipy.sparse import csr_matrix
 
-from .battles import BOTHBAD, TIE, Battles
+from .battles import BOTHBAD, TIE, Battles, FilterStep
 
 from .readers import as_battles
 from ..errors import InputError
@@ -51,6 +51,12 @@ class PairCounts:
         Number of battles in the cell.
     cell_weight : ndarray of float, shape (C,)
         Weight of each battle in the cell (1 unless weights were given).
+    steps : tuple of FilterStep
+        What was removed on the way (the filters of the battles, the readers' ``drop_invalid``).
+    fold_case : bool
+        Whether the names were read with ``fold_case`` (look-alike names as one contestant);
+        :func:`~arena_stats.data.stream.merge_pair_counts` then folds the merged names too, so
+        counts reduced in parts (Dask, a saved state) are named as one pass would name them.
     """
 
     models: list[str]
@@ -60,6 +66,8 @@ class PairCounts:
     cell_outcome: np.ndarray
     cell_count: np.ndarray
     cell_weight: np.ndarray
+    steps: tuple[FilterStep, ...] = field(default=(), compare=False)
+    fold_case: bool = False
 
     @property
     def n_models(self) -> int:
@@ -170,6 +178,7 @@ def aggregate(battles: Battles | pd.DataFrame) -> PairCounts:
         cell_outcome=(cells % 4).astype(np.int64),
         cell_count=cell_count,
         cell_weight=cell_weight,
+        steps=battles.steps,
     )
 
 

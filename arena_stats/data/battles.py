@@ -26,11 +26,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..errors import InputError, suggest
+from ..errors import InputError, shorten, suggest
 
 __all__ = [
     "A_WINS", "B_WINS", "TIE", "BOTHBAD", "OUTCOME_NAMES", "Battles", "FilterStep", "filter_battles",
-    "timestamps",
+    "timestamps", "parse_date", "check_min_battles",
 ]
 
 A_WINS, B_WINS, TIE, BOTHBAD = 0, 1, 2, 3
@@ -40,12 +40,17 @@ OUTCOME_NAMES: tuple[str, ...] = ("model_a", "model_b", "tie", "tie (bothbad)")
 
 @dataclass(frozen=True)
 class FilterStep:
-    """One filter applied to a set of battles: what it did and how many rows it removed."""
+    """One filter applied to a set of battles: what it did and how many rows it removed.
+
+    ``by_kind`` splits ``removed`` by reason where a filter has several (``drop-invalid``:
+    missing or blank names, self-battles, unknown verdicts).
+    """
 
     name: str
     removed: int
     remaining: int
     reason: str
+    by_kind: tuple[tuple[str, int], ...] = ()
 
     def __str__(self) -> str:
         return f"{self.name}: removed {self.removed:,} rows ({self.reason}); {self.remaining:,} left"
@@ -174,18 +179,21 @@ class Battles:
         return self._keep(mask, "anonymous", "battles not marked anony")
 
     def exclude_models(self, models: Iterable[str]) -> Battles:
-        """Drop every battle involving one of ``models`` (names must exist)."""
-        models = list(models)
+        """Drop every battle involving one of ``models`` (names must exist; they are compared as
+        the readers store them, see :func:`~arena_stats.data.names.canonical_name`)."""
+        from .names import canonical_name
+        models = [canonical_name(m) for m in models]
         known = set(self.models)
         for m in models:
             if m not in known:
-                raise InputError(f"cannot exclude unknown model {m!r}{suggest(m, known)}")
+                raise InputError(f"cannot exclude unknown model {shorten(m)}{suggest(m, known)}")
         a = self.frame["model_a"].isin(models).to_numpy()
         b = self.frame["model_b"].isin(models).to_numpy()
         return self._keep(~(a | b), "exclude", f"battles involving {', '.join(models)}")
 
     def min_battles(self, n: int) -> Battles:
         """Drop models with fewer than ``n`` battles (one pass, as LMSYS does)."""
+        n = check_min_battles(n)
         per_model = np.bincount(self.a, weights=self.counts, minlength=self.n_models) + \
             np.bincount(self.b, weights=self.counts, minlength=self.n_models)
         low = per_model < n
@@ -197,18 +205,26 @@ class Battles:
         return self._keep(mask, "min-battles", f"{len(names)} models with fewer than {n} battles: {shown}")
 
     def date_range(self, start: Any = None, end: Any = None) -> Battles:
-        """Keep battles with ``start <= tstamp < end`` (either bound may be ``None``)."""
+        """Keep battles with ``start <= tstamp < end`` (either bound may be ``None``).
+
+        Bounds are anything :func:`parse_date` reads; battles without a timestamp are dropped
+        and counted apart in the report.
+        """
+        lo, hi = parse_date(start, "start"), parse_date(end, "end")
         if "tstamp" not in self.frame:
             raise InputError("a date range needs a 'tstamp' column, and these battles have none",
                              column="tstamp")
         ts = timestamps(self.frame["tstamp"])
-        mask = np.ones(len(self), bool)
-        if start is not None:
-            mask &= (ts >= pd.Timestamp(start)).to_numpy()
-        if end is not None:
-            mask &= (ts < pd.Timestamp(end)).to_numpy()
-        mask &= ts.notna().to_numpy()
-        return self._keep(mask, "date-range", f"tstamp outside [{start}, {end})")
+        missing = ts.isna().to_numpy()
+        mask = ~missing
+        if lo is not None:
+            mask &= (ts >= lo).to_numpy()
+        if hi is not None:
+            mask &= (ts < hi).to_numpy()
+        reason = f"tstamp outside [{start}, {end})"
+        if missing.any():
+            reason += f"; {int(missing.sum()):,} of them without a tstamp"
+        return self._keep(mask, "date-range", reason)
 
     def where(self, **conditions: Any) -> Battles:
         """Keep rows where each named column equals the value (or is in the list of values)."""
@@ -254,16 +270,89 @@ def _drop_unused_models(frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
+#: Unix times beyond this many seconds are in milliseconds (or worse): 1e11 s is the year 5138.
+MAX_UNIX_SECONDS = 1e11
+
+
 def timestamps(series: pd.Series) -> pd.Series:
-    """Parse a ``tstamp`` column: Unix seconds (FastChat) or date strings, to UTC-naive datetimes."""
+    """Parse a ``tstamp`` column: Unix seconds (FastChat) or date strings, to UTC-naive datetimes.
+
+    Raises
+    ------
+    InputError
+        When the column cannot be read as times (naming the first value that cannot).
+    """
     if pd.api.types.is_datetime64_any_dtype(series):
-        return series
+        return _utc_naive(series)
+    if pd.api.types.is_bool_dtype(series):
+        raise InputError("could not parse timestamps: the column holds true/false values; expected Unix "
+                         "seconds or dates", column="tstamp")
     if pd.api.types.is_numeric_dtype(series):
+        v = series.to_numpy(dtype=np.float64)
+        big = np.abs(v) > MAX_UNIX_SECONDS
+        if big.any():
+            row = int(np.flatnonzero(big)[0])
+            raise InputError(f"timestamp {shorten(series.iloc[row])} is not Unix seconds (too large: milliseconds?)",
+                             row=row + 1, column="tstamp")
         return pd.to_datetime(series, unit="s")
     try:
-        return pd.to_datetime(series)
-    except (ValueError, TypeError) as exc:
-        raise InputError(f"could not parse timestamps: {exc}", column="tstamp") from None
+        try:  # one format, inferred from the first value: fast
+            return _utc_naive(pd.to_datetime(series, utc=True))
+        except (ValueError, TypeError):  # values in several formats: parsed one by one
+            return _utc_naive(pd.to_datetime(series, utc=True, format="mixed"))
+    except (ValueError, TypeError, OverflowError) as exc:
+        raise InputError(f"could not parse timestamps: {shorten(str(exc), 200)[1:-1]}", column="tstamp") from None
+
+
+def _utc_naive(ts: pd.Series) -> pd.Series:
+    return ts.dt.tz_convert("UTC").dt.tz_localize(None) if getattr(ts.dt, "tz", None) is not None else ts
+
+
+def parse_date(value: Any, what: str = "date") -> pd.Timestamp | None:
+    """A date bound (``since``/``until``) as a UTC-naive Timestamp, or ``None``.
+
+    Accepts anything ``pandas.Timestamp`` reads (``2024-01-31``, ``2024-01-31T12:00``, with an
+    offset, which is converted to UTC); a number is Unix seconds.
+
+    Raises
+    ------
+    InputError
+        When ``value`` is not a date, naming it.
+
+    Examples
+    --------
+    >>> parse_date("2024-01-31T12:00+02:00")
+    Timestamp('2024-01-31 10:00:00')
+    """
+    if value is None:
+        return None
+    try:
+        if isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool):
+            ts = pd.Timestamp(float(value), unit="s")
+        else:
+            if isinstance(value, str) and not value.strip():
+                raise ValueError("empty")
+            ts = pd.Timestamp(value)
+    except (ValueError, TypeError, OverflowError):
+        raise InputError(f"{what} {shorten(value)} is not a date; expected e.g. 2024-01-31 or "
+                         "2024-01-31T12:00") from None
+    if ts is pd.NaT or pd.isna(ts):
+        raise InputError(f"{what} {shorten(value)} is not a date; expected e.g. 2024-01-31 or 2024-01-31T12:00")
+    return ts.tz_convert("UTC").tz_localize(None) if ts.tzinfo is not None else ts
+
+
+def check_min_battles(n: Any) -> int:
+    """``n`` as a whole number of battles >= 0, or an :class:`InputError` naming it.
+
+    Examples
+    --------
+    >>> check_min_battles(5), check_min_battles(5.0)
+    (5, 5)
+    """
+    if isinstance(n, bool) or not isinstance(n, (int, float, np.integer, np.floating)) \
+            or not np.isfinite(n) or float(n) != int(n) or n < 0:
+        raise InputError(f"min_battles must be a whole number >= 0, got {shorten(n)}")
+    return int(n)
 
 
 def filter_battles(battles: Battles, *, anonymous: bool = False, exclude: Sequence[str] = (),
@@ -293,10 +382,11 @@ def filter_battles(battles: Battles, *, anonymous: bool = False, exclude: Sequen
         out = out.exclude_models(exclude)
     if drop_ties:
         out = out.drop_ties()
-    if min_battles:
+    if check_min_battles(min_battles):
         out = out.min_battles(min_battles)
     if len(out) == 0:
-        raise InputError("no battles left after filtering:\n  " + "\n  ".join(map(str, out.steps)))
+        # one line, as every message: the CLI prints it after "arena-stats: error:"
+        raise InputError("no battles left after filtering: " + "; ".join(map(str, out.steps)))
     return out
 
 

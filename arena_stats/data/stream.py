@@ -29,16 +29,19 @@ Design, chosen by measurement (``docs/scale.md``):
   state (:mod:`arena_stats.scale.state`) use.
 
 JSON arrays (``.json``) and gzip-compressed Parquet cannot be read in batches; such files are
-loaded whole with :func:`~arena_stats.data.battles.load_battles` and merged in.
+loaded whole by the code of :func:`~arena_stats.data.readers.load_battles` and merged in. So are
+aggregated count files (one row per pair: small by nature), so that their count columns are
+checked by one piece of code, and JSON Lines files whose first block pyarrow cannot type (a
+column mixing text and lists). Names, verdict labels, invalid rows (``drop_invalid``) and
+``fold_case`` follow the same rules as ``load_battles`` (:mod:`~arena_stats.data.readers`,
+:mod:`~arena_stats.data.names`), applied to each batch's dictionary of distinct values.
 """
 
 from __future__ import annotations
 
-import csv
-import gzip
 import os
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -47,9 +50,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from .aggregate import PairCounts, aggregate
-from .battles import A_WINS, B_WINS, OUTCOME_NAMES, Battles
-from .readers import _LABELS, KAGGLE_ONE_HOT, _format_of, _normalise, load_battles
-from ..errors import InputError, suggest
+from .battles import A_WINS, B_WINS, Battles, FilterStep
+from .names import NameLog, canonical_names, fold_map, lookalike_key, warn_lookalikes
+from .readers import (INVALID_KINDS, KAGGLE_ONE_HOT, InvalidRows, ReadOptions, Spec, _format_of, check_text_file,
+                      csv_header, input_files, invalid_masks, label_key, raise_first_invalid, read_inputs,
+                      resolve_columns, winner_refs)
+from ..errors import InputError, shorten, suggest
 from .._util.progress import progress as progress_bar
 
 __all__ = ["stream_pair_counts", "merge_pair_counts", "input_files", "DEFAULT_BATCH_ROWS"]
@@ -67,6 +73,8 @@ MAX_MODELS = 1 << 30
 #: pandas' default missing-value strings, so that CSV input is read as ``load_battles`` reads it.
 PANDAS_NA_STRINGS = ["", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND",
                      "1.#QNAN", "<NA>", "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null"]
+#: Largest file read whole only to give load_battles' (better) message where pyarrow fails.
+READ_WHOLE_MAX_BYTES = 256 << 20
 _STREAMABLE = ("parquet", "csv", "tsv", "jsonl")
 
 
@@ -81,6 +89,12 @@ class _Counts:
         self.dense: np.ndarray | None = np.zeros(0)
         self.pending: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
         self.pending_rows = 0
+        self.log = NameLog()
+        self.invalid = InvalidRows()
+        self.rows = 0  # rows kept (for the drop-invalid report)
+        self._raw: dict[str, int] = {}  # raw text -> code (-1: not a name), so each is normalised once
+        self._fold_keys: dict[str, int] = {}
+        self.fold_id: list[int] = []  # per code: its look-alike group (fold_case)
 
     # -- names
     def code(self, name: str) -> int:
@@ -91,10 +105,22 @@ class _Counts:
                 raise InputError(f"more than {MAX_MODELS:,} distinct contestants")
             self.index[name] = c
             self.names.append(name)
+            self.fold_id.append(self._fold_keys.setdefault(lookalike_key(name), len(self._fold_keys)))
         return c
 
     def codes(self, names: Sequence[str]) -> np.ndarray:
         return np.fromiter((self.code(n) for n in names), dtype=np.int64, count=len(names))
+
+    def raw_code(self, value: Any) -> int:
+        """The code of a raw name value through the name policy (-1: not a name)."""
+        if isinstance(value, str):
+            c = self._raw.get(value)
+            if c is None:
+                (name,), _ = canonical_names([value], self.log)
+                c = self._raw[value] = -1 if name is None else self.code(name)
+            return c
+        (name,), _ = canonical_names([value])
+        return -1 if name is None else self.code(name)
 
     # -- counts
     def add(self, a: np.ndarray, b: np.ndarray, o: np.ndarray, count: np.ndarray | None = None,
@@ -156,8 +182,19 @@ class _Counts:
         key, w, c = self.pending[0]
         return key >> 32, (key >> 2) & (MAX_MODELS - 1), key & 3, w, c
 
-    def result(self) -> PairCounts:
-        return _pair_counts(self.names, *self.ordered())
+    def result(self, fold_case: bool = False) -> PairCounts:
+        names = self.names
+        if fold_case:
+            folded = fold_map(self._used_names())
+            names = [folded.get(n, n) for n in names]
+        return _pair_counts(names, *self.ordered(), fold_case=fold_case)
+
+    def _used_names(self) -> list[str]:
+        a, b, _, _, c = self.ordered()
+        used = np.zeros(len(self.names), bool)
+        used[a[c > 0]] = True
+        used[b[c > 0]] = True
+        return [n for n, u in zip(self.names, used) if u]
 
 
 def _reduce(key: np.ndarray, w: np.ndarray, c: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -171,22 +208,26 @@ def _reduce(key: np.ndarray, w: np.ndarray, c: np.ndarray) -> tuple[np.ndarray, 
 
 
 def _pair_counts(names: list[str], a: np.ndarray, b: np.ndarray, o: np.ndarray, w: np.ndarray,
-                 c: np.ndarray) -> PairCounts:
-    """Ordered counts in any coding -> PairCounts on the sorted names, as ``aggregate`` builds it."""
+                 c: np.ndarray, fold_case: bool = False) -> PairCounts:
+    """Ordered counts in any coding -> PairCounts on the sorted names, as ``aggregate`` builds it.
+
+    Codes whose names are equal (look-alikes folded into one spelling) become one model.
+    """
     keep = c > 0
     a, b, o, w, c = a[keep], b[keep], o[keep], w[keep], c[keep]
     used = np.zeros(len(names), bool)
     used[a] = True
     used[b] = True
     used_idx = np.flatnonzero(used)
-    order = sorted(used_idx.tolist(), key=names.__getitem__)
-    models = [names[k] for k in order]
-    if len(set(models)) != len(models):
-        raise InputError("the same contestant name appears twice in the counts")
+    models = sorted({names[k] for k in used_idx})
+    position = {m: k for k, m in enumerate(models)}
     rank = np.full(len(names), -1, np.int64)
-    rank[order] = np.arange(len(order))
+    rank[used_idx] = [position[names[k]] for k in used_idx]
     n = len(models)
     ra, rb = rank[a], rank[b]
+    if (ra == rb).any():
+        raise InputError("a contestant battles itself once look-alike names are folded together "
+                         f"({shorten(models[int(ra[ra == rb][0])])}); expected two different contestants")
     swap = ra > rb
     lo, hi = np.where(swap, rb, ra), np.where(swap, ra, rb)
     o = np.where(swap & (o == A_WINS), B_WINS, np.where(swap & (o == B_WINS), A_WINS, o))
@@ -194,7 +235,7 @@ def _pair_counts(names: list[str], a: np.ndarray, b: np.ndarray, o: np.ndarray, 
     pairs, cell_pair = np.unique(cells // 4, return_inverse=True)
     return PairCounts(models=models, i=(pairs // n).astype(np.int64), j=(pairs % n).astype(np.int64),
                       cell_pair=cell_pair.astype(np.int64), cell_outcome=(cells % 4).astype(np.int64),
-                      cell_count=cell_count, cell_weight=cell_weight)
+                      cell_count=cell_count, cell_weight=cell_weight, fold_case=fold_case)
 
 
 def _add_pair_counts(acc: _Counts, counts: PairCounts) -> None:
@@ -203,10 +244,12 @@ def _add_pair_counts(acc: _Counts, counts: PairCounts) -> None:
             counts.cell_outcome.astype(np.int64), counts.cell_count, counts.cell_weight)
 
 
-def merge_pair_counts(*counts: PairCounts) -> PairCounts:
+def merge_pair_counts(*counts: PairCounts, fold_case: bool | None = None) -> PairCounts:
     """Add up :class:`PairCounts` computed on different battles (model lists may differ).
 
-    The result equals ``aggregate`` of all the battles together, cell for cell.
+    The result equals ``aggregate`` of all the battles together, cell for cell. Names are
+    folded (look-alikes as one contestant, see :mod:`~arena_stats.data.names`) when
+    ``fold_case`` is true, or, by default, when any of the counts was read with ``fold_case``.
 
     Examples
     --------
@@ -221,176 +264,124 @@ def merge_pair_counts(*counts: PairCounts) -> PairCounts:
     """
     if not counts:
         raise InputError("nothing to merge")
+    fold = any(c.fold_case for c in counts) if fold_case is None else bool(fold_case)
     acc = _Counts()
     for c in counts:
         _add_pair_counts(acc, c)
-    return acc.result()
+    out = acc.result(fold)
+    steps = tuple(step for c in counts for step in c.steps)
+    return replace(out, steps=steps) if steps else out
 
 
-# ------------------------------------------------------------------------------ input files
-def input_files(source: Any, *more: Any) -> list[Any]:
-    """Expand paths and directories (recursively, sorted) into the list of inputs to read.
-
-    Files and folders whose names start with ``.`` or ``_`` (``_SUCCESS``, ``_metadata``) are
-    skipped inside directories, as Spark and Hive write them. DataFrames, Battles and
-    PairCounts pass through.
-    """
-    items: list[Any] = []
-    pending = [source, *more]
-    while pending:  # nested lists flatten, in order
-        s = pending.pop(0)
-        if isinstance(s, (list, tuple)):
-            pending[:0] = list(s)
-        else:
-            items.append(s)
-    out: list[Any] = []
-    for item in items:
-        if isinstance(item, (str, os.PathLike)):
-            path = os.fspath(item)
-            if os.path.isdir(path):
-                found = []
-                for root, dirs, files in os.walk(path):
-                    dirs[:] = sorted(d for d in dirs if not d.startswith((".", "_")))
-                    found.extend(os.path.join(root, f) for f in sorted(files) if not f.startswith((".", "_")))
-                if not found:
-                    raise InputError("directory holds no files", file=path)
-                out.extend(found)
-            elif not os.path.exists(path):
-                raise InputError("no such file", file=path)
-            else:
-                out.append(path)
-        else:
-            out.append(item)
-    if not out:
-        raise InputError("no input given")
-    return out
-
-
+# ------------------------------------------------------------------------------ columns of a file
 @dataclass(frozen=True)
-class _Spec:
-    """Which columns of a file hold what, resolved like ``load_battles`` does."""
+class _Plan:
+    """Which columns of a file hold what: the readers' :class:`~arena_stats.data.readers.Spec`
+    plus the per-battle weight and battles-per-row columns."""
 
-    schema: str
-    a: str
-    b: str
-    outcome: str | None = None
-    verdict_columns: tuple[tuple[str, int], ...] = ()  # aggregated: (column, verdict code)
+    spec: Spec
     weight: str | None = None
     count: str | None = None  # battles per row, as ``Battles.counts`` reads a ``count`` column
 
     @property
-    def name_columns(self) -> list[str]:
-        return [self.a, self.b]
-
-    @property
-    def columns(self) -> list[str]:
-        cols = [self.a, self.b]
-        if self.outcome:
-            cols.append(self.outcome)
-        if self.schema == "kaggle":
-            cols.extend(KAGGLE_ONE_HOT)
-        cols.extend(c for c, _ in self.verdict_columns)
-        cols.extend(c for c in (self.weight, self.count) if c)
-        return list(dict.fromkeys(cols))
+    def text_columns(self) -> list[str]:
+        return [self.spec.a, self.spec.b] + ([self.spec.outcome] if self.spec.outcome else [])
 
     @property
     def numeric_columns(self) -> list[str]:
-        cols = list(KAGGLE_ONE_HOT) if self.schema == "kaggle" else []
-        cols += [c for c, _ in self.verdict_columns]
+        cols = list(KAGGLE_ONE_HOT) if self.spec.schema == "kaggle" else []
         return cols + [c for c in (self.weight, self.count) if c]
 
+    @property
+    def columns(self) -> list[str]:
+        return list(dict.fromkeys(self.text_columns + self.numeric_columns))
 
-def _resolve(names: Sequence[str], file: str, opts: Mapping[str, Any]) -> _Spec:
-    """The schema and columns of one file, by the same rules as ``load_battles``."""
-    cols = opts["cols"]
-    # load_battles' own normalisation on zero rows: the same schema detection, the same errors
-    _, schema = _normalise(pd.DataFrame({c: pd.Series(dtype=object) for c in names}), file, opts["schema"],
-                           cols, None)
-    weight = opts["weight_col"]
+
+def _plan(names: Sequence[str], file: str, opts: ReadOptions) -> _Plan:
+    """The columns of one file, by the same rules (and errors) as ``load_battles``."""
+    spec = resolve_columns(list(names), file, opts.schema, opts.cols, opts.not_counts, None, opts.weight_col)
+    weight = opts.weight_col
     if weight is not None and weight not in names:
         raise InputError(f"missing weight column{suggest(weight, names)}", file=file, column=weight)
     # Battles reads columns named "weight" and "count" as weights and battles per row
     weight = weight or ("weight" if "weight" in names else None)
-    count = "count" if "count" in names and schema != "aggregated" else None
+    count = "count" if "count" in names and spec.schema != "aggregated" else None
+    return _Plan(spec, weight, count)
 
-    def pick(key: str, default: str, alternative: str | None = None) -> str:
-        # an explicit column wins; else the schema's default, or its alternative spelling when only that exists
-        if cols.get(key):
-            return cols[key]
-        return alternative if alternative and alternative in names and default not in names else default
 
-    lr = schema == "generic"
-    ca, cb = pick("model_a", "model_a", "left" if lr else None), pick("model_b", "model_b", "right" if lr else None)
-    if schema == "kaggle":
-        return _Spec(schema, ca, cb, weight=weight, count=count)
-    if schema == "winner-loser":
-        # here the *_name spelling wins whenever it exists, as in load_battles
-        cw = cols.get("winner") or ("winner_name" if "winner_name" in names else "winner")
-        cl = cols.get("loser") or ("loser_name" if "loser_name" in names else "loser")
-        return _Spec(schema, cw, cl, weight=weight, count=count)
-    if schema == "aggregated":
-        verdicts = [(pick("wins_a", "wins_a"), 0), (pick("wins_b", "wins_b"), 1)]
-        for key, default, code in (("ties", "ties", 2), ("bothbad", "ties_bothbad", 3)):
-            if cols.get(key) or default in names:
-                verdicts.append((pick(key, default), code))
-        return _Spec(schema, ca, cb, verdict_columns=tuple(verdicts), weight=weight)
-    return _Spec(schema, ca, cb, outcome=pick("outcome", "winner"), weight=weight, count=count)
+class _ReadWhole(Exception):
+    """This input is read whole by the code of ``load_battles`` (see the module docstring).
+
+    ``reason`` is set when reading it whole is only a better error message (a file pyarrow cannot
+    read): then a file beyond :data:`READ_WHOLE_MAX_BYTES` gets pyarrow's message instead.
+    """
+
+    def __init__(self, reason: str | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
 
 
 # ------------------------------------------------------------------------------ batch readers
-def _parquet_batches(path: str, opts: Mapping[str, Any]) -> Iterator[tuple[_Spec, pa.RecordBatch]]:
+def _parquet_batches(path: str, opts: ReadOptions) -> Iterator[tuple[_Plan, pa.RecordBatch]]:
     import pyarrow.parquet as pq
 
     schema = pq.read_schema(path)
-    spec = _resolve(schema.names, path, opts)
-    text = [c for c in spec.name_columns + ([spec.outcome] if spec.outcome else [])
+    plan = _plan(schema.names, path, opts)
+    if plan.spec.schema == "aggregated":
+        raise _ReadWhole
+    text = [c for c in plan.text_columns
             if pa.types.is_string(schema.field(c).type) or pa.types.is_large_string(schema.field(c).type)]
     reader = pq.ParquetFile(path, read_dictionary=text)
-    for batch in reader.iter_batches(batch_size=opts["batch_rows"], columns=spec.columns):
-        yield spec, batch
+    for batch in reader.iter_batches(batch_size=opts.batch_rows, columns=plan.columns):
+        yield plan, batch
 
 
 def _open_text(path: str, gz: bool) -> pa.NativeFile:
     return pa.input_stream(path, compression="gzip" if gz else None)
 
 
-def _csv_header(path: str, gz: bool, delimiter: str) -> list[str]:
-    opener = gzip.open if gz else open
-    with opener(path, "rt", encoding="utf-8", newline="") as fh:
-        return next(csv.reader(fh, delimiter=delimiter), [])
-
-
-def _csv_batches(path: str, fmt: str, gz: bool, opts: Mapping[str, Any]) -> Iterator[tuple[_Spec, pa.RecordBatch]]:
+def _csv_batches(path: str, fmt: str, gz: bool, opts: ReadOptions) -> Iterator[tuple[_Plan, pa.RecordBatch]]:
     import pyarrow.csv as pcsv
 
     delimiter = "," if fmt == "csv" else "\t"
-    header = _csv_header(path, gz, delimiter)
+    header = csv_header(path, gz, delimiter)
     if not header:
-        raise InputError("no rows", file=path)
-    spec = _resolve(header, path, opts)
+        raise InputError("no rows (the file is empty)", file=path)
+    plan = _plan(header, path, opts)
+    if plan.spec.schema == "aggregated":
+        raise _ReadWhole
+    # names and labels as dictionary-encoded text; numbers as text too, converted per batch by
+    # _numbers, so a bad value is reported with its row, as load_battles reports it
     text_type = pa.dictionary(pa.int32(), pa.string())
-    types = {c: text_type for c in spec.name_columns + ([spec.outcome] if spec.outcome else [])}
-    types.update({c: pa.float64() for c in spec.numeric_columns})
+    types = {c: text_type for c in plan.text_columns}
+    types.update({c: pa.string() for c in plan.numeric_columns})
     reader = pcsv.open_csv(
         _open_text(path, gz),
         read_options=pcsv.ReadOptions(block_size=TEXT_BLOCK_BYTES),
         parse_options=pcsv.ParseOptions(delimiter=delimiter, newlines_in_values=True),
-        convert_options=pcsv.ConvertOptions(include_columns=spec.columns, column_types=types,
+        convert_options=pcsv.ConvertOptions(include_columns=plan.columns, column_types=types,
                                             null_values=PANDAS_NA_STRINGS, strings_can_be_null=True))
     for batch in reader:
-        yield spec, batch
+        yield plan, batch
 
 
-def _jsonl_batches(path: str, gz: bool, opts: Mapping[str, Any]) -> Iterator[tuple[_Spec, pa.RecordBatch]]:
+def _jsonl_batches(path: str, gz: bool, opts: ReadOptions) -> Iterator[tuple[_Plan, pa.RecordBatch]]:
     import pyarrow.json as pjson
 
-    reader = pjson.open_json(_open_text(path, gz), read_options=pjson.ReadOptions(block_size=TEXT_BLOCK_BYTES))
-    spec = _resolve(reader.schema.names, path, opts)
+    try:
+        reader = pjson.open_json(_open_text(path, gz), read_options=pjson.ReadOptions(block_size=TEXT_BLOCK_BYTES))
+    except pa.ArrowInvalid as exc:
+        # pyarrow cannot type the first block (a column mixing text and lists, or numbers and text):
+        # load_battles' reader says what is wrong, or reads it
+        raise _ReadWhole(str(exc)) from None
+    plan = _plan(reader.schema.names, path, opts)
+    if plan.spec.schema == "aggregated":
+        raise _ReadWhole
     for batch in reader:
-        yield spec, batch.select(spec.columns)
+        yield plan, batch.select(plan.columns)
 
 
-def _batches(path: str, fmt: str, gz: bool, opts: Mapping[str, Any]) -> Iterator[tuple[_Spec, pa.RecordBatch]]:
+def _batches(path: str, fmt: str, gz: bool, opts: ReadOptions) -> Iterator[tuple[_Plan, pa.RecordBatch]]:
     if fmt == "parquet":
         return _parquet_batches(path, opts)
     if fmt in ("csv", "tsv"):
@@ -400,169 +391,190 @@ def _batches(path: str, fmt: str, gz: bool, opts: Mapping[str, Any]) -> Iterator
 
 # ------------------------------------------------------------------------------ one batch
 def _dictionary(arr: pa.Array) -> pa.DictionaryArray:
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
     return arr if pa.types.is_dictionary(arr.type) else pc.dictionary_encode(arr)
 
 
-def _first_null(arr: pa.Array) -> int:
-    return int(np.flatnonzero(arr.is_null().to_numpy(zero_copy_only=False))[0])
+def _indices(d: pa.DictionaryArray) -> np.ndarray:
+    """Dictionary indices with nulls as ``len(dictionary)`` (a spare slot of every lookup table)."""
+    return d.indices.fill_null(len(d.dictionary)).to_numpy(zero_copy_only=False).astype(np.int64, copy=False)
 
 
-def _name_codes(arr: pa.Array, acc: _Counts, file: str, column: str, row0: int) -> np.ndarray:
-    """Global codes of a name column; blank or missing names are an error, as in ``load_battles``."""
-    if arr.null_count:
-        raise InputError("missing or blank contestant name (expected a model name)", file=file,
-                         row=row0 + _first_null(arr) + 1, column=column)
+def _is_nested(arr: pa.Array) -> bool:
+    t = arr.type.value_type if pa.types.is_dictionary(arr.type) else arr.type
+    return pa.types.is_nested(t)
+
+
+def _name_codes(arr: pa.Array, acc: _Counts) -> np.ndarray:
+    """Global codes of a name column through the name policy (-1: no name), on the dictionary."""
+    if _is_nested(arr):  # JSON lists or objects: not names
+        return np.full(len(arr), -1, np.int64)
     d = _dictionary(arr)
-    names = [str(v).strip() for v in d.dictionary.to_pylist()]
-    lut = np.array([acc.code(n) if n else -1 for n in names] + [-1], dtype=np.int64)
-    codes = lut[d.indices.to_numpy(zero_copy_only=False)]
-    if lut[:-1].min(initial=0) < 0 and (codes < 0).any():
-        bad = int((codes < 0).sum())
-        raise InputError(f"missing or blank contestant name ({bad} such rows in this batch; expected a "
-                         "model name)", file=file, row=row0 + int(np.flatnonzero(codes < 0)[0]) + 1,
-                         column=column)
-    return codes
+    idx = _indices(d)
+    values = d.dictionary.to_pylist()
+    used = np.bincount(idx, minlength=len(values) + 1)[:-1] > 0
+    lut = np.full(len(values) + 1, -1, np.int64)
+    for k in np.flatnonzero(used):
+        lut[k] = acc.raw_code(values[k])
+    return lut[idx]
 
 
-def _label_table(outcome_map: Mapping[Any, str] | None) -> dict[str, int]:
-    table = dict(_LABELS)
-    for k, v in (outcome_map or {}).items():
-        vv = str(v).strip().lower()
-        if vv not in _LABELS:
-            raise InputError(f"outcome_map sends {k!r} to {v!r}, which is not one of {', '.join(OUTCOME_NAMES)}")
-        table[str(k).strip().lower()] = _LABELS[vv]
-    return table
-
-
-def _label_key(value: Any, table: Mapping[str, int]) -> str:
-    if isinstance(value, float) and value.is_integer():
-        whole = str(int(value))
-        if whole in table:
-            return whole
-    return str(value).strip().lower()
-
-
-def _verdict_codes(arr: pa.Array, a: np.ndarray, b: np.ndarray, acc: _Counts, table: Mapping[str, int],
-                   file: str, column: str, row0: int) -> np.ndarray:
-    """Verdict codes from labels; the winner's own name counts as a label, as in ``load_battles``."""
+def _verdict_codes(arr: pa.Array, a: np.ndarray, b: np.ndarray, acc: _Counts, opts: ReadOptions) -> np.ndarray:
+    """Verdict codes from labels (-1: unknown); the winner's own name counts, as in ``load_battles``."""
+    if _is_nested(arr):
+        return np.full(len(arr), -1, np.int64)
     d = _dictionary(arr)
     values = d.dictionary.to_pylist()
-    lut = np.array([table.get(_label_key(v, table), -1) for v in values] + [-1], dtype=np.int64)
-    idx = d.indices.fill_null(len(values)).to_numpy(zero_copy_only=False)
+    lut = np.array([opts.labels.get(label_key(v), -1) for v in values] + [-1], dtype=np.int64)
+    idx = _indices(d)
     codes = lut[idx]
-    for k in np.flatnonzero(lut[:-1] < 0):
+    unknown_labels = np.flatnonzero(lut[:-1] < 0)
+    if len(unknown_labels) and (codes < 0).any():
         # an unknown label may be a contestant's name: the winner of that row
-        c = acc.index.get(str(values[k]).strip())
-        if c is None:
-            continue
-        rows = idx == k
-        codes[rows & (a == c)] = A_WINS
-        codes[rows & (b == c) & (a != c)] = B_WINS
-    unknown = codes < 0
-    if unknown.any():
-        first = int(np.flatnonzero(unknown)[0])
-        shown = [repr(values[k]) if k < len(values) else "None" for k in pd.unique(idx[unknown])[:5]]
-        raise InputError(
-            f"unknown outcome label {shown[0]} ({int(unknown.sum())} rows with unknown labels in this batch, "
-            f"e.g. {', '.join(shown)}); expected model_a / model_b / tie / tie (bothbad), a / b / tie, "
-            "left / right / tie, 1 / 0 / 0.5, or the winning contestant's name (pass outcome_map= to map "
-            "other labels)", file=file, row=row0 + first + 1, column=column)
+        label_ref, name_ref = winner_refs([values[k] for k in unknown_labels], acc.names, opts.fold_case)
+        ref_of = np.full(len(values) + 1, -1, np.int64)
+        ref_of[unknown_labels] = label_ref[:-1]
+        ref = ref_of[idx]
+        unknown = codes < 0
+        is_a = unknown & (ref >= 0) & (ref == name_ref[a])
+        is_b = unknown & ~is_a & (ref >= 0) & (ref == name_ref[b])
+        codes[is_a] = A_WINS
+        codes[is_b] = B_WINS
     return codes
 
 
-def _numbers(batch: pa.RecordBatch, column: str, file: str, row0: int, what: str) -> np.ndarray:
+def _numbers(batch: pa.RecordBatch, column: str, file: str, row0: int, what: str, skip: np.ndarray) -> np.ndarray:
     arr = batch.column(column)
     try:
         v = arr.cast(pa.float64()).to_numpy(zero_copy_only=False)
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        v = pd.to_numeric(pd.Series(arr.to_pylist()), errors="coerce").to_numpy(np.float64)
-    bad = ~np.isfinite(v) | (v < 0)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
+        v = pd.to_numeric(pd.Series(arr.to_pylist(), dtype=object), errors="coerce").to_numpy(np.float64)
+    bad = (~np.isfinite(v) | (v < 0)) & ~skip
     if bad.any():
         row = int(np.flatnonzero(bad)[0])
-        raise InputError(f"{what} {arr[row].as_py()!r} is not a non-negative number", file=file,
-                         row=row0 + row + 1, column=column)
+        raise InputError(f"{what} {shorten(arr[row].as_py())} is not a non-negative number "
+                         f"({int(bad.sum()):,} such rows in this batch)", file=file, row=row0 + row + 1,
+                         column=column)
     return v
-
-
-def _add_batch(batch: pa.RecordBatch, spec: _Spec, acc: _Counts, table: Mapping[str, int], file: str,
-               row0: int) -> None:
-    a = _name_codes(batch.column(spec.a), acc, file, spec.a, row0)
-    b = _name_codes(batch.column(spec.b), acc, file, spec.b, row0)
-    same = a == b
-    if same.any():
-        row = int(np.flatnonzero(same)[0])
-        raise InputError(f"contestant {acc.names[a[row]]!r} battles itself ({int(same.sum())} such rows in "
-                         "this batch; expected two different contestants)", file=file, row=row0 + row + 1,
-                         column=spec.a)
-    weight = _numbers(batch, spec.weight, file, row0, "weight") if spec.weight else None
-    count = _numbers(batch, spec.count, file, row0, "count") if spec.count else None
-    if spec.schema == "aggregated":
-        for column, verdict in spec.verdict_columns:
-            count = _numbers(batch, column, file, row0, "count")
-            acc.add(a, b, np.full(len(a), verdict, np.int64), count, weight)
-        return
-    if spec.schema == "kaggle":
-        vals = np.column_stack([_one_hot(batch.column(c)) for c in KAGGLE_ONE_HOT])
-        ok = np.isin(vals, (0.0, 1.0)).all(axis=1) & (np.nansum(vals, axis=1) == 1)
-        if not ok.all():
-            row = int(np.flatnonzero(~ok)[0])
-            raise InputError(f"the outcome is not one-hot: winner_model_a, winner_model_b, winner_tie = "
-                             f"{', '.join(map(str, vals[row].tolist()))}; expected exactly one 1 and two 0s",
-                             file=file, row=row0 + row + 1, column="winner_model_a")
-        o = np.argmax(vals, axis=1).astype(np.int64)
-    elif spec.schema == "winner-loser":
-        o = np.zeros(len(a), np.int64)
-    else:
-        o = _verdict_codes(batch.column(spec.outcome), a, b, acc, table, file, spec.outcome, row0)
-    acc.add(a, b, o, count, weight)
 
 
 def _one_hot(arr: pa.Array) -> np.ndarray:
     try:
         return arr.cast(pa.float64()).to_numpy(zero_copy_only=False)
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        return np.full(len(arr), np.nan)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
+        return pd.to_numeric(pd.Series(arr.to_pylist(), dtype=object), errors="coerce").to_numpy(np.float64)
 
 
-# ------------------------------------------------------------------------------ the entry point
-def _stream_file(path: str, acc: _Counts, opts: Mapping[str, Any]) -> None:
-    fmt, gz = _format_of(path) if opts["format"] is None else (opts["format"], path.lower().endswith(".gz"))
+def _add_batch(batch: pa.RecordBatch, plan: _Plan, acc: _Counts, opts: ReadOptions, file: str, row0: int) -> None:
+    spec = plan.spec
+    a = _name_codes(batch.column(spec.a), acc)
+    b = _name_codes(batch.column(spec.b), acc)
+    vals = None
+    if spec.schema == "kaggle":
+        vals = np.column_stack([_one_hot(batch.column(c)) for c in KAGGLE_ONE_HOT])
+        ok = np.isin(vals, (0.0, 1.0)).all(axis=1) & (np.nansum(vals, axis=1) == 1)
+        o = np.where(ok, np.argmax(vals, axis=1), -1).astype(np.int64)
+    elif spec.schema == "winner-loser":
+        o = np.zeros(len(a), np.int64)
+    else:
+        o = _verdict_codes(batch.column(spec.outcome), a, b, acc, opts)
+    masks = invalid_masks(a, b, o, np.array(acc.fold_id + [-1], np.int64) if opts.fold_case else None)
+    bad = masks[0] | masks[1] | masks[2]
+    if bad.any():
+        if not opts.drop_invalid:
+            def raw_value(column: str | None, row: int) -> Any:
+                if column is None:
+                    return ", ".join(str(batch.column(c)[row].as_py()) for c in KAGGLE_ONE_HOT)
+                return batch.column(column)[row].as_py()
+            raise_first_invalid(file, row0, masks, a, b, (spec.a, spec.b, None if vals is not None else spec.outcome),
+                                raw_value, acc.names.__getitem__, in_batch=True)
+        for kind, mask in zip(INVALID_KINDS, masks):
+            acc.invalid.add(kind, file, row0 + np.flatnonzero(mask) + 1)
+    weight = _numbers(batch, plan.weight, file, row0, "weight", bad) if plan.weight else None
+    count = _numbers(batch, plan.count, file, row0, "count", bad) if plan.count else None
+    if bad.any():
+        keep = ~bad
+        a, b, o = a[keep], b[keep], o[keep]
+        weight = None if weight is None else weight[keep]
+        count = None if count is None else count[keep]
+    acc.rows += len(a)
+    acc.add(a, b, o, count, weight)
+
+
+# ------------------------------------------------------------------------------ one input
+def _read_whole(item: Any, acc: _Counts, opts: ReadOptions) -> None:
+    """An input the batch readers do not take, read by ``load_battles``' code and merged in."""
+    frame, _, _ = read_inputs([item], opts, acc.log, acc.invalid)
+    if frame is None or len(frame) == 0:
+        return
+    acc.rows += len(frame)
+    _add_pair_counts(acc, aggregate(Battles(frame=frame)))
+
+
+def _stream_file(path: str, acc: _Counts, opts: ReadOptions) -> None:
+    fmt, gz = _format_of(path) if opts.format is None else (opts.format, path.lower().endswith(".gz"))
     if fmt not in _STREAMABLE or (fmt == "parquet" and gz):
         # JSON arrays and gzip-compressed Parquet have no batch reader: load whole, then merge
-        _add_pair_counts(acc, aggregate(load_battles(path, **opts["load_kwargs"])))
+        _read_whole(path, acc, opts)
         return
-    table = opts["labels"]
+    check_text_file(path, gz)
     row0 = 0
     try:
-        for spec, batch in _batches(path, fmt, gz, opts):
-            _add_batch(batch, spec, acc, table, path, row0)
+        for plan, batch in _batches(path, fmt, gz, opts):
+            _add_batch(batch, plan, acc, opts, path, row0)
             row0 += batch.num_rows
+    except _ReadWhole as whole:
+        if whole.reason is not None and os.path.getsize(path) > READ_WHOLE_MAX_BYTES:
+            raise InputError(f"could not read as {fmt}: {shorten(whole.reason.strip(), 200)[1:-1]}",
+                             file=path) from None
+        _read_whole(path, acc, opts)
+        return
     except InputError:
         raise
     except (OSError, EOFError, UnicodeDecodeError, ValueError, pa.ArrowException) as exc:
         msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise InputError(f"could not read as {fmt}{' (gzip)' if gz else ''} after {row0:,} rows: {msg}",
-                         file=path) from None
+        raise InputError(f"could not read as {fmt}{' (gzip)' if gz else ''} after {row0:,} rows: "
+                         f"{shorten(msg, 200)[1:-1]}", file=path) from None
     if row0 == 0:
         raise InputError("no rows", file=path)
 
 
-def _stream_frame(frame: pd.DataFrame, acc: _Counts, opts: Mapping[str, Any]) -> None:
+def _stream_frame(frame: pd.DataFrame, acc: _Counts, opts: ReadOptions) -> None:
     """A DataFrame through the same batch code, via a (mostly zero-copy) Arrow table."""
     name = "<DataFrame>"
     if len(frame) == 0:
         raise InputError("no rows", file=name)
-    spec = _resolve([str(c) for c in frame.columns], name, opts)
+    plan = _plan([str(c) for c in frame.columns], name, opts)
+    if plan.spec.schema == "aggregated" or len(set(map(str, frame.columns))) != len(frame.columns):
+        _read_whole(frame, acc, opts)
+        return
     try:
-        table = pa.Table.from_pandas(frame.reset_index(drop=True)[spec.columns], preserve_index=False)
+        table = pa.Table.from_pandas(frame.reset_index(drop=True)[plan.columns], preserve_index=False)
     except (pa.ArrowException, TypeError, ValueError):
         # mixed-type object columns have no Arrow type: take the pandas route
-        _add_pair_counts(acc, aggregate(load_battles(frame, **opts["load_kwargs"])))
+        _read_whole(frame, acc, opts)
         return
     row0 = 0
-    for batch in table.to_batches(max_chunksize=opts["batch_rows"]):
-        _add_batch(batch, spec, acc, opts["labels"], name, row0)
+    for batch in table.to_batches(max_chunksize=opts.batch_rows):
+        _add_batch(batch, plan, acc, opts, name, row0)
         row0 += batch.num_rows
+
+
+@dataclass
+class _StreamOptions(ReadOptions):
+    batch_rows: int = DEFAULT_BATCH_ROWS
+
+
+def stream_options(*, batch_rows: int = DEFAULT_BATCH_ROWS, **read_options: Any) -> _StreamOptions:
+    """The options of :func:`stream_pair_counts`, checked (for callers that stream themselves)."""
+    if isinstance(batch_rows, bool) or not isinstance(batch_rows, (int, np.integer)) or int(batch_rows) < 1:
+        raise InputError(f"batch_rows must be a whole number >= 1, got {shorten(batch_rows)}")
+    try:
+        base = ReadOptions.make(**read_options)
+    except TypeError as exc:  # an unknown keyword: say which, as a bad call would
+        raise TypeError(f"stream_pair_counts() {exc}".replace("make() ", "")) from None
+    return _StreamOptions(**base.__dict__, batch_rows=int(batch_rows))
 
 
 def stream_pair_counts(source: Any, *more: Any, schema: str = "auto", model_a_col: str | None = None,
@@ -572,22 +584,25 @@ def stream_pair_counts(source: Any, *more: Any, schema: str = "auto", model_a_co
                        ties_col: str | None = None, bothbad_col: str | None = None,
                        weight_col: str | None = None, outcome_map: Mapping[Any, str] | None = None,
                        format: str | None = None, batch_rows: int = DEFAULT_BATCH_ROWS,
-                       progress: bool = False) -> PairCounts:
+                       progress: bool = False, drop_invalid: bool = False, fold_case: bool = False,
+                       not_counts: Sequence[str] = ()) -> PairCounts:
     """Reduce battle files of any size to :class:`PairCounts`, one batch at a time.
 
     Equal, cell for cell, to ``aggregate(load_battles(source, *more, **options))``, with the same
-    options and the same validation, but memory is bounded by ``batch_rows`` instead of the size
-    of the input.
+    options, the same validation and the same name policy, but memory is bounded by
+    ``batch_rows`` instead of the size of the input.
 
     Parameters
     ----------
     source, *more : path, directory, list of them, DataFrame, Battles or PairCounts
         Parquet, CSV/TSV and JSON Lines files (optionally ``.gz``; Parquet uncompressed by gzip)
-        are streamed; directories are searched recursively (names starting with ``.`` or ``_``
-        are skipped). DataFrames go through the same batch code via Arrow (the fast way to
-        reduce an in-memory frame); JSON arrays and ``.parquet.gz`` files are loaded whole.
-    schema, model_a_col, model_b_col, outcome_col, winner_col, loser_col, wins_a_col, wins_b_col, ties_col, bothbad_col, weight_col, outcome_map, format
-        As in :func:`~arena_stats.data.battles.load_battles`.
+        are streamed; directories are expanded by :func:`~arena_stats.data.readers.input_files`
+        (recursively; names starting with ``.`` or ``_`` are skipped). DataFrames go through the
+        same batch code via Arrow (the fast way to reduce an in-memory frame); JSON arrays,
+        ``.parquet.gz`` files and aggregated count files are loaded whole.
+    schema, model_a_col, model_b_col, outcome_col, winner_col, loser_col, wins_a_col, wins_b_col, ties_col, bothbad_col, weight_col, outcome_map, format, drop_invalid, fold_case, not_counts
+        As in :func:`~arena_stats.data.readers.load_battles`. With ``drop_invalid`` the
+        ``drop-invalid`` step is in the result's ``steps``.
     batch_rows : int
         Rows per Parquet batch (CSV / JSON Lines blocks are :data:`TEXT_BLOCK_BYTES`).
     progress : bool
@@ -601,6 +616,11 @@ def stream_pair_counts(source: Any, *more: Any, schema: str = "auto", model_a_co
     ------
     InputError
         As ``load_battles``: file, row (within the file) and column of the first problem.
+
+    Warns
+    -----
+    NameMergeWarning, LookalikeNameWarning
+        As ``load_battles``.
 
     Examples
     --------
@@ -618,25 +638,36 @@ def stream_pair_counts(source: Any, *more: Any, schema: str = "auto", model_a_co
     >>> bool((streamed.table() == aggregate(load_battles(path)).table()).all())
     True
     """
-    if int(batch_rows) < 1:
-        raise InputError(f"batch_rows must be at least 1, got {batch_rows!r}")
-    load_kwargs = dict(schema=schema, model_a_col=model_a_col, model_b_col=model_b_col,
-                       outcome_col=outcome_col, winner_col=winner_col, loser_col=loser_col,
-                       wins_a_col=wins_a_col, wins_b_col=wins_b_col, ties_col=ties_col,
-                       bothbad_col=bothbad_col, weight_col=weight_col, outcome_map=outcome_map)
-    opts = dict(schema=schema, weight_col=weight_col, format=format, batch_rows=int(batch_rows),
-                labels=_label_table(outcome_map), load_kwargs={**load_kwargs, "format": format},
-                cols={"model_a": model_a_col, "model_b": model_b_col, "outcome": outcome_col,
-                      "winner": winner_col, "loser": loser_col, "wins_a": wins_a_col,
-                      "wins_b": wins_b_col, "ties": ties_col, "bothbad": bothbad_col})
+    opts = stream_options(schema=schema, model_a_col=model_a_col, model_b_col=model_b_col,
+                          outcome_col=outcome_col, winner_col=winner_col, loser_col=loser_col,
+                          wins_a_col=wins_a_col, wins_b_col=wins_b_col, ties_col=ties_col,
+                          bothbad_col=bothbad_col, weight_col=weight_col, outcome_map=outcome_map,
+                          format=format, batch_rows=batch_rows, drop_invalid=drop_invalid, fold_case=fold_case,
+                          not_counts=not_counts)
+    acc, result = _stream(source, more, opts, progress)
+    acc.log.warn(stacklevel=3)
+    if fold_case:
+        folded = fold_map(acc._used_names())
+        if folded:
+            warn_lookalikes(folded, folded=folded, stacklevel=3)
+    else:
+        warn_lookalikes(result.models, stacklevel=3)
+    return result
+
+
+def _stream(source: Any, more: Sequence[Any], opts: _StreamOptions, progress: bool = False) -> tuple[_Counts, PairCounts]:
+    """The reduction, without warnings: the accumulator (names log, invalid rows) and the counts."""
     items = input_files(source, *more)
     acc = _Counts()
+    carried: list[FilterStep] = []
     with progress_bar(len(items), "reading", enabled=progress) as bar:
         for item in items:
             if isinstance(item, PairCounts):
                 _add_pair_counts(acc, item)
+                carried.extend(item.steps)
             elif isinstance(item, Battles):
                 _add_pair_counts(acc, aggregate(item))
+                carried.extend(item.steps)
             elif isinstance(item, pd.DataFrame):
                 _stream_frame(item, acc, opts)
             elif isinstance(item, str):
@@ -645,7 +676,9 @@ def stream_pair_counts(source: Any, *more: Any, schema: str = "auto", model_a_co
                 raise InputError(f"cannot read battles from a {type(item).__name__}; expected a path, "
                                  "directory, DataFrame, Battles or PairCounts")
             bar.update()
-    result = acc.result()
+    result = acc.result(opts.fold_case)
     if result.n_pairs == 0:
-        raise InputError("no battles in the input")
-    return result
+        steps = f" ({acc.invalid.step(0)})" if acc.invalid.total else ""
+        raise InputError(f"no battles in the input{steps}")
+    steps = tuple(carried) + ((acc.invalid.step(acc.rows),) if opts.drop_invalid else ())
+    return acc, replace(result, steps=steps) if steps else result

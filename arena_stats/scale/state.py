@@ -15,8 +15,10 @@ member            dtype     content
 ================  ========  ======================================================================
 ``meta``          uint8     UTF-8 JSON: ``format`` (``"arena-stats-state"``), ``version`` (1),
                             ``models`` (list of names, sorted), ``settings`` (fit settings:
-                            ``ties, l2, scale, base, init, anchor``), ``history`` (one record per
-                            update: UTC time, sources, battles added), ``n_battles``
+                            ``ties, l2, scale, base, init, anchor``; ``fold_case`` when names are
+                            folded), ``history`` (one record per update: UTC time, sources,
+                            battles added, ``sha256`` of every file added, rows dropped as
+                            invalid), ``n_battles``
 ``i``, ``j``      int64     the compared pairs, ``i < j``, indices into ``models``
 ``cell_pair``     int64     for each cell, its pair
 ``cell_outcome``  int64     0: ``i`` won, 1: ``j`` won, 2: tie, 3: tie (bothbad)
@@ -26,18 +28,35 @@ member            dtype     content
 ``tie``           float64   the last fit's log tie parameter (Davidson / Rao-Kupper), else empty
 ================  ========  ======================================================================
 
-Every member is checked on load (types, shapes, index ranges, finite non-negative counts); a
-file that fails any check raises :class:`~arena_stats.errors.InputError`. Writes are atomic.
+Every member is checked on load (types, shapes, index ranges, finite non-negative counts, the
+settings and the history records); a file that fails any check raises
+:class:`~arena_stats.errors.InputError`. Writes are atomic.
+
+**The same file twice.** Adding a log twice counts its battles twice, and nothing in the counts
+shows it. So every file added is fingerprinted (SHA-256 of its bytes, :data:`FINGERPRINT`),
+the fingerprint is kept in the history, and a file whose fingerprint is already there, or that
+is given twice in one update, is refused unless ``allow_duplicate=True`` (``--allow-duplicate``).
+Hashing reads the file once more, from the page cache once the check has read it; it runs at
+about 1.5 GB/s, a small cost next to parsing (``docs/scale.md``). States written before
+fingerprints existed load as before; their files are simply not known.
+
+**Names.** New battles are read with the name policy of :mod:`arena_stats.data.names`. A state
+created with ``fold_case=True`` keeps folding look-alike names on every update (the setting is
+saved); giving ``fold_case=True`` to an update of a state without it folds from then on, the
+state's own names included.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
+import hashlib
 import io
 import json
+import math
 import os
+import re
 import zipfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -45,13 +64,15 @@ import numpy as np
 import pandas as pd
 
 from ..data.aggregate import PairCounts
+from ..data.names import fold_map, warn_lookalikes
+from ..data.readers import input_files
 from ..models.bradley_terry import DEFAULT_BASE, DEFAULT_INIT, DEFAULT_SCALE, STEP_TOL, TIES, BTResult, fit_counts
-from ..errors import ConvergenceError, InputError
+from ..errors import ConvergenceError, InputError, shorten
 from .._util.io import atomic_write
-from ..data.stream import merge_pair_counts, stream_pair_counts
+from ..data.stream import _stream, merge_pair_counts, stream_options
 
-__all__ = ["ArenaState", "STATE_FORMAT", "STATE_VERSION", "REFIT_TOL", "new_state", "load_state",
-           "update_state"]
+__all__ = ["ArenaState", "STATE_FORMAT", "STATE_VERSION", "REFIT_TOL", "FINGERPRINT", "new_state", "load_state",
+           "update_state", "fingerprint"]
 
 STATE_FORMAT = "arena-stats-state"
 STATE_VERSION = 1
@@ -62,6 +83,33 @@ STATE_VERSION = 1
 REFIT_TOL = STEP_TOL
 _INT_MEMBERS = ("i", "j", "cell_pair", "cell_outcome")
 _FLOAT_MEMBERS = ("cell_count", "cell_weight", "theta", "tie")
+#: The content fingerprint of every file added: its name in the history records, and the hash.
+FINGERPRINT = "sha256"
+#: Bytes read per hashing step: large enough for hashlib's full speed, small in memory.
+HASH_CHUNK_BYTES = 1 << 20
+_HEX64 = re.compile(r"[0-9a-f]{64}")
+_NUMERIC_SETTINGS = ("l2", "scale", "base", "init")
+
+
+def fingerprint(path: str | os.PathLike) -> str:
+    """SHA-256 of a file's bytes (as stored: a compressed file is hashed compressed).
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> path = os.path.join(tempfile.mkdtemp(), "b.csv")
+    >>> _ = open(path, "w").write("model_a,model_b,winner\\n")
+    >>> fingerprint(path)[:16]
+    '55d1bad04d12afea'
+    """
+    h = hashlib.sha256()
+    try:
+        with open(path, "rb") as fh:
+            while chunk := fh.read(HASH_CHUNK_BYTES):
+                h.update(chunk)
+    except OSError as exc:
+        raise InputError(f"could not read: {exc.strerror or exc}", file=os.fspath(path)) from None
+    return h.hexdigest()
 
 
 def _now() -> str:
@@ -110,16 +158,37 @@ class ArenaState:
         return self.counts.n_battles
 
     # ------------------------------------------------------------------ updating
-    def append(self, *new: Any, label: str | None = None, **read_options: Any) -> ArenaState:
+    def fingerprints(self) -> dict[str, dict[str, Any]]:
+        """Every file fingerprint in the history -> ``{"source", "time"}`` of the update that added it."""
+        out: dict[str, dict[str, Any]] = {}
+        for rec in self.history:
+            for source, digest in (rec.get(FINGERPRINT) or {}).items():
+                out.setdefault(digest, {"source": source, "time": rec.get("time")})
+        return out
+
+    def append(self, *new: Any, label: str | None = None, allow_duplicate: bool = False,
+               **read_options: Any) -> ArenaState:
         """The state with more battles added (files, directories, DataFrames, Battles, PairCounts).
 
         ``read_options`` go to :func:`~arena_stats.data.stream.stream_pair_counts` (schema, column
-        names, weights ...); files are streamed, so the new battles may be larger than memory.
+        names, weights, ``drop_invalid``, ``fold_case`` ...); files are streamed, so the new battles
+        may be larger than memory.
+
+        Raises
+        ------
+        InputError
+            When a file was added before (same SHA-256) or is given twice, unless
+            ``allow_duplicate``.
         """
-        added = stream_pair_counts(list(new), **read_options)
-        counts = merge_pair_counts(self.counts, added)
-        record = {"time": _now(), "sources": [label] if label else _describe(new), "battles": added.n_battles}
-        return replace(self, counts=counts, history=self.history + (record,))
+        fold = bool(read_options.pop("fold_case", False)) or bool(self.settings.get("fold_case"))
+        items = input_files(list(new))
+        digests = _check_duplicates(items, self.fingerprints(), allow_duplicate)
+        log, added, unfolded = _read(items, dict(read_options, fold_case=fold))
+        counts = merge_pair_counts(replace(self.counts, fold_case=fold), added, fold_case=fold)
+        _warn_names(log, counts.models, self.models + unfolded, fold)
+        record = _record([label] if label else _describe(new), added, digests)
+        settings = dict(self.settings, fold_case=True) if fold else self.settings
+        return replace(self, counts=replace(counts, steps=()), settings=settings, history=self.history + (record,))
 
     def start_point(self) -> np.ndarray | None:
         """Previous strengths mapped onto the current models (new models at the mean), or None."""
@@ -202,20 +271,87 @@ def _describe(items: tuple[Any, ...]) -> list[str]:
     return out
 
 
+def _check_duplicates(items: Sequence[Any], known: Mapping[str, Mapping[str, Any]],
+                      allow_duplicate: bool) -> dict[str, str]:
+    """Fingerprints of the file inputs; one already in the state, or given twice, is refused."""
+    digests: dict[str, str] = {}
+    seen: dict[str, str] = {}
+    for item in items:
+        if not isinstance(item, str):
+            continue
+        digest = fingerprint(item)
+        if not allow_duplicate:
+            if digest in known:
+                when = known[digest]
+                raise InputError(f"this file was already added to the state (on {when.get('time')}, as "
+                                 f"{shorten(str(when.get('source')))}; same SHA-256 {digest[:12]}...): its battles "
+                                 "would count twice. allow_duplicate=True (--allow-duplicate) adds it again",
+                                 file=item)
+            if digest in seen:
+                raise InputError(f"the same content is given twice in this update (also as {shorten(seen[digest])}; "
+                                 "SHA-256 {digest[:12]}...): its battles would count twice. allow_duplicate=True "
+                                 "(--allow-duplicate) adds it twice", file=item)
+        seen[digest] = item
+        digests[item] = digest
+    return digests
+
+
+def _read(items: Sequence[Any], read_options: Mapping[str, Any]) -> tuple[Any, PairCounts, list[str]]:
+    """Stream the new battles (as ``stream_pair_counts``, whose warnings would cover the new names
+    only): the names log, the counts, and the names as read before any folding, so that the
+    warnings can cover the whole state."""
+    options = dict(read_options)
+    progress = bool(options.pop("progress", False))
+    acc, counts = _stream(items, (), stream_options(**options), progress)
+    return acc.log, counts, acc._used_names()
+
+
+def _warn_names(log: Any, merged: Sequence[str], unfolded: Sequence[str], fold: bool) -> None:
+    """The name warnings of an update, over the state's names and the new ones together:
+    ``merged`` the names of the result, ``unfolded`` every name as read (before ``fold_case``)."""
+    log.warn(stacklevel=4)
+    if fold:
+        folded = fold_map(sorted(set(unfolded)))
+        if folded:
+            warn_lookalikes(folded, folded=folded, stacklevel=4)
+    else:
+        warn_lookalikes(merged, stacklevel=4)
+
+
+def _record(sources: list[str], added: PairCounts, digests: Mapping[str, str]) -> dict[str, Any]:
+    record: dict[str, Any] = {"time": _now(), "sources": sources, "battles": added.n_battles}
+    if digests:
+        record[FINGERPRINT] = dict(digests)
+    for step in added.steps:
+        if step.name == "drop-invalid":
+            record["dropped"] = {k: n for k, n in step.by_kind if n}
+            record["filters"] = [str(step)]
+    return record
+
+
 def new_state(*battles: Any, ties: str = "half", l2: float = 0.0, scale: float = DEFAULT_SCALE,
               base: float = DEFAULT_BASE, init: float = DEFAULT_INIT,
-              anchor: Mapping[str, float] | None = None, **read_options: Any) -> ArenaState:
+              anchor: Mapping[str, float] | None = None, allow_duplicate: bool = False,
+              **read_options: Any) -> ArenaState:
     """A state holding ``battles`` (streamed like :func:`~arena_stats.data.stream.stream_pair_counts`).
 
-    The fit settings are fixed here and used by every :meth:`ArenaState.refit`.
+    The fit settings are fixed here and used by every :meth:`ArenaState.refit`; so is
+    ``fold_case`` when given. Every file's SHA-256 is recorded; the same content given twice is
+    refused unless ``allow_duplicate``.
     """
     if ties not in TIES:
-        raise InputError(f"unknown tie convention {ties!r}; expected one of {', '.join(TIES)}")
-    counts = stream_pair_counts(list(battles), **read_options)
+        raise InputError(f"unknown tie convention {shorten(ties)}; expected one of {', '.join(TIES)}")
+    fold = bool(read_options.pop("fold_case", False))
+    items = input_files(list(battles))
+    digests = _check_duplicates(items, {}, allow_duplicate)
+    log, counts, unfolded = _read(items, dict(read_options, fold_case=fold))
+    _warn_names(log, counts.models, unfolded, fold)
     settings = dict(ties=ties, l2=float(l2), scale=float(scale), base=float(base), init=float(init),
                     anchor=dict(anchor) if anchor else None)
-    record = {"time": _now(), "sources": _describe(battles), "battles": counts.n_battles}
-    return ArenaState(counts=counts, settings=settings, history=(record,))
+    if fold:
+        settings["fold_case"] = True
+    record = _record(_describe(battles), counts, digests)
+    return ArenaState(counts=replace(counts, steps=()), settings=settings, history=(record,))
 
 
 def _bad(path: str, what: str) -> InputError:
@@ -249,6 +385,17 @@ def load_state(path: str | os.PathLike) -> ArenaState:
     settings = meta.get("settings")
     if not isinstance(settings, dict) or settings.get("ties") not in TIES:
         raise _bad(path, "settings must name a tie convention")
+    for k in _NUMERIC_SETTINGS:
+        v = settings.get(k)
+        if k in settings and (isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v)):
+            raise _bad(path, f"setting {k} must be a finite number")
+    anchor = settings.get("anchor")
+    if anchor is not None and not (isinstance(anchor, dict) and all(
+            isinstance(m, str) and isinstance(r, (int, float)) and not isinstance(r, bool) and math.isfinite(r)
+            for m, r in anchor.items())):
+        raise _bad(path, "the anchor must map model names to finite ratings")
+    if not isinstance(settings.get("fold_case", False), bool):
+        raise _bad(path, "fold_case must be true or false")
     for k in _INT_MEMBERS:
         if arrays[k].dtype.kind not in "iu" or arrays[k].ndim != 1:
             raise _bad(path, f"{k} must be a 1-d integer array")
@@ -271,14 +418,27 @@ def load_state(path: str | os.PathLike) -> ArenaState:
     if len(theta) not in (0, n) or len(tie) > 1 or not np.isfinite(theta).all():
         raise _bad(path, "theta must be empty or one finite strength per model")
     history = meta.get("history", [])
-    counts = PairCounts(models=models, i=i, j=j, cell_pair=cp, cell_outcome=co, cell_count=cc, cell_weight=cw)
+    if not isinstance(history, list) or not all(isinstance(r, dict) for r in history):
+        raise _bad(path, "history must be a list of records")
+    for rec in history:
+        battles = rec.get("battles", 0)
+        if isinstance(battles, bool) or not isinstance(battles, (int, float)) or not isinstance(rec.get("sources", []), list):
+            raise _bad(path, "each history record needs a number of battles and a list of sources")
+        prints = rec.get(FINGERPRINT, {})
+        if not isinstance(prints, dict) or not all(isinstance(k, str) and isinstance(v, str) and _HEX64.fullmatch(v)
+                                                   for k, v in prints.items()):
+            raise _bad(path, f"{FINGERPRINT} fingerprints must map sources to 64 hex digits")
+    counts = PairCounts(models=models, i=i, j=j, cell_pair=cp, cell_outcome=co, cell_count=cc, cell_weight=cw,
+                        fold_case=bool(settings.get("fold_case", False)))
     return ArenaState(counts=counts, settings=settings, theta=theta.copy() if len(theta) else None,
-                      log_tie=float(tie[0]) if len(tie) else None,
-                      history=tuple(history) if isinstance(history, list) else ())
+                      log_tie=float(tie[0]) if len(tie) else None, history=tuple(history))
 
 
-def update_state(path: str | os.PathLike, *new: Any, **read_options: Any) -> tuple[ArenaState, BTResult]:
+def update_state(path: str | os.PathLike, *new: Any, allow_duplicate: bool = False,
+                 **read_options: Any) -> tuple[ArenaState, BTResult]:
     """Load the state at ``path``, append ``new`` battles, refit warm-started, save; return both.
+
+    A file already added (same SHA-256) is refused unless ``allow_duplicate``.
 
     Examples
     --------
@@ -291,7 +451,7 @@ def update_state(path: str | os.PathLike, *new: Any, **read_options: Any) -> tup
     >>> load_state(path).n_battles, round(float(fit.ratings.mean()), 6)
     (2000.0, 1000.0)
     """
-    state = load_state(path).append(*new, **read_options)
+    state = load_state(path).append(*new, allow_duplicate=allow_duplicate, **read_options)
     state, fit = state.refit()
     state.save(path)
     return state, fit
