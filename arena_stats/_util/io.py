@@ -138,7 +138,7 @@ def sweep_temporaries(directory: str) -> list[str]:
     >>> sweep_temporaries(d), os.listdir(d)
     (['.board.csv.arena-stats-tmp.00000000.1.ab12'], [])
     """
-    removed = []
+    removed: list[str] = []
     host = _host_tag()
     now = time.time()
     try:

@@ -13,11 +13,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .._util.io import atomic_write, check_output_path
 from ..data.battles import Battles, check_min_battles, filter_battles, parse_date
-
 from ..data.readers import SCHEMAS, load_battles
 from ..errors import InputError, shorten
-from .._util.io import atomic_write, check_output_path
 
 __all__ = ["add_input_args", "add_filter_args", "add_output_args", "load_from_args", "emit_table",
            "render_table", "parse_key_values", "read_options", "check_filter_args", "say"]

@@ -8,8 +8,8 @@ import sys
 
 import pandas as pd
 
-from ..errors import InputError
 from .._util.io import atomic_write
+from ..errors import InputError
 from .common import add_output_args, emit_table, say
 
 

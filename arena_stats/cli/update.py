@@ -69,7 +69,8 @@ def _given_settings(args: argparse.Namespace) -> dict:
 
 
 def board(state_counts, fit, ci: str, boot=None, confidence: float = 0.95) -> pd.DataFrame:
-    """The board of ``arena-stats leaderboard`` from a fit on counts (:func:`~arena_stats.boards.leaderboard.board_from_fit`)."""
+    """The board of ``arena-stats leaderboard`` from a fit on counts
+    (:func:`~arena_stats.boards.leaderboard.board_from_fit`)."""
     return board_from_fit(fit, ci=ci, confidence=confidence, counts=state_counts, boot=boot).to_frame()
 
 

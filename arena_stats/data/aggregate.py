@@ -20,10 +20,9 @@ import numpy as np
 import pandas as pd
 from scipy.sparse import csr_matrix
 
-from .battles import BOTHBAD, TIE, Battles, FilterStep
-
-from .readers import as_battles
 from ..errors import InputError
+from .battles import BOTHBAD, TIE, Battles, FilterStep
+from .readers import as_battles
 
 __all__ = ["PairCounts", "aggregate", "model_totals", "pairwise_matrices"]
 
@@ -155,7 +154,7 @@ def aggregate(battles: Battles | pd.DataFrame) -> PairCounts:
         cell_weight = np.ones(len(cells))
     elif weights is None:
         cells, inv = np.unique(key, return_inverse=True)
-        cell_count = np.bincount(inv, weights=counts)
+        cell_count = np.bincount(inv, weights=counts).astype(np.float64)
         cell_weight = np.ones(len(cells))
     else:
         order = np.lexsort((weights, key))
@@ -165,7 +164,7 @@ def aggregate(battles: Battles | pd.DataFrame) -> PairCounts:
         group = np.cumsum(new) - 1
         cells = k_sorted[new]
         cell_weight = w_sorted[new]
-        cell_count = np.bincount(group, weights=counts[order])
+        cell_count = np.bincount(group, weights=counts[order]).astype(np.float64)
     keep = cell_count > 0
     cells, cell_count, cell_weight = cells[keep], cell_count[keep], cell_weight[keep]
     pair_key = cells // 4

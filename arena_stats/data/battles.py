@@ -60,8 +60,9 @@ class FilterStep:
 class Battles:
     """Validated pairwise battles.
 
-    Use :func:`~arena_stats.data.readers.load_battles` to build one. ``frame`` has the columns ``model_a`` and ``model_b``
-    (``Categorical`` with the same categories, the sorted model names), ``outcome`` (``int8``
+    Use :func:`~arena_stats.data.readers.load_battles` to build one. ``frame`` has the columns
+    ``model_a`` and ``model_b`` (``Categorical`` with the same categories, the sorted model
+    names), ``outcome`` (``int8``
     codes, see :data:`OUTCOME_NAMES`), optionally ``count`` (battles per row, for aggregated
     input) and ``weight`` (per-battle weight), and every other input column unchanged.
 

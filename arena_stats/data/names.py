@@ -111,8 +111,8 @@ def _canonical(value: Any) -> tuple[str | None, str | None]:
     if isinstance(value, (float, np.floating)):
         if math.isinf(value):
             return ("inf" if value > 0 else "-inf"), None
-        t = _number_text(float(value))
-        return (t, None) if t is not None else (None, MISSING_NAME)
+        text = _number_text(float(value))
+        return (text, None) if text is not None else (None, MISSING_NAME)
     if isinstance(value, _NOT_SCALAR):
         return None, NOT_A_NAME
     try:
@@ -123,7 +123,7 @@ def _canonical(value: Any) -> tuple[str | None, str | None]:
         return None, NOT_A_NAME
     if isinstance(value, Number):  # Decimal, Fraction: numbers, written as numbers are
         try:
-            return _canonical(float(value))
+            return _canonical(float(value))  # type: ignore[arg-type]
         except (TypeError, ValueError, OverflowError):
             pass
     return _canonical(str(value))
@@ -162,7 +162,7 @@ def canonical_names(values: Sequence[Any], log: NameLog | None = None) -> tuple[
         out.append(name)
         if problem is not None:
             why[k] = problem
-        elif log is not None and isinstance(v, str):
+        elif log is not None and isinstance(v, str) and name is not None:
             log.note(v, name)
     return out, why
 
@@ -287,8 +287,9 @@ class NameLog:
         """The :class:`~arena_stats.errors.NameMergeWarning` text, or ``None`` when nothing merged."""
         if not self.merged:
             return None
+        merged = dict(sorted((k, sorted(v)) for k, v in self.merged.items()))
         return ("different spellings read as one contestant (surrounding whitespace and Unicode "
-                f"normalisation are ignored): {_describe(dict(sorted((k, sorted(v)) for k, v in self.merged.items())), ' from ')}")
+                f"normalisation are ignored): {_describe(merged, ' from ')}")
 
     def warn(self, stacklevel: int = 3) -> None:
         """Issue the :class:`~arena_stats.errors.NameMergeWarning`, if anything merged."""

@@ -44,7 +44,7 @@ import pandas as pd
 
 from ..errors import InputError, shorten, suggest
 from .battles import A_WINS, B_WINS, BOTHBAD, OUTCOME_NAMES, TIE, Battles, FilterStep, _drop_unused_models
-from .names import NameLog, canonical_names, fold_map, lookalike_key, warn_lookalikes, _text_name
+from .names import NameLog, _text_name, canonical_names, fold_map, lookalike_key, warn_lookalikes
 
 __all__ = ["SCHEMAS", "KAGGLE_ONE_HOT", "AGGREGATED_COLUMNS", "COUNT_SPELLINGS", "TOTAL_SPELLINGS",
            "INVALID_KINDS", "load_battles", "read_table", "detect_schema", "as_battles", "input_files",
@@ -149,7 +149,7 @@ def input_files(source: Any, *more: Any) -> list[Any]:
         if isinstance(item, (str, os.PathLike)):
             path = os.fspath(item)
             if os.path.isdir(path):
-                found = []
+                found: list[str] = []
                 for root, dirs, files in os.walk(path):
                     dirs[:] = sorted(d for d in dirs if not d.startswith(SKIPPED_PREFIXES))
                     found.extend(os.path.join(root, f) for f in sorted(files) if not f.startswith(SKIPPED_PREFIXES))
@@ -277,13 +277,13 @@ def read_table(path: str | os.PathLike, format: str | None = None,
             header = csv_header(path, gz, sep)
             if not header:
                 raise InputError("no rows (the file is empty)", file=path)
-            wanted = None if columns is None else set(columns)
+            usecols = None if columns is None else set(columns)
             with _open_text(path, gz) as fh:
                 # columns are typed by pandas (digits as numbers, true/false as booleans): the name
                 # policy writes numbers and booleans as the streaming reader's text reads, and
                 # forcing text here would make reading twice as slow
                 return pd.read_csv(fh, sep=sep, low_memory=False,
-                                   usecols=None if wanted is None else (lambda c: c in wanted))
+                                   usecols=None if usecols is None else (lambda c: c in usecols))
         if fmt == "json":
             with _open_text(path, gz) as fh:
                 text = fh.read()
@@ -489,9 +489,9 @@ def _aggregated_spec(columns: Sequence[Any], file: str, cols: Mapping[str, str |
     known = {ca, cb, *chosen.values(), *totals, *not_counts, "weight"} | ({weight_col} if weight_col else set())
     for c in numeric if numeric is not None else ():
         if c not in known:
-            verdict = _COUNT_KEYS.get(_column_key(c))
-            hint = (f"it looks like a second {verdict} column; name the one to use with {_COUNT_OPTION[verdict]}"
-                    if verdict else "name it as a count (wins_a_col, wins_b_col, ties_col, bothbad_col; "
+            second = _COUNT_KEYS.get(_column_key(c))
+            hint = (f"it looks like a second {second} column; name the one to use with {_COUNT_OPTION[second]}"
+                    if second else "name it as a count (wins_a_col, wins_b_col, ties_col, bothbad_col; "
                     "--wins-a-col ... on the command line) or declare it not a count (not_counts=, --not-count)")
             raise InputError(f"numeric column {shorten(c)} is not a count this aggregated file is read with, "
                              f"and counts are never dropped silently: {hint}", file=file, column=c)
@@ -759,7 +759,8 @@ def raise_first_invalid(file: str, row0: int, masks: tuple[np.ndarray, ...], nam
                          f"expected exactly one 1 and two 0s ({_such(n)}{scope}){_DROP_HINT}", file=file,
                          row=row0 + first + 1, column="winner_model_a")
     raise InputError(
-        f"unknown outcome label {shorten(raw_value(co, first))} ({n:,} row{'s' if n != 1 else ''} with unknown labels{scope}); expected "
+        f"unknown outcome label {shorten(raw_value(co, first))} ({n:,} row{'s' if n != 1 else ''} with unknown "
+        f"labels{scope}); expected "
         "model_a / model_b / tie / tie (bothbad), a / b / tie, left / right / tie, 1 / 0 / 0.5, or the winning "
         f"contestant's name (outcome_map= / --outcome-map maps other labels){_DROP_HINT}", file=file,
         row=row0 + first + 1, column=co)
@@ -843,6 +844,7 @@ def _normalise(frame: pd.DataFrame, file: str, opts: ReadOptions, log: NameLog |
         outcome = None
         used = [ca, cb]
     else:
+        assert spec.outcome is not None
         outcome = _outcomes(frame[spec.outcome], a, b, union, opts.labels, opts.fold_case)
         used = [ca, cb, spec.outcome]
     masks = invalid_masks(a, b, outcome, fold_ids(union) if opts.fold_case else None)
@@ -851,6 +853,7 @@ def _normalise(frame: pd.DataFrame, file: str, opts: ReadOptions, log: NameLog |
         if not opts.drop_invalid:
             def raw_value(column: str | None, row: int) -> Any:
                 if column is None:
+                    assert kaggle_values is not None
                     return ", ".join(map(str, kaggle_values.iloc[row].tolist()))
                 return frame[column].iloc[row]
             raise_first_invalid(file, 0, masks, a, b, (ca, cb, spec.outcome if spec.schema != "kaggle" else None),
@@ -887,7 +890,7 @@ def _expand_counts(frame: pd.DataFrame, file: str, spec: Spec, a: np.ndarray, b:
                    bad: np.ndarray, extra: Mapping[str, np.ndarray], used: Sequence[str]) -> pd.DataFrame:
     """Aggregated rows -> one row per (pair, verdict) with its ``count``."""
     counts = {c: _check_numbers(frame, c, file, "count", bad) for c, _ in spec.counts}
-    total = sum(counts.values())
+    total: np.ndarray = np.sum(list(counts.values()), axis=0)
     for c in spec.totals:
         t = _check_numbers(frame, c, file, "total", bad)
         off = ~np.isclose(total, t, rtol=TOTAL_RTOL, atol=0) & ~bad
@@ -918,7 +921,9 @@ def read_inputs(inputs: Sequence[Any], opts: ReadOptions, log: NameLog | None, i
                 ) -> tuple[pd.DataFrame | None, list[str], list[str]]:
     """Read and normalise every input; the frame has model_a / model_b as Categoricals on one
     shared, sorted category list (not yet folded), or is None when nothing was read."""
-    frames, sources, schemas = [], [], []
+    frames: list[pd.DataFrame] = []
+    sources: list[str] = []
+    schemas: list[str] = []
     for item in input_files(*inputs) if inputs else []:
         if isinstance(item, Battles):
             frames.append(item.frame)
@@ -979,8 +984,9 @@ def fold_frame(frame: pd.DataFrame, fold_case: bool) -> pd.DataFrame:
     target = [folded.get(n, n) for n in names]
     union = pd.Index(sorted(set(target)))
     lut = np.append(union.get_indexer(target), -1).astype(np.int32)
-    frame = frame.assign(model_a=pd.Categorical.from_codes(lut[frame["model_a"].cat.codes.to_numpy()], categories=union),
-                         model_b=pd.Categorical.from_codes(lut[frame["model_b"].cat.codes.to_numpy()], categories=union))
+    codes_a, codes_b = (lut[frame[side].cat.codes.to_numpy()] for side in ("model_a", "model_b"))
+    frame = frame.assign(model_a=pd.Categorical.from_codes(codes_a, categories=union),
+                         model_b=pd.Categorical.from_codes(codes_b, categories=union))
     warn_lookalikes(names, folded=folded, stacklevel=4)
     return frame
 
@@ -1010,8 +1016,10 @@ def load_battles(source: Any, *more: Any, schema: str = "auto", model_a_col: str
         A's wins, B's wins and optionally ties and both-bad ties, under any spelling of
         :data:`COUNT_SPELLINGS` (``wins_a``/``a_wins``, ``ties``/``draws``,
         ``bothbad``/``tie (bothbad)`` ...). ``auto`` picks from the columns.
-    model_a_col, model_b_col, outcome_col, winner_col, loser_col, wins_a_col, wins_b_col, ties_col, bothbad_col : str, optional
+    model_a_col, model_b_col, outcome_col, winner_col, loser_col : str, optional
         Column names, when they differ from the schema's defaults.
+    wins_a_col, wins_b_col, ties_col, bothbad_col : str, optional
+        The count columns of aggregated input, when they differ from the recognised spellings.
     weight_col : str, optional
         A column of non-negative per-battle weights (a column named ``weight`` is one anyway).
     outcome_map : mapping, optional
@@ -1074,15 +1082,15 @@ def load_battles(source: Any, *more: Any, schema: str = "auto", model_a_col: str
     frame, sources, schemas = read_inputs([source, *more], opts, log, invalid)
     log.warn(stacklevel=3)
     if frame is None or len(frame) == 0:
-        steps = f" ({invalid.step(0)})" if invalid.total else ""
-        raise InputError(f"no battles in the input{steps}")
+        note = f" ({invalid.step(0)})" if invalid.total else ""
+        raise InputError(f"no battles in the input{note}")
     if "count" in frame or invalid.total:
         # zero-count aggregated rows and dropped rows are not battles: their names are not models
         frame = _drop_unused_models(frame)
     frame = fold_frame(frame, opts.fold_case)
     frame["outcome"] = frame["outcome"].astype(np.int8)
     schema_name = schemas[0] if len(set(schemas)) == 1 else "mixed"
-    steps = (invalid.step(len(frame)),) if opts.drop_invalid else ()
+    steps: tuple[FilterStep, ...] = (invalid.step(len(frame)),) if opts.drop_invalid else ()
     return Battles(frame=frame, steps=steps, sources=tuple(sources), schema=schema_name)
 
 

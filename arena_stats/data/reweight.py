@@ -22,10 +22,9 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 
-from .battles import Battles, FilterStep
-
-from .readers import as_battles
 from ..errors import InputError
+from .battles import Battles, FilterStep
+from .readers import as_battles
 
 __all__ = ["DEFAULT_MIN_PAIR", "pair_weights", "reweight_pairs"]
 

@@ -49,14 +49,28 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from .._util.progress import progress as progress_bar
+from ..errors import InputError, shorten, suggest
 from .aggregate import PairCounts, aggregate
 from .battles import A_WINS, B_WINS, Battles, FilterStep
 from .names import NameLog, canonical_names, fold_map, lookalike_key, warn_lookalikes
-from .readers import (INVALID_KINDS, KAGGLE_ONE_HOT, InvalidRows, ReadOptions, Spec, _format_of, check_text_file,
-                      csv_header, input_files, invalid_masks, label_key, raise_first_invalid, read_inputs,
-                      resolve_columns, winner_refs)
-from ..errors import InputError, shorten, suggest
-from .._util.progress import progress as progress_bar
+from .readers import (
+    INVALID_KINDS,
+    KAGGLE_ONE_HOT,
+    InvalidRows,
+    ReadOptions,
+    Spec,
+    _format_of,
+    check_text_file,
+    csv_header,
+    input_files,
+    invalid_masks,
+    label_key,
+    raise_first_invalid,
+    read_inputs,
+    resolve_columns,
+    winner_refs,
+)
 
 __all__ = ["stream_pair_counts", "merge_pair_counts", "input_files", "DEFAULT_BATCH_ROWS"]
 
@@ -152,6 +166,7 @@ class _Counts:
         cap = max(8, 1 << int(np.ceil(np.log2(n))))
         new = np.zeros((cap, cap, 4))
         if self.cap:
+            assert self.dense is not None
             new[: self.cap, : self.cap] = self.dense.reshape(self.cap, self.cap, 4)
         self.dense, self.cap = new.reshape(-1), cap
 
@@ -332,7 +347,7 @@ def _parquet_batches(path: str, opts: ReadOptions) -> Iterator[tuple[_Plan, pa.R
     text = [c for c in plan.text_columns
             if pa.types.is_string(schema.field(c).type) or pa.types.is_large_string(schema.field(c).type)]
     reader = pq.ParquetFile(path, read_dictionary=text)
-    for batch in reader.iter_batches(batch_size=opts.batch_rows, columns=plan.columns):
+    for batch in reader.iter_batches(batch_size=getattr(opts, "batch_rows", DEFAULT_BATCH_ROWS), columns=plan.columns):
         yield plan, batch
 
 
@@ -556,7 +571,7 @@ def _stream_frame(frame: pd.DataFrame, acc: _Counts, opts: ReadOptions) -> None:
         _read_whole(frame, acc, opts)
         return
     row0 = 0
-    for batch in table.to_batches(max_chunksize=opts.batch_rows):
+    for batch in table.to_batches(max_chunksize=getattr(opts, "batch_rows", DEFAULT_BATCH_ROWS)):
         _add_batch(batch, plan, acc, opts, name, row0)
         row0 += batch.num_rows
 
@@ -600,7 +615,11 @@ def stream_pair_counts(source: Any, *more: Any, schema: str = "auto", model_a_co
         (recursively; names starting with ``.`` or ``_`` are skipped). DataFrames go through the
         same batch code via Arrow (the fast way to reduce an in-memory frame); JSON arrays,
         ``.parquet.gz`` files and aggregated count files are loaded whole.
-    schema, model_a_col, model_b_col, outcome_col, winner_col, loser_col, wins_a_col, wins_b_col, ties_col, bothbad_col, weight_col, outcome_map, format, drop_invalid, fold_case, not_counts
+    schema, model_a_col, model_b_col, outcome_col, winner_col, loser_col : optional
+        As in :func:`~arena_stats.data.readers.load_battles`.
+    wins_a_col, wins_b_col, ties_col, bothbad_col, weight_col, outcome_map, format : optional
+        As in :func:`~arena_stats.data.readers.load_battles`.
+    drop_invalid, fold_case, not_counts : optional
         As in :func:`~arena_stats.data.readers.load_battles`. With ``drop_invalid`` the
         ``drop-invalid`` step is in the result's ``steps``.
     batch_rows : int
@@ -655,7 +674,8 @@ def stream_pair_counts(source: Any, *more: Any, schema: str = "auto", model_a_co
     return result
 
 
-def _stream(source: Any, more: Sequence[Any], opts: _StreamOptions, progress: bool = False) -> tuple[_Counts, PairCounts]:
+def _stream(source: Any, more: Sequence[Any], opts: _StreamOptions, progress: bool = False
+            ) -> tuple[_Counts, PairCounts]:
     """The reduction, without warnings: the accumulator (names log, invalid rows) and the counts."""
     items = input_files(source, *more)
     acc = _Counts()
@@ -678,7 +698,7 @@ def _stream(source: Any, more: Sequence[Any], opts: _StreamOptions, progress: bo
             bar.update()
     result = acc.result(opts.fold_case)
     if result.n_pairs == 0:
-        steps = f" ({acc.invalid.step(0)})" if acc.invalid.total else ""
-        raise InputError(f"no battles in the input{steps}")
+        note = f" ({acc.invalid.step(0)})" if acc.invalid.total else ""
+        raise InputError(f"no battles in the input{note}")
     steps = tuple(carried) + ((acc.invalid.step(acc.rows),) if opts.drop_invalid else ())
     return acc, replace(result, steps=steps) if steps else result

@@ -63,13 +63,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .._util.io import atomic_write
 from ..data.aggregate import PairCounts
 from ..data.names import fold_map, warn_lookalikes
 from ..data.readers import input_files
-from ..models.bradley_terry import DEFAULT_BASE, DEFAULT_INIT, DEFAULT_SCALE, STEP_TOL, TIES, BTResult, fit_counts
-from ..errors import ConvergenceError, InputError, shorten
-from .._util.io import atomic_write
 from ..data.stream import _stream, merge_pair_counts, stream_options
+from ..errors import ConvergenceError, InputError, shorten
+from ..models.bradley_terry import DEFAULT_BASE, DEFAULT_INIT, DEFAULT_SCALE, STEP_TOL, TIES, BTResult, fit_counts
 
 __all__ = ["ArenaState", "STATE_FORMAT", "STATE_VERSION", "REFIT_TOL", "FINGERPRINT", "new_state", "load_state",
            "update_state", "fingerprint"]
@@ -227,15 +227,16 @@ class ArenaState:
         meta = {"format": STATE_FORMAT, "version": STATE_VERSION, "models": list(pc.models),
                 "settings": settings, "history": list(self.history), "n_battles": pc.n_battles}
         theta = np.zeros(0) if self.theta is None else np.asarray(self.theta, np.float64)
-        if self.theta is not None and self._fitted_models != list(pc.models):
+        start = self.start_point()
+        if start is not None and self._fitted_models != list(pc.models):
             # strengths of an older model list: keep them by name on the current list
-            theta = self.start_point()[: pc.n_models]
+            theta = start[: pc.n_models]
         arrays = {"meta": np.frombuffer(json.dumps(meta).encode("utf-8"), dtype=np.uint8),
                   "i": pc.i, "j": pc.j, "cell_pair": pc.cell_pair, "cell_outcome": pc.cell_outcome,
                   "cell_count": pc.cell_count, "cell_weight": pc.cell_weight, "theta": theta,
                   "tie": np.zeros(0) if self.log_tie is None else np.array([self.log_tie])}
         buf = io.BytesIO()
-        np.savez_compressed(buf, **arrays)
+        np.savez_compressed(buf, **arrays)  # type: ignore[arg-type]
         with atomic_write(path, "wb") as fh:
             fh.write(buf.getvalue())
 
@@ -243,7 +244,8 @@ class ArenaState:
         """One row per model: battles, and the last fit's strength (NaN before the first fit)."""
         from ..data.aggregate import model_totals
         frame = model_totals(self.counts).reset_index()
-        frame["theta"] = np.nan if self.theta is None else self.start_point()[: self.counts.n_models]
+        start = self.start_point()
+        frame["theta"] = np.nan if start is None else start[: self.counts.n_models]
         return frame
 
     def summary(self) -> str:
@@ -422,7 +424,8 @@ def load_state(path: str | os.PathLike) -> ArenaState:
         raise _bad(path, "history must be a list of records")
     for rec in history:
         battles = rec.get("battles", 0)
-        if isinstance(battles, bool) or not isinstance(battles, (int, float)) or not isinstance(rec.get("sources", []), list):
+        sources = rec.get("sources", [])
+        if isinstance(battles, bool) or not isinstance(battles, (int, float)) or not isinstance(sources, list):
             raise _bad(path, "each history record needs a number of battles and a list of sources")
         prints = rec.get(FINGERPRINT, {})
         if not isinstance(prints, dict) or not all(isinstance(k, str) and isinstance(v, str) and _HEX64.fullmatch(v)
