@@ -23,12 +23,14 @@ if _os.path.basename(_sys.argv[0] if _sys.argv else "") in ("arena-stats", "-m")
 
 from .data.battles import Battles, filter_battles
 from .data.readers import load_battles
-from .errors import ArenaStatsError, ConvergenceError, InputError, NoMLEError
+from .errors import (ArenaStatsError, ConvergenceError, InputError, LookalikeNameWarning, NameMergeWarning,
+                     NameWarning, NoMLEError, OutputError)
 
 __version__ = "0.1.0"
 
-__all__ = ["Battles", "load_battles", "filter_battles", "ArenaStatsError", "InputError", "NoMLEError",
-           "ConvergenceError", "__version__"]
+__all__ = ["Battles", "load_battles", "filter_battles", "ArenaStatsError", "InputError", "OutputError",
+           "NoMLEError", "ConvergenceError", "NameWarning", "NameMergeWarning", "LookalikeNameWarning",
+           "__version__"]
 
 from .models.bradley_terry import BTResult, fit_bradley_terry, fit_counts  # noqa: E402
 

@@ -192,3 +192,26 @@ def test_glicko_prints_ratings_with_one_decimal_and_volatility_with_three(battle
     for name, digits in (("rating", 1), ("rd", 1), ("win_rate", 3), ("volatility", 3)):
         k = header.index(name)
         assert all(_decimals(row[k]) == digits for row in rows), (name, [row[k] for row in rows])
+
+
+def test_usage_errors_are_one_short_line_with_exit_2(capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["leaderboard", "--example", "--ties", "x" * 100_000])
+    err = capsys.readouterr().err
+    assert info.value.code == 2 and len(err.strip().splitlines()) == 1 and len(err) < 600
+    assert "--ties" in err and "characters" in err
+
+
+def test_ratings_print_as_ratings_even_when_they_are_whole(tmp_path, capsys):
+    path = tmp_path / "ties.csv"
+    pd.DataFrame({"model_a": ["x", "y"], "model_b": ["y", "x"], "winner": ["tie", "tie"]}).to_csv(path, index=False)
+    assert main(["leaderboard", str(path), "--ci", "none", "-q"]) == 0
+    out = capsys.readouterr().out
+    assert "1000.0" in out and "1,000" not in out
+
+
+def test_names_typed_on_the_command_line_follow_the_name_policy(battles_csv, capsys):
+    assert main(["leaderboard", str(battles_csv), "--ci", "sandwich", "--anchor", "  model-002 =1234",
+                 "--reference", " model-002", "--format", "csv", "-q"]) == 0
+    board = pd.read_csv(pd.io.common.StringIO(capsys.readouterr().out)).set_index("model")
+    assert board.loc["model-002", "rating"] == pytest.approx(1234.0) and board.loc["model-002", "diff"] == 0.0

@@ -113,3 +113,20 @@ def test_contextual_fit_sums_gradient_and_hessian_per_partition_like_the_local_f
     np.testing.assert_allclose(remote.se_robust.to_numpy(), local.se_robust.to_numpy(), rtol=1e-9)
     np.testing.assert_allclose(remote.beta_se.to_numpy(), local.beta_se.to_numpy(), rtol=1e-9)
     assert remote.covariates == local.covariates
+
+
+def test_lookalike_names_split_across_partitions_warn_once_and_invalid_rows_report_once():
+    import warnings
+
+    import dask
+    from arena_stats.errors import LookalikeNameWarning
+    frame = pd.DataFrame({"model_a": ["gpt-4", "x", "x", "y", "GPT-4", "y"],
+                          "model_b": ["x", "y", "y", "x", "y", "y"],
+                          "winner": ["model_a", "tie", "model_b", "oops", "model_a", "model_a"]})
+    with dask.config.set(scheduler="sync"), warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        counts = pair_counts_dask(dd.from_pandas(frame, npartitions=3, sort=False), drop_invalid=True)
+    lookalike = [w for w in caught if issubclass(w.category, LookalikeNameWarning)]
+    assert len(lookalike) == 1 and "GPT-4" in str(lookalike[0].message)
+    steps = [s for s in counts.steps if s.name == "drop-invalid"]
+    assert len(steps) == 1 and steps[0].removed == 2  # one unknown verdict, one self-battle

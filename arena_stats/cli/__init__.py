@@ -13,8 +13,9 @@ import importlib
 import sys
 import warnings
 from collections.abc import Sequence
+from typing import NoReturn
 
-from ..errors import ArenaStatsError
+from ..errors import ArenaStatsError, shorten
 
 __all__ = ["main", "build_parser"]
 
@@ -24,6 +25,17 @@ SUBCOMMANDS = ("leaderboard", "matrix", "elo", "plot", "predict", "update")
 EXIT_USAGE = 2
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with usage errors on one line, values from the command line shortened (a 100 KB
+    ``--exclude`` value is quoted by its first characters), exit status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        parts = message.split(": ", 1)
+        if len(parts) == 2 and len(parts[1]) > 200:
+            message = f"{parts[0]}: {shorten(parts[1])}"
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {' '.join(message.split())[:400]} (see {self.prog} --help)\n")
+
+
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     """The full parser, or, given a subcommand name, one that only knows that subcommand.
 
@@ -31,7 +43,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     for ``plot``, numba for ``elo``): a leaderboard should not wait ~0.8 s for them.
     """
     from .. import __version__
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="arena-stats",
         description="Bradley-Terry leaderboards with confidence intervals, online Elo, rating "
                     "plots and preference prediction for pairwise battles (LLM arenas, games).")

@@ -7,7 +7,7 @@ import io
 import json
 import math
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -205,12 +205,13 @@ def _float_format(col: str, vals: pd.Series, digits: int | None, default: int) -
         return f".{digits}f"
     if col in THREE_DECIMAL_COLUMNS or col.startswith("p_"):
         return ".3f"
-    if np.allclose(vals.dropna() % 1, 0):
-        return ",.0f"
+    if _is_count_column(col) and np.allclose(vals.dropna() % 1, 0):
+        return ",.0f"  # whole battles (weights that happen to be whole): counts, not measurements
     return f".{default}f"
 
 
-def render_table(frame: pd.DataFrame, fmt: str, float_digits: int | Mapping[Any, int] = 1) -> str:
+def render_table(frame: pd.DataFrame, fmt: str, float_digits: int | Mapping[Any, int] = 1,
+                 count_columns: Sequence[Any] = ()) -> str:
     """Render a frame as aligned text, markdown, CSV or JSON records.
 
     ``csv`` and ``json`` keep every float at full precision (JSON writes NaN as null); only the
@@ -237,7 +238,7 @@ def render_table(frame: pd.DataFrame, fmt: str, float_digits: int | Mapping[Any,
         if pd.api.types.is_float_dtype(shown[col]):
             spec = _float_format(str(col), shown[col], per_column.get(col), default)
             shown[col] = shown[col].map(lambda x, spec=spec: "" if pd.isna(x) else format(x, spec))
-        elif pd.api.types.is_integer_dtype(shown[col]) and _is_count_column(str(col)):
+        elif pd.api.types.is_integer_dtype(shown[col]) and (_is_count_column(str(col)) or col in count_columns):
             shown[col] = shown[col].map(lambda x: format(int(x), ",d"))
     if fmt == "markdown":
         cols = [str(c) for c in shown.columns]
@@ -248,9 +249,11 @@ def render_table(frame: pd.DataFrame, fmt: str, float_digits: int | Mapping[Any,
     return shown.to_string(index=False) + "\n"
 
 
-def emit_table(frame: pd.DataFrame, args: argparse.Namespace, float_digits: int | Mapping[Any, int] = 1) -> None:
-    """Print or write (atomically) a frame in ``args.format``; ``float_digits`` as in :func:`render_table`."""
-    text = render_table(frame, args.format, float_digits)
+def emit_table(frame: pd.DataFrame, args: argparse.Namespace, float_digits: int | Mapping[Any, int] = 1,
+               count_columns: Sequence[Any] = ()) -> None:
+    """Print or write (atomically) a frame in ``args.format``; ``float_digits`` and
+    ``count_columns`` (more columns printed as counts) as in :func:`render_table`."""
+    text = render_table(frame, args.format, float_digits, count_columns)
     if getattr(args, "output", None):
         with atomic_write(args.output, encoding="utf-8") as fh:
             fh.write(text)

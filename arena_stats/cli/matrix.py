@@ -48,9 +48,9 @@ def run(args: argparse.Namespace) -> int:
     # with thousands separators like every count column (csv and json keep full precision)
     if args.kind == "counts":
         cols = [c for c in out.columns if c != "model"]
-        if args.format in ("csv", "json") and np.array_equal(out[cols], np.round(out[cols])):
+        if np.array_equal(out[cols], np.round(out[cols])):
             out[cols] = out[cols].astype(np.int64)  # whole battles as integers, like the leaderboards
-        emit_table(out, args)
+        emit_table(out, args, count_columns=cols)
     else:
         emit_table(out, args, float_digits={col: 3 for col in out.columns if col != "model"})
     return 0

@@ -23,7 +23,8 @@ from typing import Any
 import numpy as np
 
 from .._util import checks
-from ..errors import InputError, suggest
+from ..data.names import canonical_name
+from ..errors import InputError, shorten, suggest
 
 __all__ = ["EloScale", "DEFAULT_SCALE", "DEFAULT_BASE", "DEFAULT_INIT", "elo_transform"]
 
@@ -76,7 +77,9 @@ class EloScale:
         (name, value), = self.anchor.items()
         models = list(models)
         if name not in models:
-            raise InputError(f"anchor model {name!r} is not among the fitted models{suggest(name, models)}")
+            name = canonical_name(name)  # as the battles' names were read
+        if name not in models:
+            raise InputError(f"anchor model {shorten(name)} is not among the fitted models{suggest(name, models)}")
         centred = self.factor * (theta[models.index(name)] - float(np.mean(theta)))
         return float(value) - centred
 

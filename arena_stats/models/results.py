@@ -24,7 +24,8 @@ import numpy as np
 import pandas as pd
 from scipy.sparse import issparse
 
-from ..errors import InputError, suggest
+from ..data.names import canonical_name
+from ..errors import InputError, shorten, suggest
 from .covariance import sandwich, wald_interval
 from .elo_scale import EloScale
 from .engine import constrained_inverse
@@ -70,13 +71,19 @@ class Result:
 
 
 def model_index(models: Sequence[str], names: Any) -> np.ndarray:
-    """Positions of ``names`` (one name or many) in ``models``; unknown names are an error."""
+    """Positions of ``names`` (one name or many) in ``models``; unknown names are an error.
+
+    A name is looked up as typed, then in its canonical text (the readers' name policy:
+    surrounding whitespace, Unicode NFC, one text per number), as the battles' names were read.
+    """
     lookup = {m: k for k, m in enumerate(models)}
     arr = np.atleast_1d(np.asarray(names, dtype=object))
     out = np.empty(len(arr), np.int64)
     for k, nm in enumerate(arr):
         if nm not in lookup:
-            raise InputError(f"unknown model {str(nm)[:80]!r}{suggest(nm, models)}")
+            nm = canonical_name(nm)
+            if nm not in lookup:
+                raise InputError(f"unknown model {shorten(nm)}{suggest(nm, models)}")
         out[k] = lookup[nm]
     return out
 

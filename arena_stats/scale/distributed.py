@@ -41,12 +41,16 @@ from __future__ import annotations
 
 import glob as _glob
 import os
+import warnings
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 from ..data.aggregate import PairCounts
+from ..data.battles import FilterStep
+from ..data.names import warn_lookalikes
 from ..data.stream import input_files, merge_pair_counts, stream_pair_counts
-from ..errors import InputError
+from ..errors import InputError, NameWarning
 from ..inference.bootstrap import bootstrap
 from ..models.bradley_terry import BTResult, fit_counts
 
@@ -67,17 +71,41 @@ def _require_dask() -> Any:
     return dask
 
 
+def _quietly(read: Any, *args: Any, **kwargs: Any) -> PairCounts:
+    """Counts of one part without the name-policy warnings: a worker's warnings are lost or
+    repeated, and look-alike names split across parts are only seen on the merged counts."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NameWarning)
+        return read(*args, **kwargs)
+
+
 def _partition_counts(frame: Any, k: int, read_options: dict[str, Any]) -> PairCounts | None:
     if len(frame) == 0:
         return None  # an empty partition (after a filter, say) holds no battles
     try:
-        return stream_pair_counts(frame, **read_options)
+        return _quietly(stream_pair_counts, frame, **read_options)
     except InputError as exc:
         raise InputError(exc.detail, file=f"<partition {k}>", row=exc.row, column=exc.column) from None
 
 
 def _file_counts(path: str, read_options: dict[str, Any]) -> PairCounts:
-    return stream_pair_counts(path, **read_options)
+    return _quietly(stream_pair_counts, path, **read_options)
+
+
+def _one_invalid_step(counts: PairCounts) -> PairCounts:
+    """The parts' ``drop-invalid`` steps as one step of the whole input."""
+    parts = [s for s in counts.steps if s.name == "drop-invalid"]
+    if len(parts) <= 1:
+        return counts
+    kinds: dict[str, int] = {}
+    for s in parts:
+        for kind, n in s.by_kind:
+            kinds[kind] = kinds.get(kind, 0) + n
+    removed = sum(s.removed for s in parts)
+    reason = ", ".join(f"{n:,} {kind}" for kind, n in kinds.items()) + f" (in {len(parts)} parts)"
+    step = FilterStep("drop-invalid", removed, sum(s.remaining for s in parts), reason, tuple(kinds.items()))
+    others = tuple(s for s in counts.steps if s.name != "drop-invalid")
+    return replace(counts, steps=others + (step,))
 
 
 def _merge(*parts: PairCounts | None) -> PairCounts | None:
@@ -178,7 +206,9 @@ def pair_counts_dask(data: Any, *, fan_in: int = FAN_IN, compute: bool = True, s
     result = dask.compute(total, scheduler=scheduler)[0] if scheduler else dask.compute(total)[0]
     if result is None:
         raise InputError("no battles in the input (every partition was empty)")
-    return result
+    if not read_options.get("fold_case"):
+        warn_lookalikes(result.models)
+    return _one_invalid_step(result)
 
 
 def fit_dask(data: Any, ties: str = "half", *, read_options: dict[str, Any] | None = None,
