@@ -23,8 +23,16 @@ if _os.path.basename(_sys.argv[0] if _sys.argv else "") in ("arena-stats", "-m")
 
 from .data.battles import Battles, filter_battles
 from .data.readers import load_battles
-from .errors import (ArenaStatsError, ConvergenceError, InputError, LookalikeNameWarning, NameMergeWarning,
-                     NameWarning, NoMLEError, OutputError)
+from .errors import (
+    ArenaStatsError,
+    ConvergenceError,
+    InputError,
+    LookalikeNameWarning,
+    NameMergeWarning,
+    NameWarning,
+    NoMLEError,
+    OutputError,
+)
 
 __version__ = "0.1.0"
 
