@@ -175,3 +175,47 @@ def test_old_cli_spellings_still_work(arena):
     a = _cli(["matrix", str(path), "--top", "4", "--format", "csv", "-q"])
     b = _cli(["matrix", str(path), "--top-k", "4", "--format", "csv", "-q"])
     pd.testing.assert_frame_equal(a, b)
+
+
+@pytest.mark.parametrize("filters", [[], ["--exclude", "model-003", "--min-battles", "900"], ["--drop-ties"]])
+def test_the_cli_streams_and_gives_the_loaded_board(arena, tmp_path, monkeypatch, filters):
+    """Without row-level options the command reads through the streaming reducer; the numbers are
+    those of loading the rows and filtering them."""
+    battles, path = arena
+    frame = battles.to_frame()
+    folder = tmp_path / "parts"
+    folder.mkdir()
+    for k in range(3):
+        frame.iloc[k::3].to_parquet(folder / f"part-{k}.parquet", index=False)
+    (folder / "_SUCCESS").write_text("")
+    from arena_stats import filter_battles
+    from arena_stats.data import readers
+    loaded = filter_battles(readers.load_battles(folder), exclude=filters[1:2] if "--exclude" in filters else (),
+                            min_battles=900 if "--min-battles" in filters else 0, drop_ties="--drop-ties" in filters)
+    want = leaderboard(loaded, ci="sandwich").to_frame()
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the rows were loaded")
+    monkeypatch.setattr("arena_stats.cli.common.load_battles", refuse)
+    got = _cli(["leaderboard", str(folder), "--ci", "sandwich", *filters, "--format", "csv", "-q"])
+    _same(want, got)
+    counts = _cli(["matrix", str(folder), "--kind", "counts", *filters, "--format", "csv", "-q"])
+    # each battle is in the matrix twice ([a, b] and [b, a]) and in the board twice (once per model)
+    assert counts.drop(columns="model").to_numpy().sum() == want["battles"].sum()
+
+
+def test_row_level_filters_load_the_rows_they_need(arena, monkeypatch):
+    battles, path = arena
+    calls = []
+    from arena_stats.cli import common
+    real = common.load_battles
+
+    def spy(*args, **kwargs):
+        calls.append(kwargs.get("keep"))
+        return real(*args, **kwargs)
+    monkeypatch.setattr(common, "load_battles", spy)
+    got = _cli(["leaderboard", str(path), "--ci", "sandwich", "--where", "language=English", "--format", "csv", "-q"])
+    assert calls == [["language"]]  # only the column the filter reads, beside the battles
+    from arena_stats import filter_battles
+    want = leaderboard(filter_battles(battles, where={"language": "English"}), ci="sandwich").to_frame()
+    _same(want, got)

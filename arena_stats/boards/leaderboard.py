@@ -184,7 +184,9 @@ def board_from_fit(fit: RatingFit, *, ci: str = "bootstrap", rounds: int = DEFAU
     settings = dict(fit.settings)
     settings.update(ci=ci, rounds=int(rounds) if boot is not None else 0, confidence=confidence,
                     seed=seed, cluster=cluster, reference=reference, n_battles=fit.n_battles,
-                    n_models=len(models), filters=[str(s) for s in (battles.steps if battles is not None else ())],
+                    n_models=len(models),
+                    filters=[str(s) for s in (battles.steps if battles is not None else
+                                              counts.steps if counts is not None else ())],
                     n_degenerate=boot.n_degenerate if boot is not None else 0, tie_param=fit.tie_param)
     return Leaderboard(frame=frame, fit=fit, bootstrap=boot, settings=settings)
 

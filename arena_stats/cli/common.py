@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from .._util.io import atomic_write, check_output_path
+from ..data.aggregate import PairCounts
 from ..data.battles import Battles, check_min_battles, filter_battles, parse_date
 from ..data.readers import SCHEMAS, load_battles
 from ..errors import InputError, shorten
@@ -159,6 +160,38 @@ def load_from_args(args: argparse.Namespace) -> Battles:
         say(args, f"filter {step}")
     say(args, f"{battles.n_battles:,.0f} battles, {battles.n_models} models")
     return battles
+
+
+def streamable(args: argparse.Namespace) -> bool:
+    """Whether the options need no battle rows: then the files are reduced by the streaming
+    reducer (:func:`~arena_stats.data.stream.stream_pair_counts`), which holds one batch in
+    memory instead of every row, and the count-level filters (``--exclude``, ``--drop-ties``,
+    ``--min-battles``) apply to the counts (:func:`~arena_stats.data.aggregate.filter_counts`)."""
+    if getattr(args, "example", False) or not getattr(args, "files", None):
+        return False
+    row_level = (getattr(args, "anonymous_only", False), getattr(args, "since", None), getattr(args, "until", None),
+                 getattr(args, "where", None), getattr(args, "drop_duplicates", False), getattr(args, "cluster", None))
+    return not any(row_level) and not getattr(args, "keep_all_columns", False)
+
+
+def counts_from_args(args: argparse.Namespace) -> PairCounts:
+    """Stream the input files to counts and apply the count-level filters; report on stderr.
+
+    The same numbers as :func:`load_from_args` followed by ``aggregate`` (tested), in bounded
+    memory. Callers check :func:`streamable` first.
+    """
+    from ..data.aggregate import filter_counts
+    from ..data.stream import stream_pair_counts
+    check_filter_args(args)
+    if getattr(args, "output", None):
+        check_output_path(args.output)
+    counts = stream_pair_counts(args.files, progress=not getattr(args, "quiet", False), **read_options(args))
+    if hasattr(args, "anonymous_only"):
+        counts = filter_counts(counts, exclude=args.exclude, drop_ties=args.drop_ties, min_battles=args.min_battles)
+    for step in counts.steps:
+        say(args, f"filter {step}")
+    say(args, f"{counts.n_battles:,.0f} battles, {counts.n_models} models")
+    return counts
 
 
 def _columns_needed(args: argparse.Namespace) -> list[str] | None:

@@ -10,9 +10,18 @@ from __future__ import annotations
 import argparse
 
 from ..boards.leaderboard import leaderboard
+from ..data.aggregate import PairCounts
 from ..data.battles import Battles
 from . import style_options
-from .common import add_filter_args, add_input_args, add_output_args, emit_table, load_from_args
+from .common import (
+    add_filter_args,
+    add_input_args,
+    add_output_args,
+    counts_from_args,
+    emit_table,
+    load_from_args,
+    streamable,
+)
 from .options import (
     add_fit_args,
     add_interval_args,
@@ -51,11 +60,12 @@ def run(args: argparse.Namespace) -> int:
     extended = style_options.wanted(args)
     # a plain board reads only the columns its options need; style control may need any
     args.keep_all_columns = extended
-    battles: Battles = load_from_args(args)
     opts = board_options(args)
+    data: Battles | PairCounts = counts_from_args(args) if streamable(args) else load_from_args(args)
     if extended:
-        return style_options.run(args, battles, opts)
-    board = leaderboard(battles, **opts)
+        assert isinstance(data, Battles)
+        return style_options.run(args, data, opts)
+    board = leaderboard(data, **opts)
     report_fit(args, board)
     emit_table(board.to_frame(), args)
     return 0

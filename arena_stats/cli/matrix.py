@@ -8,7 +8,15 @@ import numpy as np
 
 from ..data.aggregate import aggregate, pairwise_matrices
 from ..models.bradley_terry import fit_counts
-from .common import add_filter_args, add_input_args, add_output_args, emit_table, load_from_args
+from .common import (
+    add_filter_args,
+    add_input_args,
+    add_output_args,
+    counts_from_args,
+    emit_table,
+    load_from_args,
+    streamable,
+)
 from .options import add_fit_args, add_top_arg, fit_kwargs, top_value
 
 KINDS = ("win-fraction", "counts", "predicted")
@@ -32,8 +40,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     top = top_value(args)
     opts = fit_kwargs(args)
-    battles = load_from_args(args)
-    pc = aggregate(battles)
+    pc = counts_from_args(args) if streamable(args) else aggregate(load_from_args(args))
     fit = fit_counts(pc, opts.pop("ties"), **opts)
     order = list(fit.ratings.sort_values(ascending=False, kind="stable").index)
     if top is not None:

@@ -14,17 +14,18 @@ unweighted or per-pair-constant weights this adds no cells.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
 from scipy.sparse import csr_matrix
 
-from ..errors import InputError
-from .battles import BOTHBAD, TIE, Battles, FilterStep
+from ..errors import InputError, shorten, suggest
+from .battles import BOTHBAD, TIE, Battles, FilterStep, check_min_battles
 from .readers import as_battles
 
-__all__ = ["PairCounts", "aggregate", "model_totals", "pairwise_matrices"]
+__all__ = ["PairCounts", "aggregate", "filter_counts", "model_totals", "pairwise_matrices"]
 
 #: Above this many (pair, verdict) slots a dense bincount is replaced by a sort.
 DENSE_CELL_LIMIT = 50_000_000
@@ -102,6 +103,91 @@ class PairCounts:
             for r in range(w.shape[0]):
                 out[r] = np.bincount(slot, weights=w[r], minlength=size)
         return out.reshape(w.shape[0], self.n_pairs, 4)
+
+
+    def keep_cells(self, mask: np.ndarray, step: FilterStep | None = None) -> PairCounts:
+        """The counts of the cells where ``mask`` holds; pairs and models left without a cell go
+        (the model list stays sorted, as :func:`aggregate` builds it). ``step`` is recorded."""
+        mask = np.asarray(mask, dtype=bool)
+        steps = self.steps + ((step,) if step is not None else ())
+        if mask.all():
+            return replace(self, steps=steps)
+        cp = self.cell_pair[mask]
+        pairs_used = np.unique(cp)
+        pair_map = np.full(self.n_pairs, -1, np.int64)
+        pair_map[pairs_used] = np.arange(len(pairs_used))
+        i, j = self.i[pairs_used], self.j[pairs_used]
+        used = np.zeros(self.n_models, bool)
+        used[i] = True
+        used[j] = True
+        model_map = np.cumsum(used) - 1
+        return PairCounts(models=[m for m, u in zip(self.models, used) if u], i=model_map[i], j=model_map[j],
+                          cell_pair=pair_map[cp], cell_outcome=self.cell_outcome[mask],
+                          cell_count=self.cell_count[mask], cell_weight=self.cell_weight[mask], steps=steps,
+                          fold_case=self.fold_case)
+
+    def model_battles(self) -> np.ndarray:
+        """Battles of each model (unweighted counts), as :meth:`Battles.min_battles` counts them."""
+        per_pair = np.bincount(self.cell_pair, weights=self.cell_count, minlength=self.n_pairs)
+        return np.bincount(self.i, weights=per_pair, minlength=self.n_models) + \
+            np.bincount(self.j, weights=per_pair, minlength=self.n_models)
+
+
+def filter_counts(pc: PairCounts, *, exclude: Sequence[str] = (), drop_ties: bool = False,
+                  min_battles: int = 0) -> PairCounts:
+    """The filters of :func:`~arena_stats.data.battles.filter_battles` that need no rows, on counts.
+
+    Excluded models, ties and the minimum number of battles per model are properties of the
+    (pair, verdict) cells, so they apply to counts -- a streamed directory, a saved state -- in
+    the same order and with the same result as on the battles. Each step is recorded in
+    ``steps``, counting battles.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from arena_stats import load_battles
+    >>> b = load_battles(pd.DataFrame({"model_a": ["x", "x", "y"], "model_b": ["y", "z", "z"],
+    ...                                "winner": ["model_a", "tie", "model_b"]}))
+    >>> filter_counts(aggregate(b), exclude=["z"]).models
+    ['x', 'y']
+    """
+    from .names import canonical_name
+    out = pc
+    if exclude:
+        names = [canonical_name(m) for m in exclude]
+        known = set(out.models)
+        for m in names:
+            if m not in known:
+                raise InputError(f"cannot exclude unknown model {shorten(m)}{suggest(m, known)}")
+        gone = np.isin(np.asarray(out.models, dtype=object), names)
+        mask = ~(gone[out.i] | gone[out.j])[out.cell_pair]
+        out = out.keep_cells(mask, _count_step(out, mask, "exclude", f"battles involving {', '.join(names)}"))
+    if drop_ties:
+        mask = out.cell_outcome < TIE
+        out = out.keep_cells(mask, _count_step(out, mask, "drop-ties", "ties"))
+    if min_battles:
+        n = check_min_battles(min_battles)
+        low = out.model_battles() < n
+        if not low.any():
+            out = out.keep_cells(np.ones(len(out.cell_count), bool),
+                                 _count_step(out, np.ones(len(out.cell_count), bool), "min-battles",
+                                             f"no model below {n} battles"))
+        else:
+            names = [m for m, lo in zip(out.models, low) if lo]
+            mask = ~(low[out.i] | low[out.j])[out.cell_pair]
+            shown = ", ".join(names[:10]) + (f" and {len(names) - 10} more" if len(names) > 10 else "")
+            out = out.keep_cells(mask, _count_step(out, mask, "min-battles",
+                                                   f"{len(names)} models with fewer than {n} battles: {shown}"))
+    if out.n_pairs == 0:
+        raise InputError("no battles left after filtering:\n  " + "\n  ".join(map(str, out.steps)))
+    return out
+
+
+def _count_step(pc: PairCounts, mask: np.ndarray, name: str, reason: str) -> FilterStep:
+    """A filter step of counts: battles removed and left (whole numbers when they are)."""
+    removed, left = float(pc.cell_count[~mask].sum()), float(pc.cell_count[mask].sum())
+    as_int = removed.is_integer() and left.is_integer()
+    return FilterStep(name, int(removed) if as_int else removed, int(left) if as_int else left, reason)
 
 
 def _cells_unique(slot: np.ndarray, size: int) -> bool:
