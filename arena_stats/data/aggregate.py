@@ -184,10 +184,9 @@ def filter_counts(pc: PairCounts, *, exclude: Sequence[str] = (), drop_ties: boo
 
 
 def _count_step(pc: PairCounts, mask: np.ndarray, name: str, reason: str) -> FilterStep:
-    """A filter step of counts: battles removed and left (whole numbers when they are)."""
+    """A filter step of counts: battles removed and left (rounded: battles are counted whole)."""
     removed, left = float(pc.cell_count[~mask].sum()), float(pc.cell_count[mask].sum())
-    as_int = removed.is_integer() and left.is_integer()
-    return FilterStep(name, int(removed) if as_int else removed, int(left) if as_int else left, reason)
+    return FilterStep(name, int(round(removed)), int(round(left)), reason)
 
 
 def _cells_unique(slot: np.ndarray, size: int) -> bool:
