@@ -19,7 +19,7 @@ from ..errors import ArenaStatsError
 __all__ = ["main", "build_parser"]
 
 #: Subcommand modules, in the order ``--help`` lists them.
-SUBCOMMANDS = ("leaderboard", "matrix", "elo", "plot", "predict", "update")
+SUBCOMMANDS = ("leaderboard", "matrix", "elo", "plot", "predict", "update", "audit", "report", "next_pairs")
 
 EXIT_USAGE = 2
 
