@@ -31,8 +31,10 @@ claims are wrong by chance. This module answers both questions side by side:
 * **Tiers.** The one rank rule of the package (:mod:`~arena_stats.inference.ranks`) says
   ``rank = 1 + (number of models surely better)``; here "surely better" means *separated
   simultaneously*, and tiers are numbered from those ranks by
-  :func:`~arena_stats.inference.ranks.tiers`. Models in one tier cannot be told apart at the
-  family-wise level.
+  :func:`~arena_stats.inference.ranks.tiers`. Models in one tier have equally many models
+  surely above them: nothing at the family-wise level puts one above another. (As with the
+  board's Rank (UB), neighbours in different tiers need not be separated from each other:
+  a model with a narrow interval can be surely below a model that its neighbour is not.)
 
 Everything works on the ratings' bootstrap samples or covariance, never on battles, and pairs
 are processed in blocks (:data:`PAIR_BLOCK`) so that 300 models (44,850 pairs) x 1,000 rounds
@@ -178,7 +180,7 @@ class Separation(Result):
 
     @property
     def tier(self) -> pd.Series:
-        """Tier of each model (1 = top): models sharing a simultaneous rank share a tier."""
+        """Tier of each model (1 = top): models with the same simultaneous rank share a tier."""
         return pd.Series(tiers(self.rank.to_numpy()) + 1, index=self.rank.index, name="tier")
 
     def prob_greater(self) -> pd.DataFrame:
