@@ -11,13 +11,21 @@ import pytest
 from matplotlib.figure import Figure
 
 from arena_stats import fit_bradley_terry
-from arena_stats.data.aggregate import pairwise_matrices
-from arena_stats.online.elo import elo_bootstrap
-from arena_stats.errors import InputError
 from arena_stats.boards.over_time import ratings_over_time
-from arena_stats.plots import (plot_battle_counts, plot_bootstrap, plot_calibration, plot_leaderboard,
-                               plot_ratings_over_time, plot_win_fraction, plot_win_probability, rank_tiers)
+from arena_stats.data.aggregate import pairwise_matrices
 from arena_stats.data.simulate import simulate_arena
+from arena_stats.errors import InputError
+from arena_stats.online.elo import elo_bootstrap
+from arena_stats.plots import (
+    plot_battle_counts,
+    plot_bootstrap,
+    plot_calibration,
+    plot_leaderboard,
+    plot_ratings_over_time,
+    plot_win_fraction,
+    plot_win_probability,
+    rank_tiers,
+)
 
 matplotlib.use("Agg")
 

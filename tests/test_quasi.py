@@ -3,10 +3,10 @@ published BradleyTerry2 figure, and independence from the parametrisation."""
 
 from __future__ import annotations
 
+import base64
 import gzip
 import io
 import re
-import base64
 
 import numpy as np
 import pandas as pd

@@ -255,7 +255,8 @@ def _audit_section(result: Audit) -> str:
         threshold = "" if c.threshold is None else f"{c.threshold:.4g}"
         rows.append(f"<tr data-check='{c.name}' data-verdict='{c.verdict}'><td class='text'><b>{c.name}</b><br>"
                     f"<span class='note'>{_e(c.title)}</span></td><td><span class='badge {c.verdict}'>{c.verdict}"
-                    f"</span></td><td>{value}</td><td>{threshold}</td><td class='msg'>{_e(c.message)}{detail}</td></tr>")
+                    f"</span></td><td>{value}</td><td>{threshold}</td><td class='msg'>{_e(c.message)}{detail}</td>"
+                    "</tr>")
     return ("<div class='scroll'><table id='audit'><thead><tr><th class='text'>check</th><th>verdict</th><th>value</th>"
             f"<th>threshold</th><th class='text'>finding</th></tr></thead><tbody>{''.join(rows)}</tbody></table></div>"
             "<p class='note'>pass: no sign of the defect; warn: the board is right, read it with care; fail: a number "
@@ -303,11 +304,13 @@ def _forest(board: Leaderboard) -> str:
                f"(interval {rec.rank_lower}-{rec.rank_upper})")
         parts.append(f"<g class='model' data-model='{_e(rec.model)}' data-tip='{_e(tip)}'>"
                      f"<rect x='0' y='{y - row / 2}' width='{width}' height='{row}' fill='transparent'/>"
-                     f"<text x='{left - 8}' y='{y + 4}' font-size='12' text-anchor='end'>{_e(_short(str(rec.model), 32))}"
+                     f"<text x='{left - 8}' y='{y + 4}' font-size='12' text-anchor='end'>"
+                     f"{_e(_short(str(rec.model), 32))}"
                      f"</text><line x1='{sx(lo[k]):.1f}' x2='{sx(hi[k]):.1f}' y1='{y}' y2='{y}' stroke='#1f77b4' "
                      f"stroke-width='1.6'/><circle cx='{sx(r[k]):.1f}' cy='{y}' r='3.5' fill='#1f77b4'/>")
         if k == 0 or rank[k] != rank[k - 1]:
-            parts.append(f"<text x='{width - right + 8}' y='{y + 4}' font-size='11' fill='#6e6e73'>rank {rank[k]}</text>")
+            parts.append(f"<text x='{width - right + 8}' y='{y + 4}' font-size='11' fill='#6e6e73'>rank {rank[k]}"
+                         "</text>")
         parts.append("</g>")
     parts.append("</svg>")
     return "".join(parts)
@@ -479,7 +482,8 @@ def _over_time(battles: Battles, board: Leaderboard) -> str:
         parts.append(f"<text x='{left + pw + 10}' y='{top + 14 + k * 16}' font-size='12' fill='{color}'>"
                      f"\u25CF {_e(_short(str(m), 26))}</text></g>")
     parts.append("</svg>")
-    return (f"<p class='note'>Cumulative Bradley-Terry board at the end of each {'month' if freq == 'M' else 'week' if freq == 'W' else 'day'}"
+    period = {"M": "month", "W": "week"}.get(freq, "day")
+    return (f"<p class='note'>Cumulative Bradley-Terry board at the end of each {period}"
             f"; the {len(models)} best at the last date. Hover a point for its rating and interval.</p>"
             + "".join(parts))
 
