@@ -73,27 +73,30 @@ def planted(seed: int = 0, *, n: int = 8, battles: int = 16000, spacing: float =
     return pd.DataFrame({"model_a": names[a], "model_b": names[b], "winner": winner, "judge": judge})
 
 
-#: Each planted defect and the checks that must fire -- and no other. A cycle, a fan voter and
-#: a model that ties most of its battles are also misfits of any one-rating-per-model model, so
-#: the goodness-of-fit check fires with them by design.
+#: Each planted defect: the checks that must fire, and those that may fire with it -- no other may.
+#: A cycle, a fan voter and a model that ties most of its battles are also misfits of any
+#: one-rating-per-model model, so the goodness-of-fit check fires with the first and the last
+#: always and with a fan when its votes bend the pair win rates enough (4 of 10 seeds); a
+#: tie-heavy model's compressed rating can land on a neighbour's (separation, 2 of 10 seeds).
+#: docs/audit.md has the firing counts over 10 seeds.
 PLANTED = {
-    "clean": ({}, set()),
-    "two identical models": (dict(identical=True), {"separation"}),
-    "a disconnected component": (dict(disconnect=True), {"connectivity"}),
-    "a position bias": (dict(position=0.15), {"position"}),
-    "an over-sampled model": (dict(oversample=2), {"coverage"}),
-    "an intransitive triple": (dict(cycle=(2, 4, 0.6)), {"intransitivity", "fit"}),
-    "a voter who always picks one model": (dict(fan=0.1), {"influence", "fit"}),
-    "a model that ties most battles": (dict(tie_heavy=1), {"ties", "fit"}),
+    "clean": ({}, set(), set()),
+    "two identical models": (dict(identical=True), {"separation"}, set()),
+    "a disconnected component": (dict(disconnect=True), {"connectivity"}, set()),
+    "a position bias": (dict(position=0.15), {"position"}, set()),
+    "an over-sampled model": (dict(oversample=2), {"coverage"}, set()),
+    "an intransitive triple": (dict(cycle=(2, 4, 0.6)), {"intransitivity", "fit"}, set()),
+    "a voter who always picks one model": (dict(fan=0.1), {"influence"}, {"fit"}),
+    "a model that ties most battles": (dict(tie_heavy=1), {"ties", "fit"}, {"separation"}),
 }
 
 
 @pytest.mark.parametrize("seed", [0, 1])
 @pytest.mark.parametrize("defect", list(PLANTED))
 def test_each_planted_defect_fires_its_check_and_no_other(defect, seed):
-    options, expected = PLANTED[defect]
+    options, required, allowed = PLANTED[defect]
     result = audit(planted(seed, **options), rounds=ROUNDS, seed=seed)
-    assert set(result.fired) == expected, result.summary()
+    assert required <= set(result.fired) <= required | allowed, result.summary()
     assert [c.name for c in result.checks] == list(CHECKS)
     for c in result.checks:
         assert c.verdict in VERDICTS

@@ -70,8 +70,9 @@ POLICIES = ("active", "uniform", "current")
 GREEDY_STEPS = 200
 #: Exponent of the soft maximum behind the ``board`` target: the greedy weights are
 #: ``(V_ii / max V)^(BOARD_FOCUS - 1)``, so the widest intervals get nearly all the attention
-#: while ties between similar widths are still shared (measured in simulate_policies: 4 reaches
-#: the target with fewer battles than 1 (the trace) and than 16 (the pure maximum)).
+#: while models of similar width still share it. Measured with simulate_policies (12 models,
+#: goal 0.5, seeds 0-13): 1 (the trace, A-optimal) needed 12,800 battles in all, 4 needed
+#: 11,300, 16 needed 10,200, 32 the same.
 BOARD_FOCUS = 16
 #: Default ``top`` of the ``top`` target.
 DEFAULT_TOP = 5
