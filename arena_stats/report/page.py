@@ -274,7 +274,7 @@ def _forest(board: Leaderboard) -> str:
     hi = np.where(np.isfinite(hi), hi, r)
     rank = frame["rank"].to_numpy()
     tier = tiers(rank)
-    row, left, right, top = 18, 210, 70, 24
+    row, left, right, top = 18, 250, 70, 24
     width = 900
     plot_w = width - left - right
     x0, x1 = float(lo.min()), float(hi.max())
@@ -352,6 +352,8 @@ def _matrices(board: Leaderboard, result: Audit) -> str:
     order = [str(m) for m in board.frame["model"]][:MATRIX_MAX_MODELS]
     cut = f" (the best {len(order)} of {len(board)} models)" if len(board) > len(order) else ""
     counts_pc = getattr(fit, "counts", None)
+    if counts_pc is None:
+        raise InputError("the page's matrices need a plain Bradley-Terry board (no covariates)")
     frac, count = pairwise_matrices(counts_pc, order)
     cnt = count.to_numpy()
     frac_v = frac.to_numpy().copy()
