@@ -197,6 +197,17 @@ def test_real_logs(shared_data):
     assert genai["influence"].verdict == "skip" and genai.board is None
 
 
+def test_coverage_over_time_with_timestamps():
+    from arena_stats.data.simulate import simulate_arena
+    result = audit(simulate_arena(10, 4000, seed=3, days=200).battles, ci="sandwich", only=["connectivity", "coverage"])
+    over = result.coverage_over_time
+    assert {"period", "model", "battles", "share"} <= set(over.columns)
+    # every period's battles are counted once for each side
+    assert over.groupby("period")["share"].sum().round(9).eq(2.0).all()
+    assert "most uneven period" in result["coverage"].message
+    assert "coverage_over_time" in json.loads(result.to_json())
+
+
 def test_bad_audit_arguments_are_input_errors():
     frame = planted(0)
     with pytest.raises(InputError, match="unknown check"):

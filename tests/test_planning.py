@@ -184,3 +184,26 @@ def test_bad_planning_arguments_are_input_errors(fit):
         battles_needed(fit)
     with pytest.raises(InputError, match="plain"):
         next_pairs(pd.DataFrame(), 10)
+
+
+def test_cli_next_pairs_plans_and_counts_battles_needed(tmp_path, capsys):
+    import io
+
+    from arena_stats.cli import main
+    path = tmp_path / "battles.csv"
+    simulate_arena(8, 3000, seed=6).battles.to_frame().to_csv(path, index=False)
+    assert main(["next-pairs", str(path), "--budget", "300", "--format", "csv"]) == 0
+    out = capsys.readouterr()
+    plan = pd.read_csv(io.StringIO(out.out))
+    assert list(plan.columns) == PLAN_COLUMNS and plan.battles.sum() == 300
+    assert "widest rating interval (Elo)" in out.err and "->" in out.err
+    assert main(["next-pairs", str(path), "--budget", "1", "--width", "60", "--format", "csv", "-q"]) == 0
+    need = pd.read_csv(io.StringIO(capsys.readouterr().out)).set_index("policy")["battles"]
+    fit = fit_bradley_terry(simulate_arena(8, 3000, seed=6).battles)
+    assert need["uniform"] == round(battles_needed(fit, width=60.0, policy="uniform"))
+    assert need["active"] <= need["uniform"]
+    assert main(["next-pairs", str(path), "--budget", "1", "--pair", "model-000", "model-001", "--separate",
+                 "--format", "csv", "-q"]) == 0
+    assert "direct" in capsys.readouterr().out
+    assert main(["next-pairs", str(path), "--budget", "10", "--pair", "model-000", "nobody", "-q"]) == 2
+    assert "unknown model" in capsys.readouterr().err

@@ -261,9 +261,12 @@ class Audit(Result):
         """Everything a machine needs: settings, each check with its detail, the per-model table."""
         settings = {k: (v if isinstance(v, (str, int, float, bool, type(None), list, dict)) else str(v))
                     for k, v in self.settings.items()}
-        return {"settings": settings, "failed": self.failed, "fired": self.fired,
-                "checks": [c.as_dict() for c in self.checks],
-                "models": json.loads(self.to_frame().to_json(orient="records"))}
+        out = {"settings": settings, "failed": self.failed, "fired": self.fired,
+               "checks": [c.as_dict() for c in self.checks],
+               "models": json.loads(self.to_frame().to_json(orient="records"))}
+        if self.coverage_over_time is not None:
+            out["coverage_over_time"] = json.loads(self.coverage_over_time.to_json(orient="records", date_format="iso"))
+        return out
 
     def to_json(self) -> str:
         return json.dumps(self.as_dict(), indent=1, allow_nan=False) + "\n"
@@ -397,6 +400,15 @@ def _coverage(battles: Battles, pc: PairCounts) -> tuple[Check, pd.DataFrame, pd
     if few:
         msg += f"; {len(few)} models met less than {MIN_OPPONENT_SHARE:.0%} of the field"
     over_time = _coverage_over_time(battles)
+    if over_time is not None and over_time["period"].nunique() > 1:
+        # the same ratio within each period, among the models that fought in it: the worst period
+        per = over_time.groupby("period")["battles"].agg(["max", "median", "count"])
+        per = per[per["count"] >= 3]
+        if len(per):
+            worst = (per["max"] / per["median"]).idxmax()
+            top_model = over_time[over_time["period"] == worst].sort_values("battles").iloc[-1]["model"]
+            msg += (f"; the most uneven period, from {pd.Timestamp(worst):%Y-%m-%d}: {top_model} had "
+                    f"{per.loc[worst, 'max'] / per.loc[worst, 'median']:.1f}x the median battles")
     return (_check("coverage", ratio > COVERAGE_RATIO, ratio, COVERAGE_RATIO, "max / median battles per model", msg,
                    cov.reset_index()), cov, over_time)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import argparse
 
-from ..inference.planning import POLICIES, TARGETS, next_pairs
+from ..inference.planning import POLICIES, TARGETS, battles_needed, next_pairs
 from ..models.bradley_terry import fit_bradley_terry
 from .common import add_filter_args, add_input_args, add_output_args, emit_table, load_from_args, say
 from .options import add_fit_args, add_top_arg, fit_kwargs, top_value
@@ -36,6 +36,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--policy", choices=POLICIES, default="active",
                    help="active (default), or the expected effect of uniform / current-frequency sampling")
     g.add_argument("--confidence", type=float, default=0.95, help="level of the intervals measured (default 0.95)")
+    g.add_argument("--width", type=float, metavar="ELO",
+                   help="instead of a plan: the battles each policy needs until the widest rating interval (or, "
+                        "with --pair, the pair's interval of the difference) is ELO wide")
+    g.add_argument("--separate", action="store_true",
+                   help="with --pair, instead of a plan: the direct battles until the pair's interval excludes 0 "
+                        "with probability 0.8")
     add_output_args(p)
     p.set_defaults(func=run)
 
@@ -46,11 +52,35 @@ def run(args: argparse.Namespace) -> int:
     target = args.target or ("pair" if args.pair else ("top" if args.top is not None else "board"))
     battles = load_from_args(args)
     fit = fit_bradley_terry(battles, **fit_kwargs(args))
+    confidence = checks.probability("confidence", args.confidence)
+    if args.width is not None or args.separate:
+        return _needed(args, fit, confidence)
     plan = next_pairs(fit, budget, target=target, top=top_value(args), pair=args.pair, policy=args.policy,
-                      confidence=checks.probability("confidence", args.confidence))
+                      confidence=confidence)
     what = {"board": "widest rating interval (Elo)", "top": f"expected misordered pairs of the top "
             f"{plan.settings.get('top') or 5}", "pair": f"interval of {args.pair[0]} - {args.pair[1]} (Elo)"
             if args.pair else ""}[target]
     say(args, f"{args.policy} plan of {budget:,} battles: {what} {plan.before:.2f} -> {plan.after:.2f}")
     emit_table(plan.pairs, args, float_digits={"p_a": 3})
+    return 0
+
+
+def _needed(args: argparse.Namespace, fit: object, confidence: float) -> int:
+    """``--width`` / ``--separate``: battles needed, one row per policy (direct battles for a pair)."""
+    import pandas as pd
+
+    from ..errors import InputError
+    if args.separate and not args.pair:
+        raise InputError("--separate needs --pair MODEL_A MODEL_B")
+    if args.pair:
+        need = battles_needed(fit, pair=args.pair, width=args.width, separate=args.separate, confidence=confidence)
+        what = "separate" if args.separate else f"interval {args.width:g} Elo wide"
+        rows = [{"target": f"{args.pair[0]} - {args.pair[1]}: {what}", "policy": "direct", "battles": need}]
+    else:
+        rows = [{"target": f"widest interval {args.width:g} Elo wide", "policy": policy,
+                 "battles": battles_needed(fit, width=args.width, policy=policy, confidence=confidence)}
+                for policy in POLICIES]
+    frame = pd.DataFrame(rows)
+    frame["battles"] = frame["battles"].map(lambda v: float("nan") if v == float("inf") else float(round(v)))
+    emit_table(frame, args)
     return 0
