@@ -208,6 +208,17 @@ def test_coverage_over_time_with_timestamps():
     assert "coverage_over_time" in json.loads(result.to_json())
 
 
+def test_a_clustered_sandwich_board_is_separated_with_its_own_covariance():
+    from arena_stats.models.bradley_terry import cluster_robust_cov
+    frame = planted(0)
+    result = audit(frame, ci="sandwich", cluster="judge", only=["connectivity", "separation"])
+    cov = cluster_robust_cov(result.board.fit, load_battles(frame), "judge")
+    row = result.separation.pairs.iloc[0]
+    var = cov.loc[row.model_a, row.model_a] + cov.loc[row.model_b, row.model_b] - 2 * cov.loc[row.model_a, row.model_b]
+    assert row.se == pytest.approx(np.sqrt(var))
+    assert result.quasi.settings["source"] == "given"
+
+
 def test_bad_audit_arguments_are_input_errors():
     frame = planted(0)
     with pytest.raises(InputError, match="unknown check"):

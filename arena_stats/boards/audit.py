@@ -83,7 +83,7 @@ from ..errors import ArenaStatsError, InputError, NoMLEError
 from ..inference.bootstrap import DEFAULT_CONFIDENCE, DEFAULT_ROUNDS
 from ..inference.quasi import QuasiVariances, quasi_variances
 from ..inference.simultaneous import Separation, separation
-from ..models.bradley_terry import BTResult, fit_counts
+from ..models.bradley_terry import BTResult, cluster_robust_cov, fit_counts
 from ..models.covariance import cell_scores, z_value
 from ..models.existence import check_mle_exists
 from ..models.families import outcome_probabilities
@@ -858,10 +858,13 @@ def audit(battles: Battles | pd.DataFrame, ties: str = "half", *, board: Leaderb
         if "influence" in wanted:
             results["influence"] = _influence(battles, pc_fit, board, _voter_column(battles, cluster), progress)
         if board.settings.get("ci") != "none":
-            sep = separation(board, seed=seed) if not board.settings.get("cluster") or board.bootstrap is not None \
-                else None
+            robust = None
+            if board.settings.get("cluster") and board.bootstrap is None:
+                # a clustered sandwich board: the same cluster-robust covariance its intervals used
+                robust = cluster_robust_cov(fit, battles, str(board.settings["cluster"]))
+            sep = separation(board, cov=robust, seed=seed)
             if len(fit.models) >= 3:
-                qv = quasi_variances(board)
+                qv = quasi_variances(board, cov=robust)
         if "separation" in wanted:
             results["separation"] = _separation(sep) if sep is not None else _skip(
                 "separation", "needs a board with intervals")

@@ -228,8 +228,8 @@ def _covariance(source: Any, robust: bool | None) -> tuple[RatingFit, pd.DataFra
                      "a BootstrapResult or a rating fit")
 
 
-def quasi_variances(source: Any, *, robust: bool | None = None, confidence: float | None = None
-                    ) -> QuasiVariances:
+def quasi_variances(source: Any, *, robust: bool | None = None, confidence: float | None = None,
+                    cov: Any = None) -> QuasiVariances:
     """Quasi-variances of a board's ratings: reference-free standard errors.
 
     Parameters
@@ -241,6 +241,9 @@ def quasi_variances(source: Any, *, robust: bool | None = None, confidence: floa
         Choose the fit's sandwich (True) or Fisher (False) covariance even for a bootstrap board.
     confidence : float, optional
         Level of the quasi intervals (default: the board's, else 0.95).
+    cov : pandas.DataFrame, optional
+        A covariance of the ratings (Elo points squared, indexed by model) to use instead, e.g.
+        a cluster-robust one.
 
     Examples
     --------
@@ -250,7 +253,13 @@ def quasi_variances(source: Any, *, robust: bool | None = None, confidence: floa
     >>> bool((qv.relative_errors.abs() < 0.2).all())
     True
     """
-    fit, cov, name = _covariance(source, robust)
+    fit, own, name = _covariance(source, robust)
+    if cov is None:
+        cov = own
+    else:
+        if not isinstance(cov, pd.DataFrame):
+            cov = pd.DataFrame(np.asarray(cov, dtype=np.float64), index=fit.models, columns=fit.models)
+        name = "given"
     if confidence is None:
         confidence = float(getattr(source, "settings", {}).get("confidence", DEFAULT_CONFIDENCE))
     confidence = checks.probability("confidence", confidence)

@@ -236,7 +236,7 @@ class Separation(Result):
         return "\n".join(lines)
 
 
-def _source(source: Any, method: str | None) -> tuple[str, Any, Any]:
+def _source(source: Any, method: str | None, have_cov: bool = False) -> tuple[str, Any, Any]:
     """``(method, point fit, bootstrap or None)`` of a board, a bootstrap or a fit."""
     boot = None
     if isinstance(source, BootstrapResult):
@@ -247,7 +247,7 @@ def _source(source: Any, method: str | None) -> tuple[str, Any, Any]:
         board_ci = source.settings.get("ci")
         if method is None:
             method = "bootstrap" if boot is not None else ("fisher" if board_ci == "fisher" else "sandwich")
-        if source.settings.get("cluster") and method != "bootstrap":
+        if source.settings.get("cluster") and method != "bootstrap" and not have_cov:
             raise InputError("a clustered sandwich covariance is not kept on the board: pass cov= "
                              "(cluster_robust_cov of the fit) to separation()")
         return method, fit, boot
@@ -293,7 +293,7 @@ def separation(source: Any, *, method: str | None = None, confidence: float | No
     """
     if method is not None and method not in METHODS:
         raise InputError(f"unknown method {method!r}; expected one of {', '.join(METHODS)}")
-    method, fit, boot = _source(source, method)
+    method, fit, boot = _source(source, method, cov is not None)
     if confidence is None:
         confidence = float(getattr(boot, "confidence", None) or getattr(source, "settings", {}).get(
             "confidence", DEFAULT_CONFIDENCE))
