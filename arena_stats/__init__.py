@@ -108,6 +108,19 @@ _LAZY = {
     "plot_ratings_over_time": "plots",
     "plot_bootstrap": "plots",
     # the preference predictor (scipy.optimize, statsmodels)
+    "Audit": "boards.audit",
+    "audit": "boards.audit",
+    "Separation": "inference.simultaneous",
+    "separation": "inference.simultaneous",
+    "QuasiVariances": "inference.quasi",
+    "quasi_variances": "inference.quasi",
+    "SamplingPlan": "inference.planning",
+    "next_pairs": "inference.planning",
+    "battles_needed": "inference.planning",
+    "simulate_policies": "inference.planning",
+    "Report": "report",
+    "build_report": "report",
+
     "PreferencePredictor": "predictor",
     "EvaluationResult": "predictor",
 }

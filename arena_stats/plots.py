@@ -7,10 +7,19 @@ figures can be saved as PNG, SVG or PDF. Design choices:
 * *Readable from 2 to 300 models.* Figure size grows with the number of labelled models
   (:data:`INCH_PER_LABEL` per label, within :data:`MIN_SIZE` and :data:`MAX_SIZE`) and the label
   font shrinks towards :data:`MIN_FONT`; ``top`` keeps the best ``k`` models. Heatmaps print
-  their numbers only up to :data:`MAX_ANNOTATED` models.
-* *Sorted by rating.* Heatmaps and distributions follow a rating order: the one given, a fit's
-  ratings, or a Bradley-Terry fit of the battles (falling back to win rate when the MLE does
-  not exist).
+  their numbers up to :data:`MAX_ANNOTATED` models, in cells of at least
+  :data:`INCH_PER_ANNOTATED_CELL`, in a font sized to the cell (dropped below
+  :data:`MIN_CELL_FONT`), black or white by the luminance of the cell's colour.
+* *Never met is not 50 %.* Pairs that never met are left white and crossed (``x``, in grey), a
+  mark no colour map uses, and the legend says so; the diagonal is left blank. Battle counts
+  use a logarithmic colour scale (a few pairs hold most battles in a real arena).
+* *One model order.* Every figure of a board lists the models in the board's order (rating,
+  then name): heatmaps take a board, a fit, ratings or a list; distributions take the order of
+  the board their result reports. Without one, a Bradley-Terry fit of the battles orders them
+  (falling back to win rate when the MLE does not exist).
+* *Titles say what the intervals are.* The forest plot names the interval method and level
+  (``95% bootstrap percentile intervals (1,000 rounds)``) from the board's settings, in the
+  title and, for ``style="paper"`` (no titles), in the axis label.
 * *Rank tiers are the board's ranks.* The forest plot shades runs of models that share the
   board's ``rank`` (the one rank rule of :mod:`~arena_stats.inference.ranks`) and labels them
   with it, so the picture and the table cannot disagree. Intervals and ranks are whatever the
@@ -37,7 +46,7 @@ from .errors import InputError, NoMLEError
 from .inference.ranks import board_ranks, tiers
 
 __all__ = ["plot_leaderboard", "plot_win_fraction", "plot_battle_counts", "plot_win_probability",
-           "plot_calibration", "plot_ratings_over_time", "plot_bootstrap", "rank_tiers", "STYLES",
+           "plot_calibration", "plot_ratings_over_time", "plot_bootstrap", "rank_tiers", "interval_label", "STYLES",
            "PLOT_KINDS"]
 
 STYLES = ("default", "paper")
@@ -49,6 +58,20 @@ MIN_FONT = 4.0
 MAX_FONT = 10.0
 #: Heatmaps print the value in each cell up to this many models.
 MAX_ANNOTATED = 20
+#: Up to :data:`MAX_ANNOTATED` models a heatmap's cells are at least this wide, so that their
+#: numbers stay readable (0.4 inch holds "0.52" in 8-point type).
+INCH_PER_ANNOTATED_CELL = 0.4
+#: Cell numbers are dropped rather than printed smaller than this (points).
+MIN_CELL_FONT = 5.0
+MAX_CELL_FONT = 9.0
+#: Width of one character of the cell font, in ems (digits of DejaVu Sans / serif).
+CHAR_EM = 0.62
+#: Cells darker than this luminance (0 black, 1 white) get white numbers.
+DARK_CELL = 0.45
+#: Where a white-based colour map (paper style: Greys) starts for counts, so one battle is not white.
+LOG_MAP_START = 0.15
+#: Colour of the cross that marks pairs that never met.
+NEVER_MET_COLOR = "0.45"
 #: Default number of lines in a ratings-over-time plot.
 DEFAULT_TOP_LINES = 10
 PAPER_RC = {
@@ -139,6 +162,46 @@ def _as_board(result: Any) -> pd.DataFrame:
     return frame.sort_values(["rating", "model"], ascending=[False, True], kind="stable").reset_index(drop=True)
 
 
+def _settings_of(result: Any) -> dict[str, Any]:
+    """The settings behind a board: the result's, or those a board frame carries in ``attrs``."""
+    settings = getattr(result, "settings", None)
+    if isinstance(settings, dict):
+        return settings
+    return dict(getattr(result, "attrs", {}) or {})
+
+
+#: How each interval method reads in a title.
+INTERVAL_NAMES = {"bootstrap": "bootstrap percentile", "sandwich": "sandwich (robust) Wald", "fisher": "Fisher Wald"}
+
+
+def interval_label(result: Any) -> str:
+    """What a board's intervals are, for a title: ``95% bootstrap percentile intervals (1,000
+    rounds)``, ``95% sandwich (robust) Wald intervals``, ... or ``no intervals``.
+
+    Examples
+    --------
+    >>> interval_label(pd.DataFrame({"model": ["a"], "rating": [1.0]}))
+    'no intervals'
+    """
+    s = _settings_of(result)
+    frame = result if isinstance(result, pd.DataFrame) else None
+    if frame is None and hasattr(result, "to_frame"):
+        frame = result.to_frame()
+    has = frame is not None and "ci_lower" in frame and np.isfinite(frame["ci_lower"].to_numpy(float)).any()
+    if not has:
+        return "no intervals"
+    ci = s.get("ci") or ("bootstrap" if s.get("rounds") or hasattr(result, "samples") else None)
+    level = s.get("confidence", getattr(result, "confidence", None))
+    rounds = s.get("rounds") or (len(result.samples) if hasattr(result, "samples") else None)
+    name = INTERVAL_NAMES.get(str(ci), "")
+    text = (f"{level:.0%} " if isinstance(level, (int, float)) else "") + (f"{name} " if name else "") + "intervals"
+    if ci == "bootstrap" and rounds:
+        text += f" ({int(rounds):,} rounds" + (f", clustered by {s['cluster']}" if s.get("cluster") else "") + ")"
+    elif s.get("cluster"):
+        text += f" (clustered by {s['cluster']})"
+    return text
+
+
 def rank_tiers(rating: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> np.ndarray:
     """Tier of each model (1 = top): the board's ranks (:func:`~arena_stats.inference.ranks.board_ranks`)
     numbered in order, so tiers and the table's ``rank`` agree by construction.
@@ -156,6 +219,9 @@ def _order(battles: Battles | None, ratings: Any) -> list[str]:
     if ratings is not None:
         if isinstance(ratings, (list, tuple, pd.Index, np.ndarray)):
             return [str(m) for m in ratings]
+        if isinstance(ratings, pd.DataFrame) or (hasattr(ratings, "frame") and hasattr(ratings, "fit")):
+            # a board (Leaderboard or its frame): the board's own order
+            return [str(m) for m in _as_board(ratings)["model"]]
         series = ratings if isinstance(ratings, pd.Series) else getattr(ratings, "ratings", None)
         if isinstance(series, pd.Series):
             return list(series.sort_values(ascending=False, kind="stable").index)
@@ -170,32 +236,84 @@ def _order(battles: Battles | None, ratings: Any) -> list[str]:
         return list(rate.sort_values(ascending=False, kind="stable").index)
 
 
+def _cell_text(value: float, fmt: str) -> str:
+    """A cell's number: ``fmt``, with counts of 10,000 and more as ``12k``."""
+    if fmt == "count":
+        return f"{value / 1000:.0f}k" if value >= 10_000 else f"{value:.0f}"
+    return format(value, fmt)
+
+
 def _heatmap(matrix: pd.DataFrame, *, cmap: str, vmin: float | None, vmax: float | None, fmt: str,
-             title: str, colorbar: str, style: str) -> Figure:
+             title: str, colorbar: str, style: str, log: bool = False, never_met: np.ndarray | None = None) -> Figure:
+    """A model x model heatmap with readable cell numbers, the never-met pairs crossed, and an
+    optional logarithmic colour scale."""
+    from matplotlib.colors import LogNorm, Normalize
+    from matplotlib.lines import Line2D
     n = len(matrix)
+    annotate = n <= MAX_ANNOTATED
     size = _span(n, extra=2.5)
+    if annotate:
+        size = max(size, n * INCH_PER_ANNOTATED_CELL + 2.5)
     fig = Figure(figsize=(size + 1.0, size))
     ax = fig.add_subplot()
+    ax.set_facecolor("white")
     values = matrix.to_numpy(dtype=float)
-    img = ax.imshow(np.ma.masked_invalid(values), cmap=cmap, vmin=vmin, vmax=vmax, aspect="equal",
-                    interpolation="nearest")
+    finite = values[np.isfinite(values)]
+    if log:
+        top = float(finite.max()) if finite.size else 10.0
+        norm: Any = LogNorm(vmin=1.0 if vmin is None else max(vmin, 1.0), vmax=max(top, 10.0) if vmax is None else vmax)
+    else:
+        norm = Normalize(vmin=vmin, vmax=vmax)
+    colors = mpl.colormaps[cmap]
+    if log and colors(0.0)[:3] == (1.0, 1.0, 1.0):
+        # a map that starts at white (Greys): start it at a light grey, so that a pair with one
+        # battle is not as white as the blank diagonal and the never-met cells
+        from matplotlib.colors import ListedColormap
+        colors = ListedColormap(colors(np.linspace(LOG_MAP_START, 1.0, 256)), name=f"{cmap}_from_grey")
+    img = ax.imshow(np.ma.masked_invalid(values), cmap=colors, norm=norm, aspect="equal", interpolation="nearest")
     font = _label_font(n, style)
     ax.set_xticks(np.arange(n), labels=list(matrix.columns), rotation=90, fontsize=font)
     ax.set_yticks(np.arange(n), labels=list(matrix.index), fontsize=font)
     ax.xaxis.tick_top()
     ax.set_xlabel("model B (opponent)")
     ax.set_ylabel("model A")
-    if n <= MAX_ANNOTATED:
-        for r in range(n):
-            for c in range(n):
-                if np.isfinite(values[r, c]):
-                    ax.text(c, r, format(values[r, c], fmt), ha="center", va="center",
-                            fontsize=max(MIN_FONT, font - 2), color="black")
+    handles = []
+    if never_met is not None and never_met.any():
+        rr, cc = np.nonzero(never_met)
+        ax.scatter(cc, rr, marker="x", s=(0.5 * 72 * size / max(n, 1)) ** 2 * 0.5, c=NEVER_MET_COLOR,
+                   linewidths=0.8 if n <= 60 else 0.4, zorder=3)
+        handles.append(Line2D([], [], ls="", marker="x", color=NEVER_MET_COLOR, label="never met"))
+    if annotate:
+        # the cell's width in points: the axes span about (size - margins) for n cells
+        cell_pt = 72.0 * (size - 2.5) / max(n, 1)
+        texts = [[_cell_text(values[r, c], fmt) if np.isfinite(values[r, c]) else "" for c in range(n)]
+                 for r in range(n)]
+        chars = max((len(t) for row in texts for t in row), default=1)
+        cell_font = min(MAX_CELL_FONT, 0.85 * cell_pt / (CHAR_EM * max(chars, 1)))
+        if cell_font >= MIN_CELL_FONT:
+            rgba = colors(norm(np.ma.masked_invalid(values)))
+            lum = 0.299 * rgba[..., 0] + 0.587 * rgba[..., 1] + 0.114 * rgba[..., 2]
+            for r in range(n):
+                for c in range(n):
+                    if texts[r][c]:
+                        ax.text(c, r, texts[r][c], ha="center", va="center", fontsize=cell_font,
+                                color="white" if lum[r, c] < DARK_CELL else "black")
     if style != "paper":
-        ax.set_title(title, pad=12)
-    _layout(fig, n, list(matrix.index), font, top=True, right=1.2, bottom=0.3)
-    fig.colorbar(img, ax=ax, label=colorbar, shrink=0.6)
+        # above the rotated labels of the top axis: a figure title, which the layout places
+        fig.suptitle(title)
+    if handles:
+        ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(0.0, -0.02), frameon=False,
+                  fontsize=max(MIN_FONT, font), handletextpad=0.3)
+    _layout(fig, n, list(matrix.index), font, top=True, right=1.2, bottom=0.5 if handles else 0.3)
+    fig.colorbar(img, ax=ax, label=colorbar + (" (log scale)" if log else ""), shrink=0.6)
     return fig
+
+
+def _never_met(count: pd.DataFrame) -> np.ndarray:
+    """Off-diagonal cells of pairs without a battle."""
+    m = count.to_numpy(dtype=float) <= 0
+    np.fill_diagonal(m, False)
+    return m
 
 
 def _spread(values: np.ndarray) -> np.ndarray:
@@ -253,6 +371,7 @@ def plot_leaderboard(result: Any, *, top: int | None = None, top_k: int | None =
     """
     top = _top(top, top_k)
     board = _as_board(result)
+    what = interval_label(result)
     _check_top(top)
     if top:
         board = board.head(top)
@@ -264,11 +383,12 @@ def plot_leaderboard(result: Any, *, top: int | None = None, top_k: int | None =
         r = board["rating"].to_numpy(float)
         lo, hi = board["ci_lower"].to_numpy(float), board["ci_upper"].to_numpy(float)
         rank = board["rank"].to_numpy()
-        # runs of consecutive models sharing the board's rank, shaded alternately
+        # the board's tiers (models sharing a rank; inference.ranks.tiers), every other one shaded
+        tier = tiers(rank)
         starts = np.flatnonzero(np.r_[True, rank[1:] != rank[:-1]])
         for k, start in enumerate(starts):
             stop = starts[k + 1] if k + 1 < len(starts) else n
-            if k % 2 == 1:
+            if tier[start] % 2 == 1:
                 ax.axhspan(start - 0.5, stop - 0.5, color="0.92", zorder=0, lw=0)
         ax.errorbar(r, y, xerr=[r - lo, hi - r], fmt="o", ms=3 if n > 50 else 4, capsize=0 if n > 50 else 2,
                     color="black" if style == "paper" else "C0", ecolor="0.4" if style == "paper" else "C0",
@@ -276,7 +396,7 @@ def plot_leaderboard(result: Any, *, top: int | None = None, top_k: int | None =
         font = _label_font(n, style)
         ax.set_yticks(y, labels=[str(m) for m in board["model"]], fontsize=font)
         ax.set_ylim(n - 0.5, -0.5)
-        ax.set_xlabel("rating")
+        ax.set_xlabel("rating" if style != "paper" else f"rating ({what})")
         ax.grid(axis="x", color="0.85", lw=0.5, zorder=0)
         if n <= 60:
             ax2 = ax.secondary_yaxis("right")
@@ -284,7 +404,8 @@ def plot_leaderboard(result: Any, *, top: int | None = None, top_k: int | None =
                                       for k, t in enumerate(rank)], fontsize=max(MIN_FONT, font - 1))
             ax2.tick_params(length=0)
         if title or style != "paper":
-            ax.set_title(title or f"Ratings with intervals ({n} models; shading: models sharing a rank)")
+            ax.set_title(title or f"Ratings with {what}\n{n} models; rank: Rank (UB), shading: models sharing a rank",
+                         fontsize=None if n > 8 else 10)
         _layout(fig, n, [str(m) for m in board["model"]], font)
     return fig
 
@@ -304,37 +425,52 @@ def plot_win_fraction(battles: Battles | pd.DataFrame, *, ratings: Any = None, t
     top = _top(top, top_k)
     battles = as_battles(battles)
     order = _limit(_order(battles, ratings), top)
-    frac, _ = pairwise_matrices(aggregate(battles), order=order)
+    frac, count = pairwise_matrices(aggregate(battles), order=order)
     with _styled(style):
         return _heatmap(frac, cmap=CMAPS[style]["diverging"], vmin=0.0, vmax=1.0, fmt=".2f",
                         title="Observed win fraction of A against B (ties count half)",
-                        colorbar="win fraction", style=style)
+                        colorbar="win fraction", style=style, never_met=_never_met(count))
 
 
 def plot_battle_counts(battles: Battles | pd.DataFrame, *, ratings: Any = None, top: int | None = None,
                        top_k: int | None = None,
                        style: str = "default") -> Figure:
-    """Number of battles between each pair, models ordered by rating."""
+    """Number of battles between each pair, models ordered by rating, on a logarithmic colour
+    scale (white and crossed: never met).
+
+    Examples
+    --------
+    >>> from arena_stats.data.simulate import simulate_arena
+    >>> fig = plot_battle_counts(simulate_arena(n_models=5, n_battles=400, seed=1).battles)
+    >>> type(fig.axes[0].images[0].norm).__name__
+    'LogNorm'
+    """
     top = _top(top, top_k)
     battles = as_battles(battles)
     order = _limit(_order(battles, ratings), top)
     _, count = pairwise_matrices(aggregate(battles), order=order)
     with _styled(style):
-        return _heatmap(count.where(count > 0), cmap=CMAPS[style]["sequential"], vmin=0.0, vmax=None, fmt=".0f",
-                        title="Battles per pair", colorbar="battles", style=style)
+        return _heatmap(count.where(count > 0), cmap=CMAPS[style]["sequential"], vmin=1.0, vmax=None, fmt="count",
+                        title="Battles per pair (log colour scale)", colorbar="battles", style=style, log=True,
+                        never_met=_never_met(count))
 
 
-def plot_win_probability(fit: Any, *, top: int | None = None, top_k: int | None = None,
+def plot_win_probability(fit: Any, *, ratings: Any = None, top: int | None = None, top_k: int | None = None,
                          style: str = "default") -> Figure:
-    """Predicted probability that the row model beats the column model, from a fitted model."""
+    """Predicted probability that the row model beats the column model, from a fitted model.
+
+    ``ratings`` (a board, ratings or a list of models) sets the order, as in the other heatmaps;
+    by default the fit's ratings do.
+    """
     top = _top(top, top_k)
-    order = _limit(_order(None, fit), top)
+    order = _limit(_order(None, fit if ratings is None else ratings), top)
     probs = fit.win_probability_matrix().loc[order, order].astype(float)
     values = probs.to_numpy(copy=True)
     np.fill_diagonal(values, np.nan)
     with _styled(style):
         return _heatmap(pd.DataFrame(values, index=order, columns=order), cmap=CMAPS[style]["diverging"],
-                        vmin=0.0, vmax=1.0, fmt=".2f", title="Predicted P(A beats B)",
+                        vmin=0.0, vmax=1.0, fmt=".2f",
+                        title=f"Predicted P(A beats B) (Bradley-Terry, ties={getattr(fit, 'ties', 'half')})",
                         colorbar="predicted win probability", style=style)
 
 
@@ -374,9 +510,15 @@ def plot_calibration(fit: Any, *, top: int | None = None, top_k: int | None = No
     with _styled(style):
         fig = Figure(figsize=(4.0, 4.0) if style == "paper" else (6.0, 6.0))
         ax = fig.add_subplot()
-        area = 8 + 120 * cnt / cnt.max() if len(cnt) else 10
-        ax.scatter(pred, obs, s=area, alpha=0.6, color="black" if style == "paper" else "C0",
-                   edgecolors="none", label="model pair")
+        color = "black" if style == "paper" else "C0"
+        area = _marker_area(cnt, cnt.max()) if len(cnt) else 10
+        ax.scatter(pred, obs, s=area, alpha=0.6, color=color, edgecolors="none", label="model pair")
+        if len(cnt):
+            from matplotlib.lines import Line2D
+            handles = [Line2D([], [], ls="", marker="o", ms=float(np.sqrt(_marker_area(v, cnt.max()))), color=color,
+                              alpha=0.6, mec="none", label=f"{v:,.0f}") for v in _size_legend_values(cnt)]
+            ax.legend(handles=handles, title="battles per pair", loc="lower right", frameon=False,
+                      fontsize=7, title_fontsize=7, labelspacing=1.0, borderpad=0.8)
         ax.plot([0, 1], [0, 1], color="0.5", lw=0.8, ls="--")
         ax.set_xlim(0, 1)
         ax.set_ylim(0, 1)
@@ -388,9 +530,27 @@ def plot_calibration(fit: Any, *, top: int | None = None, top_k: int | None = No
             ax.text(0.03, 0.95, f"{len(cnt)} pairs, battle-weighted RMSE {rmse:.3f}", transform=ax.transAxes,
                     va="top", fontsize=8)
         if style != "paper":
-            ax.set_title("Calibration: observed vs predicted per pair")
+            ax.set_title("Calibration: observed vs predicted win fraction per pair (ties half)")
         fig.set_layout_engine("constrained")
     return fig
+
+
+def _marker_area(count: Any, largest: float) -> Any:
+    """Marker area (points^2) of a pair with ``count`` battles: proportional, from 8 to 128."""
+    return 8 + 120 * np.asarray(count, dtype=float) / max(float(largest), 1e-300)
+
+
+def _size_legend_values(count: np.ndarray) -> list[float]:
+    """Up to three round numbers spanning the battles per pair, for the marker-size legend."""
+    lo, hi = float(count.min()), float(count.max())
+
+    def nice(v: float) -> float:
+        if v <= 0:
+            return 1.0
+        p = 10 ** np.floor(np.log10(v))
+        return float(np.round(v / p) * p)
+    values = sorted({nice(v) for v in (max(lo, 1.0), np.sqrt(max(lo, 1.0) * hi), hi)})
+    return [v for v in values if v <= hi * 1.5] or [hi]
 
 
 def plot_ratings_over_time(history: Any, *, models: Sequence[str] | None = None,
@@ -496,7 +656,13 @@ def plot_bootstrap(result: Any, *, what: str = "ratings", kind: str = "box", top
     else:
         table = samples
     ratings = samples
-    order = _limit(list(ratings.median(axis=0).sort_values(ascending=False, kind="stable").index), top)
+    # the order of the board the result reports (the point fit's ratings; an Elo bootstrap's
+    # medians), so this figure lists the models as the table does
+    board = result.to_frame() if hasattr(result, "to_frame") and not isinstance(result, pd.DataFrame) else None
+    if board is not None and "model" in board and set(board["model"]) == set(samples.columns):
+        order = _limit([str(m) for m in board["model"]], top)
+    else:
+        order = _limit(list(ratings.median(axis=0).sort_values(ascending=False, kind="stable").index), top)
     n = len(order)
     data = [table[m].dropna().to_numpy(float) for m in order]
     with _styled(style):
@@ -517,6 +683,8 @@ def plot_bootstrap(result: Any, *, what: str = "ratings", kind: str = "box", top
         ax.set_xlabel("rank (1 = best)" if what == "ranks" else "rating")
         ax.grid(axis="x", color="0.9", lw=0.5)
         if style != "paper":
-            ax.set_title(f"Bootstrap distribution of {what} ({len(ratings)} rounds)")
+            ax.set_title(f"Bootstrap distribution of {what} ({len(ratings):,} rounds)\n"
+                         + ("boxes: quartiles, whiskers: 1.5 IQR" if kind == "box" else "violins, medians marked"),
+                         fontsize=10)
         _layout(fig, n, [str(m) for m in order], _label_font(n, style))
     return fig

@@ -41,8 +41,8 @@ def test_reference_fit_agrees_with_an_independent_fit():
         import peers
     finally:
         sys.path.remove(str(BENCH))
-    from arena_stats.models.bradley_terry import fit_bradley_terry
     from arena_stats.data.simulate import simulate_arena
+    from arena_stats.models.bradley_terry import fit_bradley_terry
 
     frame = simulate_arena(n_models=9, n_battles=4000, seed=12).battles.to_frame()
     ref = peers.reference_ratings(frame)
@@ -59,8 +59,8 @@ def test_fastchat_reimplementation_matches_the_mle_to_its_own_tolerance(module):
         fc = __import__(module)
     finally:
         sys.path.remove(str(BENCH))
-    from arena_stats.models.bradley_terry import fit_bradley_terry
     from arena_stats.data.simulate import simulate_arena
+    from arena_stats.models.bradley_terry import fit_bradley_terry
 
     frame = simulate_arena(n_models=6, n_battles=3000, seed=2).battles.to_frame()
     point = fc.compute_bt(frame)

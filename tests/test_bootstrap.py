@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 
 from arena_stats import bootstrap, fit_bradley_terry, load_battles
-from arena_stats.inference.bootstrap import multinomial_counts, rank_summary
 from arena_stats.data.simulate import simulate_arena
+from arena_stats.inference.bootstrap import multinomial_counts, rank_summary
 
 
 def test_multinomial_counts_mean_and_covariance():

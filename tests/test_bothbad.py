@@ -11,9 +11,9 @@ from statsmodels.tools.numdiff import approx_hess
 
 from arena_stats import InputError, fit_bradley_terry, load_battles
 from arena_stats.data.battles import A_WINS, B_WINS, BOTHBAD, TIE
+from arena_stats.data.simulate import simulate_arena
 from arena_stats.models.bothbad import fit_bothbad, tie_model_comparison
 from arena_stats.models.contextual import fit_contextual
-from arena_stats.data.simulate import simulate_arena
 
 LABELS = np.array(["model_a", "model_b", "tie", "tie (bothbad)"])
 

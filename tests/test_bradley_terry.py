@@ -12,8 +12,8 @@ import statsmodels.api as sm
 from arena_stats import NoMLEError, fit_bradley_terry, load_battles
 from arena_stats.data.aggregate import aggregate
 from arena_stats.data.battles import A_WINS, B_WINS, BOTHBAD, TIE
-from arena_stats.models.bradley_terry import TIES
 from arena_stats.data.simulate import simulate_arena
+from arena_stats.models.bradley_terry import TIES
 
 K = 400 / np.log(10)  # Elo points per natural-log unit
 
@@ -138,11 +138,11 @@ def test_davidson_equals_statsmodels_poisson_loglinear_fit(seed):
     cells = counts.rename("count").reset_index()
     pairs = {p: k for k, p in enumerate(sorted(set(zip(cells.lo, cells.hi))))}
     X = np.zeros((len(cells), len(pairs) + n + 1))
-    for r, (l, h, v) in enumerate(zip(cells.lo, cells.hi, cells.o)):
-        X[r, pairs[(l, h)]] = 1.0
+    for r, (lo, hi, v) in enumerate(zip(cells.lo, cells.hi, cells.o)):
+        X[r, pairs[(lo, hi)]] = 1.0
         sign = {2: 0.5, 0: -0.5, 1: 0.0}[v]
-        X[r, len(pairs) + l] += sign
-        X[r, len(pairs) + h] -= sign
+        X[r, len(pairs) + lo] += sign
+        X[r, len(pairs) + hi] -= sign
         X[r, -1] = float(v == 1)
     X = np.delete(X, len(pairs), axis=1)  # model 0 is the reference
     glm = sm.GLM(cells["count"].to_numpy(), X, family=sm.families.Poisson()).fit(tol=1e-14)
@@ -358,7 +358,7 @@ def test_quick_strong_connectivity_check_agrees_with_csgraph():
     from arena_stats.models.existence import _strongly_connected
     rng = np.random.default_rng(0)
     verdicts = set()
-    for trial in range(300):
+    for _trial in range(300):
         n = int(rng.integers(1, 40))
         density = float(rng.uniform(0.0, 0.3))
         g = sparse_random(n, n, density=density, random_state=int(rng.integers(2**31)), format="csr")

@@ -10,10 +10,10 @@ import pandas as pd
 import pytest
 
 from arena_stats import InputError
-from arena_stats.data.battles import Battles
 from arena_stats.boards.categories import OVERALL, category_leaderboards, rank_change
-from arena_stats.cli import main
 from arena_stats.boards.leaderboard import leaderboard
+from arena_stats.cli import main
+from arena_stats.data.battles import Battles
 from arena_stats.data.simulate import simulate_arena
 
 

@@ -9,8 +9,8 @@ import sys
 import pandas as pd
 import pytest
 
-from arena_stats.cli import main
 from arena_stats.boards.leaderboard import BOOTSTRAP_COLUMNS, LEADERBOARD_COLUMNS
+from arena_stats.cli import main
 
 
 @pytest.fixture()

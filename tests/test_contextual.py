@@ -10,12 +10,12 @@ from scipy import optimize
 from statsmodels.tools.numdiff import approx_hess
 
 from arena_stats import InputError, NoMLEError, fit_bradley_terry, load_battles
-from arena_stats.data.battles import A_WINS, B_WINS, Battles
-from arena_stats.models.bradley_terry import TIES
 from arena_stats.boards.leaderboard import LEADERBOARD_COLUMNS, contextual_leaderboard, leaderboard
-from arena_stats.inference.contextual_bootstrap import bootstrap_contextual
-from arena_stats.models.contextual import POSITION, build_design, fit_contextual
+from arena_stats.data.battles import A_WINS, B_WINS, Battles
 from arena_stats.data.simulate import simulate_arena
+from arena_stats.inference.contextual_bootstrap import bootstrap_contextual
+from arena_stats.models.bradley_terry import TIES
+from arena_stats.models.contextual import POSITION, build_design, fit_contextual
 
 K = 400 / np.log(10)
 

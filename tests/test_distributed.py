@@ -11,11 +11,11 @@ distributed = pytest.importorskip("distributed", reason="distributed is not inst
 
 from arena_stats import load_battles  # noqa: E402
 from arena_stats.data.aggregate import aggregate  # noqa: E402
+from arena_stats.data.simulate import simulate_arena  # noqa: E402
+from arena_stats.errors import InputError  # noqa: E402
 from arena_stats.inference.bootstrap import bootstrap  # noqa: E402
 from arena_stats.models.bradley_terry import fit_bradley_terry  # noqa: E402
 from arena_stats.scale.distributed import bootstrap_dask, fit_contextual_dask, fit_dask, pair_counts_dask  # noqa: E402
-from arena_stats.errors import InputError  # noqa: E402
-from arena_stats.data.simulate import simulate_arena  # noqa: E402
 
 FIELDS = ("i", "j", "cell_pair", "cell_outcome", "cell_count", "cell_weight")
 
@@ -119,6 +119,7 @@ def test_lookalike_names_split_across_partitions_warn_once_and_invalid_rows_repo
     import warnings
 
     import dask
+
     from arena_stats.errors import LookalikeNameWarning
     frame = pd.DataFrame({"model_a": ["gpt-4", "x", "x", "y", "GPT-4", "y"],
                           "model_b": ["x", "y", "y", "x", "y", "y"],

@@ -14,10 +14,17 @@ import pytest
 
 import arena_stats.online.elo as elo_module
 from arena_stats import load_battles
-from arena_stats.online.elo import (BACKENDS, VECTOR_MIN_ROUNDS, bootstrap_indices, compute_elo, default_backend,
-                             elo_bootstrap, time_order)
-from arena_stats.errors import InputError
 from arena_stats.data.simulate import simulate_arena
+from arena_stats.errors import InputError
+from arena_stats.online.elo import (
+    BACKENDS,
+    VECTOR_MIN_ROUNDS,
+    bootstrap_indices,
+    compute_elo,
+    default_backend,
+    elo_bootstrap,
+    time_order,
+)
 
 HAVE_NUMBA = importlib.util.find_spec("numba") is not None
 needs_numba = pytest.mark.skipif(not HAVE_NUMBA, reason="needs numba (pip install arena-stats[fast])")

@@ -7,8 +7,15 @@ import pytest
 from arena_stats import fit_bradley_terry, load_battles
 from arena_stats.data.simulate import simulate_arena
 from arena_stats.errors import InputError
-from arena_stats.models.engine import (CHOLESKY_MIN_DIM, _inverse, _solve_many, constrained_inverse,
-                                       constrained_step, newton, project)
+from arena_stats.models.engine import (
+    CHOLESKY_MIN_DIM,
+    _inverse,
+    _solve_many,
+    constrained_inverse,
+    constrained_step,
+    newton,
+    project,
+)
 
 
 def _basis_of_complement(e):

@@ -9,9 +9,9 @@ import pandas as pd
 import pytest
 
 from arena_stats import load_battles
+from arena_stats.data.simulate import simulate_arena
 from arena_stats.errors import InputError
 from arena_stats.online.glicko import GLICKO_SCALE, glicko2, glicko2_update
-from arena_stats.data.simulate import simulate_arena
 
 
 def test_glicko2_reproduces_glickmans_worked_example():

@@ -289,7 +289,7 @@ def test_an_unread_numeric_column_of_an_aggregated_file_is_an_error_naming_it(tm
     path = write(records, tmp_path / "counts", fmt)
     pattern = f"column '{re.escape(extra)}'.*never dropped silently"
     for read in (load_battles, stream_pair_counts):
-        err = api_error(lambda: read(path), pattern)
+        err = api_error(lambda read=read: read(path), pattern)
         assert err.column == extra and err.file == str(path)
     check_command_error(COMMANDS[seed % len(COMMANDS)], [path], tmp_path, pattern)
     # declared not a count, it is data and the counts are right
@@ -305,7 +305,7 @@ def test_a_total_that_disagrees_with_the_counts_is_an_error(tmp_path):
         del r[bothbad]  # the total still includes them: a count column is missing
     path = write(records, tmp_path / "counts", "csv")
     for read in (load_battles, stream_pair_counts):
-        api_error(lambda: read(path), "add up to .* but column 'total' says .* count column missing")
+        api_error(lambda read=read: read(path), "add up to .* but column 'total' says .* count column missing")
     check_command_error("update", [path], tmp_path, "column 'total'")
 
 
@@ -315,7 +315,7 @@ def test_two_columns_for_one_verdict_are_an_error_naming_both(tmp_path):
         r["draws"] = 1  # next to "ties"
     path = write(records, tmp_path / "counts", "parquet")
     for read in (load_battles, stream_pair_counts):
-        api_error(lambda: read(path), "'ties', 'draws' could each hold the ties counts")
+        api_error(lambda read=read: read(path), "'ties', 'draws' could each hold the ties counts")
     check_command_error("matrix", [path], tmp_path, "could each hold the ties counts")
 
 
@@ -457,7 +457,7 @@ def test_utf16_files_are_a_clear_error_on_every_path(tmp_path):
     path = tmp_path / "utf16.csv"
     path.write_bytes("model_a,model_b,winner\nx,y,tie\n".encode("utf-16"))
     for read in (load_battles, stream_pair_counts):
-        api_error(lambda: read(path), "UTF-16-encoded; expected UTF-8")
+        api_error(lambda read=read: read(path), "UTF-16-encoded; expected UTF-8")
     check_command_error("update", [path], tmp_path, "UTF-16")
 
 
@@ -484,7 +484,7 @@ def test_an_empty_directory_or_one_of_markers_only_is_a_clear_error(tmp_path):
     (tmp_path / "log").mkdir()
     (tmp_path / "log" / "_SUCCESS").write_text("")
     for read in (load_battles, stream_pair_counts):
-        api_error(lambda: read(tmp_path / "log"), "directory holds no files")
+        api_error(lambda read=read: read(tmp_path / "log"), "directory holds no files")
     check_command_error("elo", [tmp_path / "log"], tmp_path, "directory holds no files")
 
 
@@ -512,7 +512,7 @@ def test_list_or_object_names_are_errors_or_dropped_on_every_path(tmp_path, fmt,
     records[row - 1] = dict(records[row - 1], model_b=bad)
     path = write(records, tmp_path / "lists", fmt)
     for read in (load_battles, stream_pair_counts):
-        err = api_error(lambda: read(path), "is not text or a number|missing or blank")
+        err = api_error(lambda read=read: read(path), "is not text or a number|missing or blank")
         assert (err.row, err.column) == (row, "model_b")
     for command in ("leaderboard", "update"):
         check_command_error(command, [path], tmp_path, f"row {row}, column 'model_b'")
@@ -555,7 +555,7 @@ def test_invalid_rows_are_errors_naming_file_row_and_column_on_every_path(tmp_pa
                "unknown verdict": f"unknown outcome label {re.escape(repr(row['winner']))}"}[kind]
     errors = []
     for read in (load_battles, stream_pair_counts):
-        err = api_error(lambda: read(path), pattern + ".*--drop-invalid")
+        err = api_error(lambda read=read: read(path), pattern + ".*--drop-invalid")
         assert (err.file, err.row) == (str(path), first)
         errors.append(err.column)
     assert errors[0] == errors[1]
@@ -759,7 +759,7 @@ def test_a_real_fastchat_log_with_a_self_battle_is_strict_by_default_and_cleaned
     from arena_stats.scale.state import new_state
     path = shared_data / "genai_arena" / "clean_battle_20240220.json"
     for read in (load_battles, stream_pair_counts):
-        err = api_error(lambda: read(path), "contestant 'imagenhub_SDXLTurbo_generation' battles itself")
+        err = api_error(lambda read=read: read(path), "contestant 'imagenhub_SDXLTurbo_generation' battles itself")
         assert (err.row, err.column) == (1820, "model_a")
     battles = load_battles(path, drop_invalid=True)
     assert battles.n_battles == 2060 and battles.steps[0].by_kind[1] == ("self-battle", 1)
@@ -780,5 +780,5 @@ def test_numbers_stored_as_text_in_an_aggregated_file_are_counts_too(tmp_path):
         r["votes_bad"] = "3"  # a number as JSON text
     path = write(records, tmp_path / "text_counts", "json")
     for read in (load_battles, stream_pair_counts):
-        err = api_error(lambda: read(path), "numeric column 'votes_bad'")
+        err = api_error(lambda read=read: read(path), "numeric column 'votes_bad'")
         assert err.column == "votes_bad"

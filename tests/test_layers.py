@@ -15,7 +15,7 @@ import pytest
 
 PACKAGE = pathlib.Path(__file__).resolve().parents[1] / "arena_stats"
 LAYERS = {"errors": 0, "_util": 0, "_compat": 0, "data": 1, "features": 2, "models": 3, "inference": 4,
-          "online": 5, "boards": 6, "scale": 7, "plots": 8, "predictor": 9, "cli": 10, "__init__": 11,
+          "online": 5, "boards": 6, "scale": 7, "plots": 8, "report": 8, "predictor": 9, "cli": 10, "__init__": 11,
           "__main__": 11}
 
 

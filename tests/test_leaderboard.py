@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 
 from arena_stats import leaderboard, load_battles
-from arena_stats.data.aggregate import aggregate, model_totals, pairwise_matrices
 from arena_stats.boards.leaderboard import BOOTSTRAP_COLUMNS, LEADERBOARD_COLUMNS, rank_ub
+from arena_stats.data.aggregate import aggregate, model_totals, pairwise_matrices
 
 
 def test_bootstrapped_board_has_the_documented_columns(small_arena):

@@ -11,8 +11,7 @@ import pandas as pd
 import pytest
 
 from arena_stats import load_battles
-from arena_stats.data.names import (NameLog, canonical_name, canonical_names, fold_map, lookalike_groups,
-                                    lookalike_key)
+from arena_stats.data.names import NameLog, canonical_name, canonical_names, fold_map, lookalike_groups, lookalike_key
 from arena_stats.data.stream import stream_pair_counts
 from arena_stats.errors import InputError, LookalikeNameWarning, NameMergeWarning
 

@@ -7,10 +7,10 @@ import pandas as pd
 import pytest
 
 from arena_stats import fit_bradley_terry
-from arena_stats.online.elo import compute_elo
-from arena_stats.errors import InputError
 from arena_stats.boards.over_time import OVER_TIME_COLUMNS, period_cuts, ratings_over_time
 from arena_stats.data.simulate import simulate_arena
+from arena_stats.errors import InputError
+from arena_stats.online.elo import compute_elo
 
 
 @pytest.fixture(scope="module")

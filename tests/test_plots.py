@@ -11,13 +11,21 @@ import pytest
 from matplotlib.figure import Figure
 
 from arena_stats import fit_bradley_terry
-from arena_stats.data.aggregate import pairwise_matrices
-from arena_stats.online.elo import elo_bootstrap
-from arena_stats.errors import InputError
 from arena_stats.boards.over_time import ratings_over_time
-from arena_stats.plots import (plot_battle_counts, plot_bootstrap, plot_calibration, plot_leaderboard,
-                               plot_ratings_over_time, plot_win_fraction, plot_win_probability, rank_tiers)
+from arena_stats.data.aggregate import pairwise_matrices
 from arena_stats.data.simulate import simulate_arena
+from arena_stats.errors import InputError
+from arena_stats.online.elo import elo_bootstrap
+from arena_stats.plots import (
+    plot_battle_counts,
+    plot_bootstrap,
+    plot_calibration,
+    plot_leaderboard,
+    plot_ratings_over_time,
+    plot_win_fraction,
+    plot_win_probability,
+    rank_tiers,
+)
 
 matplotlib.use("Agg")
 
@@ -161,3 +169,114 @@ def test_plot_cli_writes_each_image_format_and_lists_every_kind(tmp_path, capsys
         assert out.read_bytes()[:5].startswith(heads[ext]), kind
     assert main(["plot", "leaderboard", str(path), "-o", str(tmp_path / "x.jpg"), "-q"]) == 2
     assert "png, .svg or .pdf" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------ figures fit for a paper
+@pytest.fixture(scope="module")
+def board15():
+    from arena_stats import leaderboard
+    sim = simulate_arena(n_models=15, n_battles=6000, seed=15, days=60)
+    return sim, leaderboard(sim.battles, rounds=100, seed=1)
+
+
+def _cell_texts(ax):
+    return [t for t in ax.texts if t.get_text()]
+
+
+@pytest.mark.parametrize("n", [8, 15, 20])
+def test_heatmap_numbers_fit_their_cells_and_contrast_with_them(n):
+    from arena_stats.plots import DARK_CELL, MIN_CELL_FONT
+    sim = simulate_arena(n_models=n, n_battles=300 * n, seed=n)
+    fit = fit_bradley_terry(sim.battles)
+    for fig in (plot_win_fraction(sim.battles, ratings=fit), plot_battle_counts(sim.battles, ratings=fit),
+                plot_win_probability(fit)):
+        ax = fig.axes[0]
+        img = ax.images[0]
+        values = np.ma.filled(img.get_array(), np.nan)
+        texts = _cell_texts(ax)
+        assert len(texts) == int(np.isfinite(values).sum())
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        canvas = FigureCanvasAgg(fig)
+        canvas.draw()
+        renderer = canvas.get_renderer()
+        cell = ax.transData.transform((1, 0))[0] - ax.transData.transform((0, 0))[0]
+        rgba = img.cmap(img.norm(np.ma.masked_invalid(values)))
+        for t in texts:
+            assert t.get_fontsize() >= MIN_CELL_FONT
+            assert t.get_window_extent(renderer).width < cell  # the number stays inside its cell
+            c, r = (int(round(v)) for v in t.get_position())
+            lum = 0.299 * rgba[r, c, 0] + 0.587 * rgba[r, c, 1] + 0.114 * rgba[r, c, 2]
+            assert t.get_color() == ("white" if lum < DARK_CELL else "black")
+
+
+def test_big_heatmaps_drop_their_numbers():
+    sim = simulate_arena(n_models=50, n_battles=5000, seed=3)
+    assert not _cell_texts(plot_win_fraction(sim.battles).axes[0])
+
+
+def test_pairs_that_never_met_are_crossed_not_coloured_and_counts_use_a_log_scale():
+    from matplotlib.colors import LogNorm
+    frame = pd.DataFrame({"model_a": ["a", "a", "b", "c", "a"], "model_b": ["b", "c", "c", "d", "b"],
+                          "winner": ["model_a", "model_b", "tie", "model_a", "model_a"]})
+    for fig in (plot_win_fraction(frame, ratings=["a", "b", "c", "d"]),
+                plot_battle_counts(frame, ratings=["a", "b", "c", "d"])):
+        ax = fig.axes[0]
+        crosses = {tuple(int(v) for v in xy) for xy in ax.collections[0].get_offsets()}
+        assert crosses == {(3, 0), (0, 3), (3, 1), (1, 3)}  # a-d and b-d never met (column, row)
+        assert np.ma.getmaskarray(ax.images[0].get_array())[0, 3]
+        assert [t.get_text() for t in ax.get_legend().get_texts()] == ["never met"]
+    counts = plot_battle_counts(frame, ratings=["a", "b", "c", "d"]).axes[0]
+    assert isinstance(counts.images[0].norm, LogNorm)
+    assert "log" in counts.figure.axes[1].get_ylabel()
+
+
+def test_titles_name_the_interval_method_and_level(board15):
+    from arena_stats import leaderboard
+    from arena_stats.plots import interval_label
+    sim, board = board15
+    fig = plot_leaderboard(board)
+    assert "95% bootstrap percentile intervals (100 rounds)" in fig.axes[0].get_title()
+    sandwich = leaderboard(sim.battles, ci="sandwich", confidence=0.9)
+    assert "90% sandwich (robust) Wald intervals" in plot_leaderboard(sandwich).axes[0].get_title()
+    assert "90% sandwich" in plot_leaderboard(sandwich.to_frame(), style="paper").axes[0].get_xlabel()
+    assert interval_label(board.fit) == "no intervals"
+    assert "(100 rounds)" in plot_bootstrap(board).axes[0].get_title()
+
+
+def test_every_figure_of_a_board_lists_the_models_in_the_boards_order(board15):
+    sim, board = board15
+    order = list(board.frame["model"])
+    figs = [plot_leaderboard(board), plot_win_fraction(sim.battles, ratings=board),
+            plot_battle_counts(sim.battles, ratings=board), plot_win_probability(board.fit, ratings=board),
+            plot_bootstrap(board), plot_bootstrap(board, what="ranks")]
+    for fig in figs:
+        assert labels(fig.axes[0].get_yticklabels()) == order
+
+
+def test_tier_labels_and_shading_match_the_tables_ranks(board15):
+    from arena_stats.inference.ranks import tiers
+    _, board = board15
+    fig = plot_leaderboard(board)
+    rank = board.frame["rank"].to_numpy()
+    right = [t.get_text() for t in fig.axes[1].get_yticklabels()] if len(fig.axes) > 1 else \
+        [t.get_text() for t in fig.axes[0].child_axes[0].get_yticklabels()]
+    expected = [f"rank {r}" if k == 0 or rank[k - 1] != r else "" for k, r in enumerate(rank)]
+    assert right == expected
+    shaded = set()
+    for patch in fig.axes[0].patches:
+        y0 = patch.get_y() if hasattr(patch, "get_y") else patch.get_xy()[0][1]
+        h = patch.get_height() if hasattr(patch, "get_height") else 0
+        shaded |= set(range(int(round(y0 + 0.5)), int(round(y0 + 0.5 + h))))
+    assert shaded == {k for k, t in enumerate(tiers(rank)) if t % 2 == 1}
+
+
+def test_calibration_has_a_legend_for_marker_sizes(board15):
+    _, board = board15
+    ax = plot_calibration(board.fit).axes[0]
+    legend = ax.get_legend()
+    assert legend.get_title().get_text() == "battles per pair"
+    values = [float(t.get_text().replace(",", "")) for t in legend.get_texts()]
+    sizes = [h.get_markersize() for h in legend.legend_handles]
+    assert values == sorted(values) and sizes == sorted(sizes) and len(values) >= 2
+    counts = np.array([float(v) for v in board.fit.counts.table().sum(axis=1)])
+    assert values[0] >= 1 and values[-1] <= 1.5 * counts.max()

@@ -8,8 +8,13 @@ import numpy as np
 import pytest
 from scipy.stats import binom, chisquare, multinomial, poisson
 
-from arena_stats.inference.resample import (TABLE_MAX_MEAN, CategoricalTable, MultinomialSampler, PoissonTable,
-                                  multinomial_counts)
+from arena_stats.inference.resample import (
+    TABLE_MAX_MEAN,
+    CategoricalTable,
+    MultinomialSampler,
+    PoissonTable,
+    multinomial_counts,
+)
 
 
 def _chisquare_pvalue(draws: np.ndarray, pmf: np.ndarray) -> float:

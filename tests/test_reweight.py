@@ -9,9 +9,9 @@ import statsmodels.api as sm
 
 from arena_stats import InputError, load_battles
 from arena_stats.data.battles import A_WINS, B_WINS, Battles
-from arena_stats.models.contextual import fit_contextual
 from arena_stats.data.reweight import pair_weights, reweight_pairs
 from arena_stats.data.simulate import simulate_arena
+from arena_stats.models.contextual import fit_contextual
 
 
 def test_weights_are_inverse_pair_counts_floored_at_m_and_average_one():

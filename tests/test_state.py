@@ -10,11 +10,11 @@ import pandas as pd
 import pytest
 
 from arena_stats import load_battles
-from arena_stats.data.aggregate import aggregate
-from arena_stats.models.bradley_terry import fit_bradley_terry
 from arena_stats.cli import main
-from arena_stats.errors import InputError, LookalikeNameWarning, NameMergeWarning
+from arena_stats.data.aggregate import aggregate
 from arena_stats.data.simulate import simulate_arena
+from arena_stats.errors import InputError, LookalikeNameWarning, NameMergeWarning
+from arena_stats.models.bradley_terry import fit_bradley_terry
 from arena_stats.scale.state import REFIT_TOL, ArenaState, load_state, new_state, update_state
 
 FIELDS = ("i", "j", "cell_pair", "cell_outcome", "cell_count", "cell_weight")

@@ -12,12 +12,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from arena_stats import load_battles
 import arena_stats.data.stream as stream_mod
+from arena_stats import load_battles
 from arena_stats.data.aggregate import PairCounts, aggregate
-from arena_stats.errors import InputError
 from arena_stats.data.simulate import simulate_arena
 from arena_stats.data.stream import input_files, merge_pair_counts, stream_pair_counts
+from arena_stats.errors import InputError
 
 FIELDS = ("i", "j", "cell_pair", "cell_outcome", "cell_count", "cell_weight")
 

@@ -13,8 +13,8 @@ import pytest
 
 from arena_stats import InputError
 from arena_stats.cli import main
-from arena_stats.models.contextual import fit_contextual
 from arena_stats.features.style import STYLE_COLUMNS, add_style_features, style_features
+from arena_stats.models.contextual import fit_contextual
 
 K = 400 / np.log(10)
 ELEMENTS = ["sum_assistant_a_tokens", "header_count_a", "list_count_a", "bold_count_a",

@@ -9,8 +9,17 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from arena_stats.features.text import (LMSYS_NAMES, MARKDOWN_COLUMNS, TOKEN_PATTERN, markdown_counts,
-                                       parse_turns, response_text, style_counts, token_count, turn_count)
+from arena_stats.features.text import (
+    LMSYS_NAMES,
+    MARKDOWN_COLUMNS,
+    TOKEN_PATTERN,
+    markdown_counts,
+    parse_turns,
+    response_text,
+    style_counts,
+    token_count,
+    turn_count,
+)
 
 
 def _lmsys_counts(text: str) -> dict[str, int]:

@@ -20,7 +20,7 @@ from ..errors import ArenaStatsError, shorten
 __all__ = ["main", "build_parser"]
 
 #: Subcommand modules, in the order ``--help`` lists them.
-SUBCOMMANDS = ("leaderboard", "matrix", "elo", "plot", "predict", "update")
+SUBCOMMANDS = ("leaderboard", "matrix", "elo", "plot", "predict", "update", "audit", "report", "next_pairs")
 
 EXIT_USAGE = 2
 
@@ -49,7 +49,8 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
                     "plots and preference prediction for pairwise battles (LLM arenas, games).")
     parser.add_argument("--version", action="version", version=f"arena-stats {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in (command,) if command in SUBCOMMANDS else SUBCOMMANDS:
+    module_name = None if command is None else command.replace("-", "_")  # next-pairs lives in next_pairs
+    for name in (module_name,) if module_name in SUBCOMMANDS else SUBCOMMANDS:
         try:
             module = importlib.import_module(f"{__name__}.{name}")
         except ModuleNotFoundError as exc:

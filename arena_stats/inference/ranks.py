@@ -25,7 +25,8 @@ import numpy as np
 
 from .._util import checks
 
-__all__ = ["rank_from_intervals", "board_ranks", "rank_ub", "rank_distribution", "round_ranks", "tiers"]
+__all__ = ["rank_from_intervals", "rank_from_pairs", "board_ranks", "rank_ub", "rank_distribution", "round_ranks",
+           "tiers"]
 
 
 def rank_from_intervals(lower: np.ndarray, upper: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -53,6 +54,26 @@ def rank_from_intervals(lower: np.ndarray, upper: np.ndarray) -> tuple[np.ndarra
     worse = np.searchsorted(up_sorted, lower, side="left")
     rank = 1 + better
     return rank.astype(np.int64), rank.astype(np.int64), (n - worse).astype(np.int64)
+
+
+def rank_from_pairs(n: int, above: np.ndarray, below: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The rule in its pairwise form: ``(rank, rank_lower, rank_upper)`` of ``n`` models from the
+    pairs known to be ordered, model ``above[k]`` surely better than ``below[k]``.
+
+    :func:`rank_from_intervals` is this rule with "surely better" read from non-overlapping
+    intervals; a simultaneous test (:mod:`~arena_stats.inference.simultaneous`) gives the pairs
+    directly.
+
+    Examples
+    --------
+    >>> rank, lo, hi = rank_from_pairs(3, np.array([0, 0]), np.array([1, 2]))
+    >>> rank.tolist(), hi.tolist()
+    ([1, 2, 2], [1, 3, 3])
+    """
+    above = np.asarray(above, dtype=np.int64)
+    below = np.asarray(below, dtype=np.int64)
+    rank = 1 + np.bincount(below, minlength=n)
+    return rank, rank.copy(), n - np.bincount(above, minlength=n)
 
 
 def board_ranks(rating: np.ndarray, lower: np.ndarray | None = None, upper: np.ndarray | None = None

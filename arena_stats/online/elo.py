@@ -73,22 +73,19 @@ from ..data.aggregate import model_totals
 from ..data.battles import A_WINS, B_WINS, Battles, timestamps
 from ..data.readers import as_battles
 from ..errors import InputError
+from ..inference.bootstrap import DEFAULT_CONFIDENCE, DEFAULT_ROUNDS
 from ..inference.ranks import rank_distribution
 from ..inference.table import board_table
-from ..models.elo_scale import EloScale
+from ..models.elo_scale import DEFAULT_BASE, DEFAULT_INIT, DEFAULT_SCALE, EloScale
 from ..models.results import Result
 
 __all__ = ["summary_lines", "leaderboard_frame", "EloResult", "EloBootstrapResult", "compute_elo",
            "elo_bootstrap", "bootstrap_indices", "time_order", "BACKENDS", "default_backend", "DEFAULT_K",
            "DEFAULT_SCALE", "DEFAULT_BASE", "DEFAULT_INIT"]
 
-#: FastChat's online-Elo defaults.
+#: FastChat's online-Elo step size (its scale, base and initial rating are the rating scale's
+#: defaults, :mod:`arena_stats.models.elo_scale`).
 DEFAULT_K = 4.0
-DEFAULT_SCALE = 400.0
-DEFAULT_BASE = 10.0
-DEFAULT_INIT = 1000.0
-DEFAULT_ROUNDS = 1000
-DEFAULT_CONFIDENCE = 0.95
 HISTORY_MODES = (None, "battle", "day")
 BACKENDS = ("numba", "python")
 
