@@ -390,9 +390,11 @@ def plot_leaderboard(result: Any, *, top: int | None = None, top_k: int | None =
             stop = starts[k + 1] if k + 1 < len(starts) else n
             if tier[start] % 2 == 1:
                 ax.axhspan(start - 0.5, stop - 0.5, color="0.92", zorder=0, lw=0)
-        ax.errorbar(r, y, xerr=[r - lo, hi - r], fmt="o", ms=3 if n > 50 else 4, capsize=0 if n > 50 else 2,
-                    color="black" if style == "paper" else "C0", ecolor="0.4" if style == "paper" else "C0",
-                    elinewidth=0.8, zorder=2)
+        # bars drawn around the interval's midpoint: a percentile interval need not contain the
+        # point estimate (a skewed or prior-shrunk bootstrap), and errorbar refuses negative lengths
+        ax.errorbar((lo + hi) / 2, y, xerr=(hi - lo) / 2, fmt="none", capsize=0 if n > 50 else 2,
+                    ecolor="0.4" if style == "paper" else "C0", elinewidth=0.8, zorder=2)
+        ax.plot(r, y, "o", ms=3 if n > 50 else 4, color="black" if style == "paper" else "C0", zorder=3)
         font = _label_font(n, style)
         ax.set_yticks(y, labels=[str(m) for m in board["model"]], fontsize=font)
         ax.set_ylim(n - 0.5, -0.5)

@@ -63,8 +63,19 @@ def test_leaderboard_plot_labels_every_model_best_first(case):
     shown = labels(fig.axes[0].get_yticklabels())
     assert len(shown) == n
     assert shown == list(fit.ratings.sort_values(ascending=False).index)
-    # one error bar per model
-    assert len(fig.axes[0].lines[0].get_xdata()) == n
+    # one point per model, at its rating
+    points = [ln for ln in fig.axes[0].lines if ln.get_marker() == "o"]
+    assert len(points) == 1 and len(points[0].get_xdata()) == n
+
+
+def test_a_point_outside_its_percentile_interval_is_drawn_not_refused():
+    board = pd.DataFrame({"model": ["a", "b", "c"], "rating": [1100.0, 1000.0, 900.0],
+                          "ci_lower": [1105.0, 980.0, 850.0], "ci_upper": [1150.0, 1020.0, 895.0]})
+    board["rank"] = [1, 2, 3]
+    fig = plot_leaderboard(board)
+    render(fig)
+    segments = fig.axes[0].collections[0].get_segments()
+    assert [(s[0][0], s[1][0]) for s in segments] == [(1105.0, 1150.0), (980.0, 1020.0), (850.0, 895.0)]
 
 
 @pytest.mark.parametrize("plot", [plot_win_fraction, plot_battle_counts])
