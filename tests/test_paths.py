@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from arena_stats import leaderboard
+from arena_stats import fit_bradley_terry, leaderboard
 from arena_stats.cli import main
 from arena_stats.data.simulate import simulate_arena
 
@@ -202,6 +202,11 @@ def test_the_cli_streams_and_gives_the_loaded_board(arena, tmp_path, monkeypatch
     counts = _cli(["matrix", str(folder), "--kind", "counts", *filters, "--format", "csv", "-q"])
     # each battle is in the matrix twice ([a, b] and [b, a]) and in the board twice (once per model)
     assert counts.drop(columns="model").to_numpy().sum() == want["battles"].sum()
+    from arena_stats.inference.planning import next_pairs
+    plan = next_pairs(fit_bradley_terry(loaded), 500).pairs
+    streamed_plan = _cli(["next-pairs", str(folder), "--budget", "500", *filters, "--format", "csv", "-q"])
+    assert streamed_plan[["model_a", "model_b", "battles"]].values.tolist() == \
+        plan[["model_a", "model_b", "battles"]].values.tolist()
 
 
 def test_row_level_filters_load_the_rows_they_need(arena, monkeypatch):
@@ -219,3 +224,29 @@ def test_row_level_filters_load_the_rows_they_need(arena, monkeypatch):
     from arena_stats import filter_battles
     want = leaderboard(filter_battles(battles, where={"language": "English"}), ci="sandwich").to_frame()
     _same(want, got)
+
+
+def test_audit_loads_only_the_columns_its_checks_read_and_gives_the_same_verdicts(arena, tmp_path, monkeypatch):
+    battles, path = arena
+    frame = battles.to_frame()
+    frame["judge"] = np.arange(len(frame)) % 37
+    frame["long_text"] = "x" * 50
+    wide = tmp_path / "wide.parquet"
+    frame.to_parquet(wide, index=False)
+    calls = []
+    from arena_stats.cli import common
+    real = common.load_battles
+
+    def spy(*args, **kwargs):
+        calls.append(kwargs.get("keep"))
+        return real(*args, **kwargs)
+    monkeypatch.setattr(common, "load_battles", spy)
+    out = tmp_path / "audit.json"
+    assert main(["audit", str(wide), "--rounds", "50", "--json", str(out), "-q"]) == 0
+    assert calls and "long_text" not in calls[0] and "judge" in calls[0] and "tstamp" in calls[0]
+    from arena_stats.boards.audit import audit
+    want = audit(real(wide), rounds=50)
+    import json
+    got = json.loads(out.read_text())
+    assert [c["verdict"] for c in got["checks"]] == [c.verdict for c in want.checks]
+    assert [c["value"] for c in got["checks"]] == pytest.approx([c.value for c in want.checks], nan_ok=True)

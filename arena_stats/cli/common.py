@@ -206,6 +206,8 @@ def _columns_needed(args: argparse.Namespace) -> list[str] | None:
     need += [w.split("=", 1)[0].strip() for w in getattr(args, "where", []) or []]
     if getattr(args, "cluster", None):
         need.append(args.cluster)
+    # columns a command reads when they exist (audit: timestamps and voters; report: --by)
+    need += list(getattr(args, "extra_columns", ()))
     return need
 
 

@@ -12,7 +12,16 @@ import argparse
 
 from ..inference.planning import POLICIES, TARGETS, battles_needed, next_pairs
 from ..models.bradley_terry import fit_bradley_terry
-from .common import add_filter_args, add_input_args, add_output_args, emit_table, load_from_args, say
+from .common import (
+    add_filter_args,
+    add_input_args,
+    add_output_args,
+    counts_from_args,
+    emit_table,
+    load_from_args,
+    say,
+    streamable,
+)
 from .options import add_fit_args, add_top_arg, fit_kwargs, top_value
 
 __all__ = ["register", "run"]
@@ -50,7 +59,8 @@ def run(args: argparse.Namespace) -> int:
     from .._util import checks
     budget = checks.integer("budget", args.budget, 1)
     target = args.target or ("pair" if args.pair else ("top" if args.top is not None else "board"))
-    battles = load_from_args(args)
+    args.keep_all_columns = False  # the plan needs counts only: stream them when no filter needs rows
+    battles = counts_from_args(args) if streamable(args) else load_from_args(args)
     fit = fit_bradley_terry(battles, **fit_kwargs(args))
     confidence = checks.probability("confidence", args.confidence)
     if args.width is not None or args.separate:
