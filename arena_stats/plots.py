@@ -39,6 +39,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from ._util.renamed import renamed
 from .data.aggregate import aggregate, model_totals, pairwise_matrices
 from .data.battles import Battles
 from .data.readers import as_battles
@@ -128,11 +129,7 @@ def _check_top(top: int | None) -> None:
 
 def _top(top: int | None, top_k: int | None) -> int | None:
     """``top``, or the deprecated ``top_k`` (with a warning)."""
-    if top_k is None:
-        return top
-    import warnings
-    warnings.warn("top_k= is now top=, as everywhere in the package", DeprecationWarning, stacklevel=3)
-    return top_k
+    return renamed("top_k", top_k, "top", top, stacklevel=4)
 
 
 def _as_board(result: Any) -> pd.DataFrame:

@@ -300,10 +300,24 @@ def test_names_are_stripped_and_merged_whatever_the_column_type(as_category):
 @pytest.mark.parametrize("bound", ["yesterday", "2024-13-45", "", [2024], object()])
 def test_a_date_bound_that_is_not_a_date_is_an_input_error_naming_it(bound):
     b = load_battles(ARENA)
-    with pytest.raises(InputError, match="is not a date"):
-        b.date_range(start=bound)
-    with pytest.raises(InputError, match="is not a date"):
-        filter_battles(b, end=bound)
+    with pytest.raises(InputError, match="since.*is not a date"):
+        b.date_range(since=bound)
+    with pytest.raises(InputError, match="until.*is not a date"):
+        filter_battles(b, until=bound)
+
+
+def test_the_old_names_of_the_date_bounds_still_work_with_a_warning():
+    b = load_battles(ARENA)
+    new = filter_battles(b, since="2023-11-15", until="2023-11-17")
+    with pytest.warns(DeprecationWarning) as seen:
+        old = filter_battles(b, start="2023-11-15", end="2023-11-17")
+    assert [str(w.message).split(",")[0] for w in seen] == ["filter_battles(start=...) is now since=",
+                                                            "filter_battles(end=...) is now until="]
+    pd.testing.assert_frame_equal(new.to_frame(), old.to_frame())
+    with pytest.warns(DeprecationWarning, match="is now until="):
+        assert len(b.date_range(end="2023-11-17")) == len(b.date_range(until="2023-11-17")) == 3
+    with pytest.raises(TypeError, match="give since= only"):
+        filter_battles(b, since="2024-01-02", start="2024-01-02")
 
 
 def test_date_bounds_with_offsets_compare_in_utc_and_missing_times_are_counted():

@@ -25,7 +25,7 @@ def _board(rot, date):
 def test_last_date_equals_direct_fit_on_all_battles_up_to_it(arena):
     rot = ratings_over_time(arena.battles, "M")
     last = rot.dates[-1]
-    direct = fit_bradley_terry(arena.battles.date_range(end=last + pd.Timedelta(days=1)))
+    direct = fit_bradley_terry(arena.battles.date_range(until=last + pd.Timedelta(days=1)))
     board = _board(rot, last)
     np.testing.assert_allclose(board["rating"].reindex(direct.models), direct.ratings, atol=1e-6)
     np.testing.assert_allclose((board["ci_upper"] - board["rating"]).reindex(direct.models),
@@ -39,7 +39,7 @@ def test_every_date_equals_a_direct_fit_with_explicit_dates_and_ties_davidson(ar
     rot = ratings_over_time(arena.battles, dates, ties="davidson")
     assert [str(d.date()) for d in rot.dates] == dates
     for d in dates:
-        direct = fit_bradley_terry(arena.battles.date_range(end=d), ties="davidson")
+        direct = fit_bradley_terry(arena.battles.date_range(until=d), ties="davidson")
         board = _board(rot, d)
         assert sorted(board.index) == sorted(direct.models)
         np.testing.assert_allclose(board["rating"].reindex(direct.models), direct.ratings, atol=1e-6)
@@ -57,7 +57,7 @@ def test_window_equals_direct_fit_on_the_window(arena):
 def test_elo_over_time_equals_elo_on_the_battles_so_far(arena):
     rot = ratings_over_time(arena.battles, "M", method="elo")
     for d in rot.dates:
-        direct = compute_elo(arena.battles.date_range(end=d + pd.Timedelta(days=1)))
+        direct = compute_elo(arena.battles.date_range(until=d + pd.Timedelta(days=1)))
         board = _board(rot, d)
         np.testing.assert_allclose(board["rating"].reindex(direct.models), direct.ratings, atol=1e-9)
         np.testing.assert_array_equal(board["battles"].reindex(direct.models), direct.totals["battles"])

@@ -66,7 +66,7 @@ def test_the_forest_plot_draws_the_board(arena):
     ax = fig.axes[0]
     frame = board.to_frame()
     assert [t.get_text() for t in ax.get_yticklabels()] == frame["model"].tolist()
-    drawn = ax.lines[0].get_xdata()
+    drawn = next(ln for ln in ax.lines if ln.get_marker() == "o").get_xdata()
     np.testing.assert_allclose(drawn, frame["rating"].to_numpy(), rtol=0, atol=1e-9)
     segments = ax.collections[0].get_segments()
     np.testing.assert_allclose([s[0][0] for s in segments], frame["ci_lower"], atol=1e-9)
@@ -87,7 +87,7 @@ def test_the_plot_command_draws_the_board_of_its_options(arena, tmp_path):
                               style="default", quiet=True, elo=False, violin=False)
     fig = make_figure("leaderboard", battles, args)
     frame = leaderboard(battles, ci="sandwich", confidence=0.8, anchor={"model-003": 1200.0}).to_frame()
-    np.testing.assert_allclose(fig.axes[0].lines[0].get_xdata(), frame["rating"].to_numpy(), atol=1e-9)
+    np.testing.assert_allclose(next(ln for ln in fig.axes[0].lines if ln.get_marker() == "o").get_xdata(), frame["rating"].to_numpy(), atol=1e-9)
 
 
 @pytest.mark.parametrize("ci", ["sandwich", "fisher", "bootstrap"])

@@ -285,7 +285,7 @@ def ratings_over_time(battles: Battles | pd.DataFrame, freq: str | Sequence[Any]
     if ts.isna().any():
         missing = int(ts.isna().sum())
         raise InputError(f"{missing} battles have no timestamp; drop them first "
-                         f"(e.g. battles.date_range(start=...))", column="tstamp")
+                         f"(e.g. battles.date_range(since=...))", column="tstamp")
     labels, cuts = period_cuts(ts, freq)
     pid = np.searchsorted(cuts.to_numpy(), ts.to_numpy(), side="right")
     settings = dict(freq=freq if isinstance(freq, str) else "dates", ties=ties, l2=float(l2), k=float(k),

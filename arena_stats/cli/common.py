@@ -154,7 +154,7 @@ def load_from_args(args: argparse.Namespace) -> Battles:
     if hasattr(args, "anonymous_only"):
         battles = filter_battles(
             battles, anonymous=args.anonymous_only, exclude=args.exclude, min_battles=args.min_battles,
-            start=args.since, end=args.until, where=parse_key_values(args.where, "--where") or None,
+            since=args.since, until=args.until, where=parse_key_values(args.where, "--where") or None,
             drop_ties=args.drop_ties, drop_duplicates=args.drop_duplicates)
     for step in battles.steps:
         say(args, f"filter {step}")

@@ -22,7 +22,7 @@ import pandas as pd
 from scipy.sparse import csr_matrix
 
 from ..errors import InputError, shorten, suggest
-from .battles import BOTHBAD, TIE, Battles, FilterStep, check_min_battles
+from .battles import BOTHBAD, TIE, Battles, FilterStep, check_min_battles, whole
 from .readers import as_battles
 
 __all__ = ["PairCounts", "aggregate", "filter_counts", "model_totals", "pairwise_matrices"]
@@ -78,8 +78,9 @@ class PairCounts:
         return len(self.i)
 
     @property
-    def n_battles(self) -> float:
-        return float(self.cell_count.sum())
+    def n_battles(self) -> int | float:
+        """Total number of battles: an int, unless counts are fractional."""
+        return whole(float(self.cell_count.sum()))
 
     @property
     def weighted(self) -> bool:

@@ -26,11 +26,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .._util.renamed import renamed
 from ..errors import InputError, shorten, suggest
 
 __all__ = [
     "A_WINS", "B_WINS", "TIE", "BOTHBAD", "OUTCOME_NAMES", "Battles", "FilterStep", "filter_battles",
-    "timestamps", "parse_date", "check_min_battles",
+    "timestamps", "parse_date", "check_min_battles", "whole",
 ]
 
 A_WINS, B_WINS, TIE, BOTHBAD = 0, 1, 2, 3
@@ -136,9 +137,9 @@ class Battles:
         return None
 
     @property
-    def n_battles(self) -> float:
-        """Total number of battles (rows times their counts)."""
-        return float(self.counts.sum()) if "count" in self.frame else float(len(self.frame))
+    def n_battles(self) -> int | float:
+        """Total number of battles (rows times their counts): an int, unless counts are fractional."""
+        return whole(float(self.counts.sum())) if "count" in self.frame else len(self.frame)
 
     def winner_labels(self) -> pd.Series:
         """The verdicts as FastChat labels (``model_a``, ``model_b``, ``tie``, ``tie (bothbad)``)."""
@@ -205,13 +206,24 @@ class Battles:
         shown = ", ".join(names[:10]) + (f" and {len(names) - 10} more" if len(names) > 10 else "")
         return self._keep(mask, "min-battles", f"{len(names)} models with fewer than {n} battles: {shown}")
 
-    def date_range(self, start: Any = None, end: Any = None) -> Battles:
-        """Keep battles with ``start <= tstamp < end`` (either bound may be ``None``).
+    def date_range(self, since: Any = None, until: Any = None, *, start: Any = None, end: Any = None) -> Battles:
+        """Keep battles with ``since <= tstamp < until`` (either bound may be ``None``).
 
         Bounds are anything :func:`parse_date` reads; battles without a timestamp are dropped
-        and counted apart in the report.
+        and counted apart in the report. ``start``/``end`` are the old names of the bounds (the
+        CLI's ``--since``/``--until``).
+
+        Examples
+        --------
+        >>> from arena_stats import load_battles
+        >>> battles = load_battles(pd.DataFrame({"model_a": ["a", "b"], "model_b": ["b", "a"],
+        ...                                      "winner": ["model_a", "tie"], "tstamp": ["2024-01-01", "2024-02-01"]}))
+        >>> len(battles.date_range(since="2024-01-15"))
+        1
         """
-        lo, hi = parse_date(start, "start"), parse_date(end, "end")
+        start = renamed("start", start, "since", since, where="date_range")
+        end = renamed("end", end, "until", until, where="date_range")
+        lo, hi = parse_date(start, "since"), parse_date(end, "until")
         if "tstamp" not in self.frame:
             raise InputError("a date range needs a 'tstamp' column, and these battles have none",
                              column="tstamp")
@@ -356,27 +368,39 @@ def check_min_battles(n: Any) -> int:
     return int(n)
 
 
+def whole(total: float) -> int | float:
+    """A count as an int when it is whole (``1e6``, not ``1000000.0``), else the float.
+
+    >>> whole(3.0), whole(2.5)
+    (3, 2.5)
+    """
+    return int(total) if float(total).is_integer() and abs(total) < 2**53 else total
+
+
 def filter_battles(battles: Battles, *, anonymous: bool = False, exclude: Sequence[str] = (),
-                   min_battles: int = 0, start: Any = None, end: Any = None,
+                   min_battles: int = 0, since: Any = None, until: Any = None,
                    where: Mapping[str, Any] | None = None, drop_ties: bool = False,
-                   drop_duplicates: bool = False) -> Battles:
+                   drop_duplicates: bool = False, start: Any = None, end: Any = None) -> Battles:
     """Apply the standard filters in a fixed order, recording each in ``battles.steps``.
 
-    The order is: duplicates, anonymous, date range, column equality, excluded models, ties,
-    minimum battles per model (last, so it counts what is left).
+    The order is: duplicates, anonymous, date range (``since <= tstamp < until``, the CLI's
+    ``--since``/``--until``; ``start``/``end`` are their old names), column equality, excluded
+    models, ties, minimum battles per model (last, so it counts what is left).
 
     Raises
     ------
     InputError
         When no battle survives the filters.
     """
+    since = renamed("start", start, "since", since, where="filter_battles")
+    until = renamed("end", end, "until", until, where="filter_battles")
     out = battles
     if drop_duplicates:
         out = out.drop_duplicates()
     if anonymous:
         out = out.anonymous_only()
-    if start is not None or end is not None:
-        out = out.date_range(start, end)
+    if since is not None or until is not None:
+        out = out.date_range(since, until)
     if where:
         out = out.where(**where)
     if exclude:

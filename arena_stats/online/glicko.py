@@ -37,6 +37,7 @@ import numpy as np
 import pandas as pd
 
 from .._util import checks
+from .._util.renamed import renamed
 from ..data.aggregate import model_totals
 from ..data.battles import Battles, timestamps
 from ..data.readers import as_battles
@@ -310,11 +311,7 @@ def glicko2(battles: Battles | pd.DataFrame, period: str | int | None = None, *,
     >>> round(float(res.ratings["p"]), 2), round(float(res.rd["p"]), 2)
     (1464.05, 151.52)
     """
-    if rating is not None:
-        import warnings
-        warnings.warn("glicko2(rating=...) is now init=, as everywhere in the package", DeprecationWarning,
-                      stacklevel=2)
-        init = rating
+    init = renamed("rating", rating, "init", None, where="glicko2") if rating is not None else init
     elo = EloScale(scale, base, init)
     factor = elo.factor
     if rd is None:

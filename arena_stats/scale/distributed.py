@@ -180,7 +180,7 @@ def pair_counts_dask(data: Any, *, fan_in: int = FAN_IN, compute: bool = True, s
     ...                       "winner": ["model_a", "tie", "model_b", "model_a"]})
     >>> counts = pair_counts_dask(dd.from_pandas(frame, npartitions=2), scheduler="sync")
     >>> counts.models, counts.n_battles
-    (['x', 'y', 'z'], 4.0)
+    (['x', 'y', 'z'], 4)
     """
     dask = _require_dask()
     from dask import delayed

@@ -140,7 +140,7 @@ class ArenaState:
     >>> state = new_state(frame.iloc[:3000])
     >>> state, fit = state.append(frame.iloc[3000:]).refit()
     >>> state.counts.n_battles
-    4000.0
+    4000
     """
 
     counts: PairCounts
@@ -154,7 +154,7 @@ class ArenaState:
         return list(self.counts.models)
 
     @property
-    def n_battles(self) -> float:
+    def n_battles(self) -> int | float:
         return self.counts.n_battles
 
     # ------------------------------------------------------------------ updating
@@ -452,7 +452,7 @@ def update_state(path: str | os.PathLike, *new: Any, allow_duplicate: bool = Fal
     >>> new_state(frame.iloc[:1500]).refit()[0].save(path)
     >>> state, fit = update_state(path, frame.iloc[1500:])
     >>> load_state(path).n_battles, round(float(fit.ratings.mean()), 6)
-    (2000.0, 1000.0)
+    (2000, 1000.0)
     """
     state = load_state(path).append(*new, allow_duplicate=allow_duplicate, **read_options)
     state, fit = state.refit()
