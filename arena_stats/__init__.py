@@ -108,6 +108,9 @@ _LAZY = {
     "plot_ratings_over_time": "plots",
     "plot_bootstrap": "plots",
     # the preference predictor (scipy.optimize, statsmodels)
+    "ComponentBoards": "boards.components",
+    "component_leaderboards": "boards.components",
+    "comparison_components": "boards.components",
     "Audit": "boards.audit",
     "audit": "boards.audit",
     "Separation": "inference.simultaneous",

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import argparse
 
+from ..boards.components import component_leaderboards
 from ..boards.leaderboard import leaderboard
 from ..data.aggregate import PairCounts
 from ..data.battles import Battles
+from ..errors import InputError
 from . import style_options
 from .common import (
     add_filter_args,
@@ -20,6 +22,7 @@ from .common import (
     counts_from_args,
     emit_table,
     load_from_args,
+    say,
     streamable,
 )
 from .options import (
@@ -46,6 +49,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_fit_args(p)
     add_interval_args(p)
     style_options.add_arguments(p)
+    g = p.add_argument_group("components")
+    g.add_argument("--components", action="store_true",
+                   help="fit each connected component of the comparison graph (models joined, directly or "
+                        "through others, by battles) separately: one board per component, stacked under a "
+                        "'component' column, 1 = most battles; ratings of different components are not "
+                        "comparable")
     add_output_args(p)
     p.set_defaults(func=run)
 
@@ -62,6 +71,17 @@ def run(args: argparse.Namespace) -> int:
     args.keep_all_columns = extended
     opts = board_options(args)
     data: Battles | PairCounts = counts_from_args(args) if streamable(args) else load_from_args(args)
+    if args.components:
+        if extended:
+            raise InputError("--components fits plain boards; it does not go with --by, --style-control, "
+                             "--covariate or --reweight-pairs")
+        boards = component_leaderboards(data, **opts)
+        say(args, f"{int(boards.components.max())} components of the comparison graph; "
+                  "ratings of different components are not comparable")
+        if len(boards.skipped):
+            say(args, boards.skipped_report())
+        emit_table(boards.to_frame(), args)
+        return 0
     if extended:
         assert isinstance(data, Battles)
         return style_options.run(args, data, opts)

@@ -3,7 +3,7 @@
 The state (see :mod:`arena_stats.scale.state`) holds the counts of every battle seen so far and the last
 fit; new battle files are streamed into it (so they may be larger than memory), the fit restarts
 from the previous ratings, and the state is rewritten atomically. ``--new`` creates the state
-from the given files, with the fit settings (``--ties``, ``--prior``, ``--scale`` ...) it keeps
+from the given files, with the fit settings (``--ties``, ``--l2``, ``--scale`` ...) it keeps
 from then on.
 """
 

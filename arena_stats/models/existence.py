@@ -61,8 +61,9 @@ def check_mle_exists(pc: PairCounts, ties: str, table: np.ndarray | None = None)
         desc = "; ".join(_list(g) for g in groups[:4])
         raise NoMLEError(
             f"the comparison graph falls into {n_weak} groups that never met each other ({desc}); "
-            "ratings across groups are not comparable. Fit each group separately, or add a prior "
-            "(l2 > 0 / --prior)", [m for g in groups[:-1] for m in g])
+            "ratings across groups are not comparable. Fit each group separately "
+            "(component_leaderboards / leaderboard --components), or add a prior (l2 > 0 / --l2)",
+            [m for g in groups[:-1] for m in g])
     n_strong, strong = connected_components(graph, directed=True, connection="strong")
     if n_strong > 1:
         # condensation: components that never lose (no edge into them) or never win
@@ -80,7 +81,7 @@ def check_mle_exists(pc: PairCounts, ties: str, table: np.ndarray | None = None)
         if never_win:
             parts.append(f"{_list(never_win)} never won against the others")
         raise NoMLEError("the maximum-likelihood ratings do not exist (they diverge to infinity): "
-                         + "; ".join(parts) + ". Add a prior (l2 > 0 / --prior) or more battles",
+                         + "; ".join(parts) + ". Add a prior (l2 > 0 / --l2) or more battles",
                          never_lose + never_win)
     _check_tie_parameter_data(wi, wj, wt, ties)
 
