@@ -8,6 +8,7 @@ Usage::
     python benchmarks/bench_core.py                 # 1M x 130 and 10M x 300 (the issue's targets)
     python benchmarks/bench_core.py --quick         # small sizes, seconds (run by the test suite)
     python benchmarks/bench_core.py --sizes 1000000:130 --rounds 1000
+    python benchmarks/bench_core.py --shapes        # 10M x 300 in each arena shape (below)
 
 Data are simulated arenas (``arena_stats.data.simulate.simulate_arena``) written once to Parquet under
 ``benchmarks/out/`` (git-ignored). Each measurement runs in a new interpreter so that the peak
@@ -15,6 +16,11 @@ resident memory (``ru_maxrss``) belongs to that run alone. ``load s`` and ``pipe
 before reading the file (the columns a leaderboard needs, as the command reads them) and end
 when the battles, resp. the leaderboard frame, exist; ``command s`` is the wall time of the
 whole command, the number a user waits for.
+
+Shapes (``--shapes``): the same arena written three ways, since the time must not depend on
+them: ``fastchat`` (the four FastChat verdicts including ``tie (bothbad)``, with ``tstamp``,
+``language``, ``category``, ``anony`` and ``judge`` columns: what ``simulate_arena`` writes),
+``three-verdict`` (no both-bad ties) and ``minimal`` (only ``model_a, model_b, winner``).
 """
 
 from __future__ import annotations
@@ -32,12 +38,19 @@ QUICK_SIZES = [(20_000, 20)]
 DATA_SEED = 7
 
 
-def data_file(n_battles: int, n_models: int) -> Path:
-    path = OUT / f"arena_{n_battles}_{n_models}.parquet"
+SHAPES = ("fastchat", "three-verdict", "minimal")
+
+
+def data_file(n_battles: int, n_models: int, shape: str = "fastchat") -> Path:
+    suffix = "" if shape == "fastchat" else f"_{shape}"
+    path = OUT / f"arena_{n_battles}_{n_models}{suffix}.parquet"
     if not path.exists():
         from arena_stats.data.simulate import simulate_arena
         OUT.mkdir(parents=True, exist_ok=True)
-        frame = simulate_arena(n_models, n_battles, seed=DATA_SEED).battles.to_frame()
+        share = 0.0 if shape == "three-verdict" else 0.25
+        frame = simulate_arena(n_models, n_battles, seed=DATA_SEED, bothbad_share=share).battles.to_frame()
+        if shape == "minimal":
+            frame = frame[["model_a", "model_b", "winner"]]
         tmp = path.with_suffix(".tmp")
         frame.to_parquet(tmp, index=False)
         os.replace(tmp, path)
@@ -84,9 +97,9 @@ print(time.perf_counter() - t0, resource.getrusage(resource.RUSAGE_CHILDREN).ru_
 
 
 def run_command(path: Path, rounds: int) -> dict:
-    """Wall time and peak memory of ``arena-stats leaderboard FILE --bootstrap rounds``."""
+    """Wall time and peak memory of ``arena-stats leaderboard FILE --rounds rounds``."""
     exe = Path(sys.executable).with_name("arena-stats")
-    cmd = [str(exe) if exe.exists() else "arena-stats", "leaderboard", str(path), "--bootstrap",
+    cmd = [str(exe) if exe.exists() else "arena-stats", "leaderboard", str(path), "--rounds",
            str(rounds), "--seed", "0", "--format", "csv", "--quiet"]
     out = subprocess.run([sys.executable, "-c", COMMAND, *cmd], capture_output=True, text=True,
                          check=True, env=_blas_env())
@@ -100,21 +113,25 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sizes", nargs="*", metavar="BATTLES:MODELS", help="sizes to run")
     ap.add_argument("--rounds", type=int, default=1000, help="bootstrap rounds (default 1000)")
     ap.add_argument("--repeat", type=int, default=3, help="runs per size; the best is reported")
+    ap.add_argument("--shapes", action="store_true",
+                    help="each arena shape (fastchat, three-verdict, minimal) at 10M x 300 (or --sizes)")
     args = ap.parse_args(argv)
-    sizes = QUICK_SIZES if args.quick else FULL_SIZES
+    sizes = QUICK_SIZES if args.quick else ([(10_000_000, 300)] if args.shapes else FULL_SIZES)
     if args.sizes:
         sizes = [tuple(int(x) for x in s.split(":")) for s in args.sizes]
-    print(f"{'battles':>12} {'models':>7} {'rounds':>7} {'load s':>8} {'pipeline s':>10} {'peak MB':>8} "
-          f"{'command s':>10} {'peak MB':>8}")
+    shapes = SHAPES if args.shapes else ("fastchat",)
+    print(f"{'battles':>12} {'models':>7} {'shape':>14} {'rounds':>7} {'load s':>8} {'pipeline s':>10} "
+          f"{'peak MB':>8} {'command s':>10} {'peak MB':>8}")
     for n, m in sizes:
-        path = data_file(n, m)
-        repeat = 1 if args.quick else args.repeat
-        runs = [run_one(path, args.rounds) for _ in range(repeat)]
-        commands = [run_command(path, args.rounds) for _ in range(repeat)]
-        best = min(runs, key=lambda r: r["total_s"])
-        print(f"{n:>12,} {m:>7} {args.rounds:>7} {best['load_s']:8.2f} {best['total_s']:10.2f} "
-              f"{max(r['peak_mb'] for r in runs):8.0f} {min(c['command_s'] for c in commands):10.2f} "
-              f"{max(c['command_peak_mb'] for c in commands):8.0f}", flush=True)
+        for shape in shapes:
+            path = data_file(n, m, shape)
+            repeat = 1 if args.quick else args.repeat
+            runs = [run_one(path, args.rounds) for _ in range(repeat)]
+            commands = [run_command(path, args.rounds) for _ in range(repeat)]
+            best = min(runs, key=lambda r: r["total_s"])
+            print(f"{n:>12,} {m:>7} {shape:>14} {args.rounds:>7} {best['load_s']:8.2f} {best['total_s']:10.2f} "
+                  f"{max(r['peak_mb'] for r in runs):8.0f} {min(c['command_s'] for c in commands):10.2f} "
+                  f"{max(c['command_peak_mb'] for c in commands):8.0f}", flush=True)
     return 0
 
 

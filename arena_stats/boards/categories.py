@@ -224,7 +224,7 @@ def category_leaderboards(battles: Battles | pd.DataFrame, by: str, *,
         if sizes[lab] < min_battles:
             skipped[lab] = f"{sizes[lab]:,.0f} battles"
             continue
-        sub = battles._keep(mask, f"{by}={lab}", f"{by} != {lab}")
+        sub = battles.keep_rows(mask, f"{by}={lab}", f"{by} != {lab}")
         try:
             boards[lab] = _frame(fit_board(sub))
         except ArenaStatsError as exc:

@@ -196,4 +196,4 @@ def _restrict(data: Battles | PairCounts, pc: PairCounts, models: set[str], numb
         inside = np.array([pc.models[i] in models for i in pc.i])[pc.cell_pair]
         return data.keep_cells(inside)
     mask = data.frame["model_a"].astype(str).isin(models).to_numpy()
-    return data._keep(mask, "component", step_reason)
+    return data.keep_rows(mask, "component", step_reason)

@@ -341,8 +341,8 @@ def contextual_leaderboard(battles: Battles | pd.DataFrame,
     warnings.warn("contextual_leaderboard() is deprecated: use leaderboard(battles, covariates=..., "
                   "position=...), which returns a Leaderboard (.to_frame(), .fit, .bootstrap)",
                   DeprecationWarning, stacklevel=2)
-    from ..models.contextual import _covariate_l2
-    l2, covariate_l2 = _covariate_l2(l2, covariate_l2, "contextual_leaderboard")
+    from ..models.contextual import resolve_covariate_l2
+    l2, covariate_l2 = resolve_covariate_l2(l2, covariate_l2, "contextual_leaderboard")
     board = leaderboard(battles, ties, covariates=covariates if covariates is not None else [], position=position,
                         ci=ci, rounds=rounds, confidence=confidence, seed=seed, cluster=cluster, l2=l2,
                         covariate_l2=covariate_l2, scale=scale, base=base, init=init, anchor=anchor,

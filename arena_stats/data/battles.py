@@ -163,11 +163,11 @@ class Battles:
                 f"{len(self.steps)} filter steps)")
 
     # ---------------------------------------------------------------- filters
-    def _keep(self, mask: np.ndarray, name: str, reason: str) -> Battles:
+    def keep_rows(self, mask: np.ndarray, name: str, reason: str) -> Battles:
         mask = np.asarray(mask, dtype=bool)
         removed = int((~mask).sum())
         frame = self.frame.loc[mask] if removed else self.frame
-        frame = _drop_unused_models(frame)
+        frame = drop_unused_models(frame)
         step = FilterStep(name, removed, len(frame), reason)
         return replace(self, frame=frame, steps=self.steps + (step,))
 
@@ -178,7 +178,7 @@ class Battles:
             return replace(self, steps=self.steps + (step,))
         col = self.frame["anony"]
         mask = col.fillna(False).astype(str).str.lower().isin(["true", "1", "1.0", "yes"]).to_numpy()
-        return self._keep(mask, "anonymous", "battles not marked anony")
+        return self.keep_rows(mask, "anonymous", "battles not marked anony")
 
     def exclude_models(self, models: Iterable[str]) -> Battles:
         """Drop every battle involving one of ``models`` (names must exist; they are compared as
@@ -191,7 +191,7 @@ class Battles:
                 raise InputError(f"cannot exclude unknown model {shorten(m)}{suggest(m, known)}")
         a = self.frame["model_a"].isin(models).to_numpy()
         b = self.frame["model_b"].isin(models).to_numpy()
-        return self._keep(~(a | b), "exclude", f"battles involving {', '.join(models)}")
+        return self.keep_rows(~(a | b), "exclude", f"battles involving {', '.join(models)}")
 
     def min_battles(self, n: int) -> Battles:
         """Drop models with fewer than ``n`` battles (one pass, as LMSYS does)."""
@@ -200,11 +200,11 @@ class Battles:
             np.bincount(self.b, weights=self.counts, minlength=self.n_models)
         low = per_model < n
         if not low.any():
-            return self._keep(np.ones(len(self), bool), "min-battles", f"no model below {n} battles")
+            return self.keep_rows(np.ones(len(self), bool), "min-battles", f"no model below {n} battles")
         names = [m for m, lo in zip(self.models, low) if lo]
         mask = ~(low[self.a] | low[self.b])
         shown = ", ".join(names[:10]) + (f" and {len(names) - 10} more" if len(names) > 10 else "")
-        return self._keep(mask, "min-battles", f"{len(names)} models with fewer than {n} battles: {shown}")
+        return self.keep_rows(mask, "min-battles", f"{len(names)} models with fewer than {n} battles: {shown}")
 
     def date_range(self, since: Any = None, until: Any = None, *, start: Any = None, end: Any = None) -> Battles:
         """Keep battles with ``since <= tstamp < until`` (either bound may be ``None``).
@@ -237,7 +237,7 @@ class Battles:
         reason = f"tstamp outside [{start}, {end})"
         if missing.any():
             reason += f"; {int(missing.sum()):,} of them without a tstamp"
-        return self._keep(mask, "date-range", reason)
+        return self.keep_rows(mask, "date-range", reason)
 
     def where(self, **conditions: Any) -> Battles:
         """Keep rows where each named column equals the value (or is in the list of values)."""
@@ -249,13 +249,13 @@ class Battles:
             values = list(value) if isinstance(value, (list, tuple, set)) else [value]
             series = out.frame[col]
             mask = series.isin(values).to_numpy() | series.astype(str).isin([str(v) for v in values]).to_numpy()
-            out = out._keep(mask, f"where {col}", f"{col} not in {values}")
+            out = out.keep_rows(mask, f"where {col}", f"{col} not in {values}")
         return out
 
     def drop_ties(self, bothbad: bool = True) -> Battles:
         """Drop ties (and ``tie (bothbad)`` unless ``bothbad=False``)."""
         codes = [TIE, BOTHBAD] if bothbad else [TIE]
-        return self._keep(~np.isin(self.outcome, codes), "drop-ties", "ties")
+        return self.keep_rows(~np.isin(self.outcome, codes), "drop-ties", "ties")
 
     def drop_duplicates(self) -> Battles:
         """Drop rows that repeat an earlier row exactly, in every column."""
@@ -266,10 +266,10 @@ class Battles:
                 hashable[col] = hashable[col].map(lambda v: json.dumps(v, sort_keys=True, default=str)
                                                   if isinstance(v, (dict, list)) else v)
         mask = ~hashable.duplicated().to_numpy()
-        return self._keep(mask, "drop-duplicates", "exact duplicate rows")
+        return self.keep_rows(mask, "drop-duplicates", "exact duplicate rows")
 
 
-def _drop_unused_models(frame: pd.DataFrame) -> pd.DataFrame:
+def drop_unused_models(frame: pd.DataFrame) -> pd.DataFrame:
     a, b = frame["model_a"], frame["model_b"]
     used = np.zeros(len(a.cat.categories), bool)
     used[a.cat.codes.to_numpy()] = True

@@ -84,7 +84,7 @@ _BOOLEAN_WORDS = {"True": "True", "TRUE": "True", "true": "True", "False": "Fals
                   "false": "False"}
 
 
-def _text_name(text: str) -> str:
+def text_name(text: str) -> str:
     """Canonical form of one text (rule 1, then rule 2 for numeric and boolean text)."""
     t = text.strip() if text.isascii() else unicodedata.normalize("NFC", text).strip()
     if t and (t[0] in "+-." or "0" <= t[0] <= "9"):
@@ -98,7 +98,7 @@ def _text_name(text: str) -> str:
 def _canonical(value: Any) -> tuple[str | None, str | None]:
     """(canonical text, None) of one raw value, or (None, why it is not a name)."""
     if isinstance(value, str):
-        t = _text_name(value)
+        t = text_name(value)
         if not t or (not t.isascii() and not _IGNORABLE_RE.sub("", t).strip()):
             return None, BLANK_NAME
         return t, None

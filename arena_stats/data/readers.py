@@ -43,8 +43,8 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputError, shorten, suggest
-from .battles import A_WINS, B_WINS, BOTHBAD, OUTCOME_NAMES, TIE, Battles, FilterStep, _drop_unused_models
-from .names import NameLog, _text_name, canonical_names, fold_map, lookalike_key, warn_lookalikes
+from .battles import A_WINS, B_WINS, BOTHBAD, OUTCOME_NAMES, TIE, Battles, FilterStep, drop_unused_models
+from .names import NameLog, canonical_names, fold_map, lookalike_key, text_name, warn_lookalikes
 
 __all__ = ["SCHEMAS", "KAGGLE_ONE_HOT", "AGGREGATED_COLUMNS", "COUNT_SPELLINGS", "TOTAL_SPELLINGS",
            "INVALID_KINDS", "load_battles", "read_table", "detect_schema", "as_battles", "input_files",
@@ -168,7 +168,7 @@ def input_files(source: Any, *more: Any) -> list[Any]:
     return out
 
 
-def _format_of(path: str) -> tuple[str, bool]:
+def format_of(path: str) -> tuple[str, bool]:
     name = os.path.basename(path).lower()
     gz = name.endswith(".gz")
     if gz:
@@ -257,7 +257,7 @@ def read_table(path: str | os.PathLike, format: str | None = None,
     ['model_a', 'model_b', 'winner']
     """
     path = os.fspath(path)
-    fmt, gz = _format_of(path) if format is None else (format, path.lower().endswith(".gz"))
+    fmt, gz = format_of(path) if format is None else (format, path.lower().endswith(".gz"))
     if not os.path.exists(path):
         raise InputError("no such file", file=path)
     check_text_file(path, gz)
@@ -332,7 +332,7 @@ def _read_jsonl_text(text: str, path: str) -> pd.DataFrame:
 
 def peek_columns(path: str, format: str | None = None) -> list[str] | None:
     """The column names of a CSV/TSV/Parquet file without reading its rows (None for JSON)."""
-    fmt, gz = _format_of(path) if format is None else (format, path.lower().endswith(".gz"))
+    fmt, gz = format_of(path) if format is None else (format, path.lower().endswith(".gz"))
     if fmt in ("csv", "tsv") and os.path.isfile(path):
         check_text_file(path, gz)
         return csv_header(path, gz, "," if fmt == "csv" else "\t")
@@ -593,7 +593,7 @@ def label_key(value: Any) -> str:
     ('model_a', '1', '1', '0.5')
     """
     if isinstance(value, str):
-        return _text_name(value).lower()
+        return text_name(value).lower()
     (name,), _ = canonical_names([value])
     return (name or str(value)).lower()
 
@@ -1086,7 +1086,7 @@ def load_battles(source: Any, *more: Any, schema: str = "auto", model_a_col: str
         raise InputError(f"no battles in the input{note}")
     if "count" in frame or invalid.total:
         # zero-count aggregated rows and dropped rows are not battles: their names are not models
-        frame = _drop_unused_models(frame)
+        frame = drop_unused_models(frame)
     frame = fold_frame(frame, opts.fold_case)
     frame["outcome"] = frame["outcome"].astype(np.int8)
     schema_name = schemas[0] if len(set(schemas)) == 1 else "mixed"

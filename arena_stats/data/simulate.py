@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .battles import A_WINS, B_WINS, BOTHBAD, TIE, Battles, _drop_unused_models
+from .battles import A_WINS, B_WINS, BOTHBAD, TIE, Battles, drop_unused_models
 
 __all__ = ["SimulatedArena", "simulate_arena", "EXAMPLE_SEED"]
 
@@ -163,6 +163,6 @@ def simulate_arena(n_models: int = 50, n_battles: int = 100_000, *, tie_rate: fl
         "judge": rng.integers(0, n_judges, n_battles).astype(np.int32),
     })
     # a model that never got a battle would break the shared-categories invariant
-    battles = Battles(frame=_drop_unused_models(frame), steps=(), sources=(f"<simulated seed={seed}>",),
+    battles = Battles(frame=drop_unused_models(frame), steps=(), sources=(f"<simulated seed={seed}>",),
                       schema="arena")
     return SimulatedArena(battles=battles, true_ratings=pd.Series(ratings, index=cats, name="true_rating"), nu=nu)

@@ -60,9 +60,9 @@ from .readers import (
     InvalidRows,
     ReadOptions,
     Spec,
-    _format_of,
     check_text_file,
     csv_header,
+    format_of,
     input_files,
     invalid_masks,
     label_key,
@@ -528,7 +528,7 @@ def _read_whole(item: Any, acc: _Counts, opts: ReadOptions) -> None:
 
 
 def _stream_file(path: str, acc: _Counts, opts: ReadOptions) -> None:
-    fmt, gz = _format_of(path) if opts.format is None else (opts.format, path.lower().endswith(".gz"))
+    fmt, gz = format_of(path) if opts.format is None else (opts.format, path.lower().endswith(".gz"))
     if fmt not in _STREAMABLE or (fmt == "parquet" and gz):
         # JSON arrays and gzip-compressed Parquet have no batch reader: load whole, then merge
         _read_whole(path, acc, opts)
@@ -663,7 +663,7 @@ def stream_pair_counts(source: Any, *more: Any, schema: str = "auto", model_a_co
                           bothbad_col=bothbad_col, weight_col=weight_col, outcome_map=outcome_map,
                           format=format, batch_rows=batch_rows, drop_invalid=drop_invalid, fold_case=fold_case,
                           not_counts=not_counts)
-    acc, result = _stream(source, more, opts, progress)
+    acc, result = reduce_sources(source, more, opts, progress)
     acc.log.warn(stacklevel=3)
     if fold_case:
         folded = fold_map(acc._used_names())
@@ -674,7 +674,7 @@ def stream_pair_counts(source: Any, *more: Any, schema: str = "auto", model_a_co
     return result
 
 
-def _stream(source: Any, more: Sequence[Any], opts: _StreamOptions, progress: bool = False
+def reduce_sources(source: Any, more: Sequence[Any], opts: _StreamOptions, progress: bool = False
             ) -> tuple[_Counts, PairCounts]:
     """The reduction, without warnings: the accumulator (names log, invalid rows) and the counts."""
     items = input_files(source, *more)

@@ -31,19 +31,19 @@ from ..data.battles import Battles
 from ..errors import InputError
 from ..models.contextual import (
     DIVERGED_THETA,
+    Assembler,
     ContextualObjective,
     ContextualResult,
     Design,
     DesignTerms,
     Family,
-    _Assembler,
-    _covariate_l2,
     active_models,
     check_existence,
     constraint_matrix,
     fit_settings,
     make_result,
     prepare,
+    resolve_covariate_l2,
     run_fit,
 )
 from ..models.elo_scale import DEFAULT_BASE, DEFAULT_INIT, DEFAULT_SCALE
@@ -123,7 +123,7 @@ def _chord(obj: ContextualObjective, phi0: np.ndarray, step: np.ndarray, max_ite
     return phi, False
 
 
-def _degenerate(asm: _Assembler, prep: Any, mult: np.ndarray, active: np.ndarray) -> bool:
+def _degenerate(asm: Assembler, prep: Any, mult: np.ndarray, active: np.ndarray) -> bool:
     """Whether some model in the resample never scored, or never conceded (no finite MLE).
 
     A tie scores both ways, as in :func:`~arena_stats.models.existence.check_mle_exists`.
@@ -141,7 +141,7 @@ def _degenerate(asm: _Assembler, prep: Any, mult: np.ndarray, active: np.ndarray
 
 
 def _round_fit(d: Design, family: Family, penalties: tuple[float, float], counts: np.ndarray,
-               point_phi: np.ndarray, prep: Any, asm: _Assembler, step: np.ndarray, tol: float
+               point_phi: np.ndarray, prep: Any, asm: Assembler, step: np.ndarray, tol: float
                ) -> tuple[np.ndarray, bool]:
     """Refit one resample (unit multiplicities ``counts``) from the full-data fit.
 
@@ -188,7 +188,7 @@ def resample_fits(d: Design, family: Family, point_phi: np.ndarray, step: np.nda
     (NaN rows).
     """
     prep = family.prepare(d)
-    asm = _Assembler(d, family)
+    asm = Assembler(d, family)
     clusters = None
     if d.cluster is not None:
         clusters = pd.factorize(d.cluster)[0]
@@ -276,7 +276,7 @@ def bootstrap_contextual(battles: Battles | pd.DataFrame,
     rounds = checks.integer("rounds", rounds, 1, checks.MAX_ROUNDS)
     confidence = checks.probability("confidence", confidence)
     seed = checks.seed(seed)
-    l2, covariate_l2 = _covariate_l2(l2, covariate_l2, "bootstrap_contextual")
+    l2, covariate_l2 = resolve_covariate_l2(l2, covariate_l2, "bootstrap_contextual")
     d, family, counts = prepare(battles, covariates, ties, position, cluster=cluster)
     settings = fit_settings(ties, d.covariates, position, l2, covariate_l2, scale, base, init, anchor, tol,
                             d.reduced)

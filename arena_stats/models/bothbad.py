@@ -53,13 +53,13 @@ from .contextual import (
     ContextualResult,
     Design,
     Family,
-    _covariate_l2,
     build_design,
     check_existence,
     design_counts,
     fit_contextual,
     fit_settings,
     make_result,
+    resolve_covariate_l2,
     run_fit,
 )
 from .elo_scale import DEFAULT_BASE, DEFAULT_INIT, DEFAULT_SCALE
@@ -273,7 +273,7 @@ def fit_bothbad(battles: Battles | pd.DataFrame,
     >>> res.gamma > 0, res.lr_pvalue < 0.05
     (True, True)
     """
-    l2, covariate_l2 = _covariate_l2(l2, covariate_l2, "fit_bothbad")
+    l2, covariate_l2 = resolve_covariate_l2(l2, covariate_l2, "fit_bothbad")
     battles = as_battles(battles)
     d = build_design(battles, covariates, position=position)
     present = np.bincount(d.outcome, weights=d.count, minlength=4)
@@ -340,7 +340,7 @@ def tie_model_comparison(battles: Battles | pd.DataFrame,
     >>> bool(cmp.loc["davidson", "loglik_3"] >= cmp.loc["half", "loglik_3"])
     True
     """
-    l2, covariate_l2 = _covariate_l2(l2, covariate_l2, "tie_model_comparison")
+    l2, covariate_l2 = resolve_covariate_l2(l2, covariate_l2, "tie_model_comparison")
     battles = as_battles(battles)
     d = build_design(battles, covariates, position=position)
     split, _ = _split_loglik(d)

@@ -368,7 +368,7 @@ def _logistic_terms(eta: np.ndarray, s: Any, g: np.ndarray, prep: Any, mult: np.
     return ll, grad, hess
 
 
-def _convention_family(ties: str) -> Family:
+def convention_family(ties: str) -> Family:
     """One of the four tie conventions of the plain fit, on the linear predictor ``eta``."""
     has_tie = ties in TIE_START
 
@@ -405,7 +405,7 @@ def _theta_coefs(kind: Any) -> tuple[float, float] | None:
     return None
 
 
-class _Assembler:
+class Assembler:
     """Maps per-unit derivatives in the local variables to the full parameter space.
 
     Full parameters: ``theta`` (n), ``beta`` (p), globals (m). ``eta`` loads on ``theta_a``
@@ -526,9 +526,9 @@ class DesignTerms:
     """
 
     def __init__(self, d: Design, family: Family, mult: np.ndarray | None = None, prep: Any = None,
-                 assembler: _Assembler | None = None) -> None:
+                 assembler: Assembler | None = None) -> None:
         self.d, self.family = d, family
-        self.asm = _Assembler(d, family) if assembler is None else assembler
+        self.asm = Assembler(d, family) if assembler is None else assembler
         self.prep = family.prepare(d) if prep is None else prep
         self.mult = d.count * d.weight if mult is None else mult
         self.total = float(self.mult.sum()) or 1.0
@@ -869,7 +869,7 @@ def contextual_cluster_cov(fit: ContextualResult, battles: Battles | pd.DataFram
     """
     s = fit.settings
     d = build_design(as_battles(battles), covariates, position=s["position"], cluster=cluster)
-    family = _convention_family(s["ties"])
+    family = convention_family(s["ties"])
     if family.keeps is not None:
         d = d.subset(family.keeps(d.outcome))
     meat = DesignTerms(d, family).cluster_meat(fit.params.to_numpy())
@@ -888,7 +888,7 @@ def fit_settings(ties: str, names: Sequence[str], position: bool, l2: float, cov
                 tol=checks.positive("tol", tol), reduced=bool(reduced))
 
 
-def _covariate_l2(l2: float, covariate_l2: float | None, where: str) -> tuple[float, float]:
+def resolve_covariate_l2(l2: float, covariate_l2: float | None, where: str) -> tuple[float, float]:
     """``(l2, covariate_l2)`` from a call that may use the old meaning of ``l2``.
 
     Until 0.2, ``l2`` of the contextual functions penalised the covariate coefficients. It now
@@ -915,7 +915,7 @@ def prepare(battles: Battles | pd.DataFrame, covariates: Any, ties: str, positio
     if (d.weight != 1.0).any():
         checks.weight_spread(d.weight)
     counts = design_counts(d)
-    return d, _convention_family(ties), counts
+    return d, convention_family(ties), counts
 
 
 def fit_contextual(battles: Battles | pd.DataFrame,
@@ -972,7 +972,7 @@ def fit_contextual(battles: Battles | pd.DataFrame,
     >>> round(float(fit.ratings.mean()), 6), fit.covariates
     (1000.0, ('position',))
     """
-    l2, covariate_l2 = _covariate_l2(l2, covariate_l2, "fit_contextual")
+    l2, covariate_l2 = resolve_covariate_l2(l2, covariate_l2, "fit_contextual")
     d, family, counts = prepare(battles, covariates, ties, position, reduce=reduce)
     settings = fit_settings(ties, d.covariates, position, l2, covariate_l2, scale, base, init, anchor, tol,
                             d.reduced)

@@ -223,7 +223,7 @@ def time_order(battles: Battles) -> tuple[np.ndarray, str]:
     return np.argsort(vals, kind="stable"), "tstamp"
 
 
-def _expand(battles: Battles, order: np.ndarray) -> np.ndarray:
+def expand_counts(battles: Battles, order: np.ndarray) -> np.ndarray:
     """Row indices in processing order, each row repeated ``count`` times (aggregated input)."""
     if "count" not in battles.frame:
         return order
@@ -235,7 +235,7 @@ def _expand(battles: Battles, order: np.ndarray) -> np.ndarray:
     return np.repeat(order, counts.astype(np.int64))
 
 
-def _scores(outcome: np.ndarray) -> np.ndarray:
+def verdict_scores(outcome: np.ndarray) -> np.ndarray:
     """Score of contestant A: 1, 0, or 1/2 for both kinds of tie."""
     return _SCORE_BY_CODE.take(outcome)
 
@@ -639,7 +639,7 @@ def _prepare(battles: Battles, k: float, scale: float, base: float) -> _Prepared
     if len(battles) == 0:
         raise InputError("no battles to rate")
     order, how = time_order(battles)
-    rows = _expand(battles, order)
+    rows = expand_counts(battles, order)
     c = math.log(base) / scale
     gain = k * c
     w = battles.weights

@@ -45,7 +45,7 @@ from ..errors import ConvergenceError, InputError, suggest
 from ..models.covariance import z_value
 from ..models.elo_scale import DEFAULT_BASE, DEFAULT_SCALE, EloScale
 from ..models.results import Result
-from .elo import _expand, _scores, leaderboard_frame, summary_lines, time_order
+from .elo import expand_counts, leaderboard_frame, summary_lines, time_order, verdict_scores
 
 __all__ = ["GlickoResult", "glicko2", "glicko2_update", "GLICKO_SCALE", "DEFAULT_RATING", "DEFAULT_RD",
            "DEFAULT_VOLATILITY", "DEFAULT_TAU", "PERIODS"]
@@ -327,10 +327,10 @@ def glicko2(battles: Battles | pd.DataFrame, period: str | int | None = None, *,
     if period is None:
         period = "week" if "tstamp" in battles.frame else DEFAULT_BATCH
     order, _ = time_order(battles)
-    rows = _expand(battles, order)
+    rows = expand_counts(battles, order)
     a = battles.a.astype(np.int64)[rows]
     b = battles.b.astype(np.int64)[rows]
-    s = _scores(battles.outcome[rows])
+    s = verdict_scores(battles.outcome[rows])
     pid, last_ts = _period_ids(battles, rows, period)
     models = battles.models
     n = len(models)

@@ -51,7 +51,7 @@ from ..data.battles import FilterStep
 from ..data.names import warn_lookalikes
 from ..data.stream import input_files, merge_pair_counts, stream_pair_counts
 from ..errors import InputError, NameWarning
-from ..inference.bootstrap import bootstrap
+from ..inference.bootstrap import DEFAULT_ROUNDS, bootstrap
 from ..models.bradley_terry import BTResult, fit_counts
 
 __all__ = ["pair_counts_dask", "fit_dask", "bootstrap_dask", "fit_contextual_dask", "FAN_IN"]
@@ -222,7 +222,7 @@ def fit_dask(data: Any, ties: str = "half", *, read_options: dict[str, Any] | No
     return fit_counts(counts, ties, **fit_options)
 
 
-def bootstrap_dask(data: Any, rounds: int = 1000, *, client: Any = None, **bootstrap_options: Any) -> Any:
+def bootstrap_dask(data: Any, rounds: int = DEFAULT_ROUNDS, *, client: Any = None, **bootstrap_options: Any) -> Any:
     """:func:`~arena_stats.inference.bootstrap.bootstrap` with its chunks of rounds run on Dask workers.
 
     Parameters
@@ -262,7 +262,7 @@ def _partition_terms_of(frame: Any, k: int, models: list[str], covariates: Any, 
 
     from ..data.battles import Battles
     from ..data.readers import load_battles
-    from ..models.contextual import DesignTerms, _convention_family, build_design
+    from ..models.contextual import DesignTerms, build_design, convention_family
 
     if len(frame) == 0:
         return None
@@ -274,7 +274,7 @@ def _partition_terms_of(frame: Any, k: int, models: list[str], covariates: Any, 
     for side in ("model_a", "model_b"):
         local[side] = pd.Categorical(local[side].astype(str), categories=models)
     design = build_design(Battles(frame=local), covariates, position=position, reduce="auto")
-    family = _convention_family(ties)
+    family = convention_family(ties)
     if family.keeps is not None:
         design = design.subset(family.keeps(design.outcome))
     return DesignTerms(design, family)
@@ -367,7 +367,7 @@ def fit_contextual_dask(data: Any, covariates: Sequence[str] | None = None, ties
     given = dict(scale=scale, base=base, init=init, tol=tol, max_iter=max_iter)
     opt: dict[str, Any] = {k: (given[k] if given[k] is not None else v) for k, v in defaults.items()}
     check_ties(ties)
-    l2, covariate_l2 = ctx._covariate_l2(l2, covariate_l2, "fit_contextual_dask")
+    l2, covariate_l2 = ctx.resolve_covariate_l2(l2, covariate_l2, "fit_contextual_dask")
     cov_names = tuple(covariates or ()) + ((ctx.POSITION,) if position else ())
     settings = ctx.fit_settings(ties, cov_names, position, l2, covariate_l2, opt["scale"], opt["base"],
                                 opt["init"], anchor, opt["tol"], False)
@@ -379,7 +379,7 @@ def fit_contextual_dask(data: Any, covariates: Sequence[str] | None = None, ties
     parts = list(dask.persist(*parts))  # designs stay on the workers for every Newton step
     sizes = dask.compute(*[delayed(lambda o: (0, 0.0) if o is None else (o.d.n_units, o.total))(o)
                            for o in parts])
-    family = ctx._convention_family(ties)
+    family = ctx.convention_family(ties)
     terms = _ClusterTerms(parts, float(sum(sz[1] for sz in sizes)) or 1.0, fan_in)
     obj = ctx.ContextualObjective(terms, family, len(models), len(cov_names), settings["l2"],
                                   settings["covariate_l2"])

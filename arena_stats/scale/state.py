@@ -67,7 +67,7 @@ from .._util.io import atomic_write
 from ..data.aggregate import PairCounts
 from ..data.names import fold_map, warn_lookalikes
 from ..data.readers import input_files
-from ..data.stream import _stream, merge_pair_counts, stream_options
+from ..data.stream import merge_pair_counts, reduce_sources, stream_options
 from ..errors import ConvergenceError, InputError, shorten
 from ..models.bradley_terry import DEFAULT_BASE, DEFAULT_INIT, DEFAULT_SCALE, STEP_TOL, TIES, BTResult, fit_counts
 
@@ -304,7 +304,7 @@ def _read(items: Sequence[Any], read_options: Mapping[str, Any]) -> tuple[Any, P
     warnings can cover the whole state."""
     options = dict(read_options)
     progress = bool(options.pop("progress", False))
-    acc, counts = _stream(items, (), stream_options(**options), progress)
+    acc, counts = reduce_sources(items, (), stream_options(**options), progress)
     return acc.log, counts, acc._used_names()
 
 
