@@ -48,7 +48,7 @@ from .ngrams import (CONTENT_GRID, N_FEATURES, NGRAM_BLOCKS, NgramModel, content
                      have_sklearn, out_of_fold_scores, require_sklearn)
 from .prior import (DEFAULT_FOLDS, PRIOR_L2, PRIOR_TIES, BTPrior, fit_prior, grouped_folds, out_of_fold_prior,
                     prior_logits, row_groups)
-from .selection import (MIN_CONTENT_GROUPS, MIN_ROWS, TEXT_L2, Candidate, Columns, SelectionReport,
+from .selection import (MIN_CONTENT_GROUPS, MIN_CONTENT_ROWS, MIN_ROWS, TEXT_L2, Candidate, Columns, SelectionReport,
                         block_penalties, candidates, fit_candidate, select)
 from .validate import ModelReader, parse_json
 
@@ -251,10 +251,11 @@ class PreferencePredictor:
             notes.append("all rows share one prompt (group), so the folds split rows, not prompts")
             groups = np.arange(n)
         grams = [x for x in offered if x in NGRAM_BLOCKS]
-        if grams and self.selection == "auto" and n_groups < MIN_CONTENT_GROUPS:
-            notes.append(f"{n_groups} prompts (groups), fewer than {MIN_CONTENT_GROUPS}: the n-gram block(s) "
-                         f"{', '.join(grams)} were not offered (content learnt on so few prompts does not carry "
-                         f"to new ones)")
+        if grams and self.selection == "auto" and (n_groups < MIN_CONTENT_GROUPS or n < MIN_CONTENT_ROWS):
+            why = (f"{n_groups} prompts (groups), fewer than {MIN_CONTENT_GROUPS}" if n_groups < MIN_CONTENT_GROUPS
+                   else f"{n} rows, fewer than {MIN_CONTENT_ROWS}")
+            notes.append(f"{why}: the n-gram block(s) {', '.join(grams)} were not offered (a content model "
+                         f"learnt on so little data does not carry to new prompts)")
             offered = [x for x in offered if x not in grams]
         folds = grouped_folds(groups, self.n_folds, self.seed)
         n_folds = len(np.unique(folds))
@@ -304,20 +305,21 @@ class PreferencePredictor:
                     u_blocks[blk], v_blocks[blk] = u, v
                 cols = Columns(u_blocks, v_blocks, n, prior_d, self.ties)
                 off_s, off_t = cols.offsets(final_log_tie)
-                content: dict[str, tuple[NgramModel, Any, tuple[str, float], dict[str, float]]] = {}
+                content: dict[str, tuple[NgramModel, np.ndarray, tuple[str, float], dict[str, float]]] = {}
                 for blk in grams:
                     base_model, d = content_matrix(blk, *feats.counts[blk])
-                    scores, estimator, losses = out_of_fold_scores(
+                    scores, estimator, losses, coef = out_of_fold_scores(
                         d, labels, folds, CONTENT_GRID,
                         criterion=lambda s: _score_loss(s, labels, off_s, off_t), bar=bar)
                     u_blocks[blk] = {f"{blk}_score": scores}
-                    content[blk] = (base_model, d, estimator, losses)
+                    content[blk] = (base_model, coef, estimator, losses)
+                    del d
                 chosen, cal, report = select(cands, cols, labels, folds, groups, self.calibrate, penalties, bar,
                                              {f: p.log_tie for f, p in fold_fits.items()} if self.prior else None)
                 for blk in chosen.blocks:
                     if blk in content:
-                        base_model, d, estimator, _ = content[blk]
-                        self.ngram_models_[blk] = fit_ngram_model(base_model, d, labels, estimator)
+                        base_model, coef, estimator, _ = content[blk]
+                        self.ngram_models_[blk] = fit_ngram_model(base_model, coef, estimator)
                 comb = fit_candidate(chosen, cols, labels, log_tie=final_log_tie, penalties=penalties,
                                      tol=FINAL_TOL)
                 bar.update()
