@@ -1,38 +1,47 @@
 """The content model: hashed word (or character) n-grams of each response, differenced.
 
-Statistics. Each response is mapped to a vector ``x`` of n-gram weights: scikit-learn's
-:class:`~sklearn.feature_extraction.text.HashingVectorizer` counts the n-grams (words 1-2 for the
-``words`` block, characters 3-5 within word boundaries for ``chars``) into
-:data:`N_FEATURES` columns; columns seen in fewer than :data:`MIN_DF` training responses are
-dropped (a feature seen once cannot generalise, and with random or rare content they are most of
-the columns); the counts are weighted as TF-IDF (``1 + log tf`` times the smoothed inverse
-document frequency ``1 + log((1 + n) / (1 + df))`` of the training responses, rows scaled to unit
-length: exactly :class:`~sklearn.feature_extraction.text.TfidfTransformer` with
-``sublinear_tf=True`` on the kept columns, which the tests check). A row enters through the
-difference ``x_a - x_b``, so the content score ``s = w . (x_a - x_b)`` is antisymmetric: swapping
-the responses negates it exactly.
+Representation. scikit-learn's :class:`~sklearn.feature_extraction.text.HashingVectorizer`
+counts each response's n-grams (words 1-2 for the ``words`` block, characters 3-5 within word
+boundaries for ``chars``) into :data:`N_FEATURES` columns. Columns seen in fewer than
+:data:`MIN_DF` training responses are dropped (a feature seen once cannot generalise; with
+random or rare content they are most of the columns). A response's vector ``x`` holds, for each
+kept n-gram it *contains*, the smoothed inverse document frequency ``1 + log((1 + n) / (1 +
+df))`` of the training responses, and the row is divided by the square root of its Euclidean
+length (half length normalisation, after the pivoted normalisation of Singhal et al.: full
+unit-length rows make a word count less the longer the answer, none lets long answers dominate).
+Measured (the out-of-fold log loss of prior + one content score, LLMFAO grouped 5-fold CV,
+seeds 0/1, gain over the prior; and a simulation whose winner is planted as the presence of one
+word, test log loss against the truth 0.9667)::
 
-``w`` is a ridge regression, without intercept, of the signed outcome ``+1`` (a wins), ``-1`` (b
-wins), ``0`` (tie) on the difference (scikit-learn's :class:`~sklearn.linear_model.Ridge`, LSQR
-solver). Measured against an L2 logistic regression on the decisive rows only (LLMFAO, grouped
-5-fold CV, seeds 0 and 1, the score's log loss through a one-coefficient symmetric logit): ridge
-1.0982-1.1051, logistic 1.1003-1.1055, at a fraction of the cost (LSQR needs 7-40 iterations on
-a 57k-row Kaggle-scale matrix, 0.5-3 s per fit), and it uses the ties. Its penalty is chosen from
-:data:`RIDGE_ALPHAS` by grouped cross-validation: each penalty's out-of-fold scores are put
-through that one-coefficient logit and the best log loss wins. The scores' *scale* does not
-matter: the combining logit (:mod:`.combine`) learns how much to trust them, on out-of-fold
-scores, and shrinks that coefficient toward zero.
+    representation                       LLMFAO gain        planted word
+    sublinear TF-IDF, unit length        -0.0084 / -0.0084  0.9772
+    sublinear TF-IDF, not normalised     -0.0024 / -0.0019  0.9682
+    presence x IDF, not normalised       -0.0039 / -0.0042  0.9682
+    presence x IDF, half normalised      -0.0119 / -0.0117  0.9714   <- used
+
+A row enters through the difference ``x_a - x_b``, so the content score ``s = w . (x_a - x_b)``
+is antisymmetric: swapping the responses negates it exactly.
+
+Estimators. ``w`` comes from one of :data:`CONTENT_GRID`, chosen by grouped cross-validation
+(each candidate's out-of-fold scores put through the prior plus a one-coefficient logit): a
+ridge regression of the signed outcome (+1 a wins, -1 b wins, 0 tie) for many weak n-grams, or
+an L1 logistic regression of a-versus-b on the decisive rows for a few strong ones (both without
+intercept, which keeps the score antisymmetric). Ridge alone could not find a single planted
+word among 500 filler words (0.9889 against the truth 0.9667 with 8,000 rows); the lasso can
+(0.9666). The model used for new rows is the mean of the fold models' coefficients (see
+:func:`out_of_fold_scores`). The scores' *scale* does not matter: the combining logit
+(:mod:`.combine`) learns how much to trust them, on out-of-fold scores, and shrinks that
+coefficient toward zero.
 
 Why hashing and not a fitted vocabulary: a vocabulary of word bigrams over 115,000 long
 responses (the Kaggle training file) is a dictionary of millions of Python strings; hashing is
 stateless, needs no memory beyond the sparse matrix, and a saved model holds only the kept
-columns' indices, IDF weights and coefficients (numbers, never code). Collisions at
-``2 ** 20`` columns are rare and only add noise that the ridge penalty absorbs.
+columns' indices, IDF weights and coefficients (numbers, never code).
 
 Character n-grams cost far more than words: on the 57k-row Kaggle-scale file 24 s per side for
 the first :data:`CHAR_MAX_CHARS` characters against 8 s per side for all words; they are an
 optional block (not offered by default) for that reason and because they did not add to the
-words on the data measured (docs/predictor.md).
+words on LLMFAO (docs/predictor.md).
 
 scikit-learn is an optional dependency (``pip install 'arena-stats[text]'``), imported here on
 first use only.
@@ -69,8 +78,7 @@ NGRAM_BLOCKS: dict[str, dict[str, Any]] = {
     "words": {"analyzer": "word", "ngram_range": (1, 2), "max_chars": None},
     "chars": {"analyzer": "char_wb", "ngram_range": (3, 5), "max_chars": CHAR_MAX_CHARS},
 }
-#: LSQR tolerance of the ridge fits: the score only has to rank well; 1e-4 changes no digit of
-#: the reported log losses and costs twice the iterations.
+#: Tolerance of the ridge (LSQR) and lasso (liblinear) fits: the score only has to rank well.
 RIDGE_TOL = 1e-3
 
 
