@@ -8,7 +8,7 @@ Usage (from the project root; outputs under ``benchmarks/out/``)::
     python benchmarks/bench_predictor.py fallback [--sets 8]          # small no-signal sets against the prior
 
 ``llmfao`` runs :func:`arena_stats.predictor.evaluate_seeds` on the 8,931 LLMFAO crowd votes and
-writes the table (``llmfao_seeds.md``) and the seed-0 reliability plot (``reliability.png``).
+writes the table (``llmfao_seeds.csv``) and the seed-0 reliability plot (``reliability.png``).
 Besides the default predictor it scores the predictor with the style block forced
 (``selection="all"``) so the cost of the fall-back on 13 prompts is visible.
 
@@ -68,11 +68,11 @@ def bench_llmfao(seeds: list[int]) -> None:
     print(f"forced style: {row['log_loss']:.4f} (se over seeds {row['se_seeds']:.4f})")
     print(f"({took:.0f} s, load average {_uptime()})")
     OUT.mkdir(parents=True, exist_ok=True)
-    (OUT / "llmfao_seeds.md").write_text(table.round(4).to_markdown(index=False) + "\n")
+    table.round(4).to_csv(OUT / "llmfao_seeds.csv", index=False)
     one = evaluate(data, seed=seeds[0], models=("bt_prior", "length_only", "full"))
     one.reliability_plot().savefig(OUT / "reliability.png", dpi=110)
     print(one.calibration("full", bins=5).round(3).to_string(index=False))
-    print(f"wrote {OUT / 'llmfao_seeds.md'} and {OUT / 'reliability.png'}")
+    print(f"wrote {OUT / 'llmfao_seeds.csv'} and {OUT / 'reliability.png'}")
 
 
 def make_kaggle_file(path: Path, n: int, seed: int = 0) -> None:

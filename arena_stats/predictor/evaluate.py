@@ -159,7 +159,7 @@ class EvaluationResult:
         per class, with the number of rows per bin as the marker size. Returns a matplotlib
         Figure (never shown)."""
         from matplotlib.figure import Figure
-        default = ("full", UNCALIBRATED, "bt_prior", "length_only")
+        default = ("full", UNCALIBRATED, "bt_prior", "style_only", "length_only")
         names = [m for m in (models or default) if m in self.predictions]
         fig = Figure(figsize=(12, 4.2))
         axes = fig.subplots(1, 3, sharey=True)
@@ -169,7 +169,9 @@ class EvaluationResult:
             for m in names:
                 t = self.calibration(m, bins)
                 t = t[t["class"] == _CLASS_NAMES[c]]
-                line, = ax.plot(t["mean_predicted"], t["observed"], lw=1.2, label=m)
+                # the uncalibrated curve dashed: where calibration was not applied it lies under "full"
+                line, = ax.plot(t["mean_predicted"], t["observed"], lw=2.2 if m == "full" else 1.2, label=m,
+                                ls="--" if m == UNCALIBRATED else "-")
                 ax.scatter(t["mean_predicted"], t["observed"], s=8 + 400 * t["n"] / n, color=line.get_color(),
                            alpha=0.7, edgecolors="none")
             ax.set_xlim(0, 1)
