@@ -6,6 +6,7 @@ Usage (from the project root; outputs under ``benchmarks/out/``)::
     python benchmarks/bench_predictor.py kaggle [--rows 57477]        # build a Kaggle-size file, time fit + apply
     python benchmarks/bench_predictor.py gpt4                        # the MT-bench GPT-4 held-out case
     python benchmarks/bench_predictor.py fallback [--sets 8]          # small no-signal sets against the prior
+    python benchmarks/bench_predictor.py boosting [--seeds 0 1 2]     # gradient boosting vs the linear model
 
 ``llmfao`` runs :func:`arena_stats.predictor.evaluate_seeds` on the 8,931 LLMFAO crowd votes and
 writes the table (``llmfao_seeds.csv``) and the seed-0 reliability plot (``reliability.png``).
@@ -180,6 +181,56 @@ def bench_fallback(n_sets: int) -> None:
           f"share > 0.005: {(t['forced'] > 0.005).mean():.3f}")
 
 
+def _dense(table: pd.DataFrame) -> pd.DataFrame:
+    from arena_stats.predictor.features import design
+    cols: dict[str, np.ndarray] = {}
+    for u, v in design(table, ["recal", "style", "tie"]).values():
+        cols.update(u)
+        cols.update(v)
+    return pd.DataFrame(cols)
+
+
+def bench_boosting(seeds: list[int]) -> None:
+    """Gradient boosting on the dense blocks against the linear predictor (grouped 5-fold CV)."""
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    from arena_stats.predictor import (evaluate, fit_prior, load_llmfao, log_loss, out_of_fold_prior,
+                                       prepare_frame, simulate_preferences)
+    from arena_stats.predictor.features import swap_features, text_features
+    from arena_stats.predictor.prior import grouped_folds, row_groups
+
+    def boosted(data: pd.DataFrame, seed: int) -> float:
+        f = prepare_frame(data, require_labels=True)
+        y = f["label"].to_numpy()
+        folds = grouped_folds(row_groups(f), 5, seed)
+        p = np.zeros((len(y), 3))
+        for k in np.unique(folds):
+            tr, te = f[folds != k].reset_index(drop=True), f[folds == k].reset_index(drop=True)
+            ytr = y[folds != k]
+            oof = out_of_fold_prior(tr["model_a"].to_numpy(), tr["model_b"].to_numpy(), ytr, row_groups(tr), seed=seed)
+            prior = fit_prior(tr["model_a"], tr["model_b"], ytr)
+            ttr = pd.concat([text_features(tr).reset_index(drop=True), oof], axis=1)
+            tte = pd.concat([text_features(te).reset_index(drop=True), prior.features(te["model_a"], te["model_b"])],
+                            axis=1)
+            x = pd.concat([_dense(ttr), _dense(swap_features(ttr))]).to_numpy()
+            yy = np.concatenate([ytr, np.where(ytr == 0, 1, np.where(ytr == 1, 0, 2))])
+            model = HistGradientBoostingClassifier(max_iter=300, learning_rate=0.05, max_leaf_nodes=15,
+                                                   l2_regularization=1.0, min_samples_leaf=50, early_stopping=True,
+                                                   random_state=0).fit(x, yy)
+            p[folds == k] = 0.5 * (model.predict_proba(_dense(tte).to_numpy())
+                                   + model.predict_proba(_dense(swap_features(tte)).to_numpy())[:, [1, 0, 2]])
+        return log_loss(y, p)
+
+    data = load_llmfao(SHARED / "llmfao")
+    sim = simulate_preferences(n_rows=6000, n_models=10, length_effect=0.6, seed=1)
+    for name, d, ss in (("LLMFAO", data, seeds), ("simulation, strengths + length", sim, seeds[:1])):
+        for seed in ss:
+            lin = evaluate(d, seed=seed, models=("bt_prior", "full"), blocks=("style", "tie")).to_frame()
+            lin = lin.set_index("model")["log_loss"]
+            print(f"{name}, seed {seed}: boosting {boosted(d, seed):.4f}, linear predictor {lin['full']:.4f}, "
+                  f"BT prior {lin['bt_prior']:.4f}", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="what", required=True)
@@ -190,6 +241,8 @@ def main() -> None:
     g = sub.add_parser("gpt4")
     g.add_argument("--models", nargs=4, default=list(GPT4_MODELS))
     g.add_argument("--split-seed", type=int, default=0)
+    bo = sub.add_parser("boosting")
+    bo.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     f = sub.add_parser("fallback")
     f.add_argument("--sets", type=int, default=8)
     args = parser.parse_args()
@@ -197,6 +250,8 @@ def main() -> None:
         bench_llmfao(args.seeds)
     elif args.what == "kaggle":
         bench_kaggle(args.rows)
+    elif args.what == "boosting":
+        bench_boosting(args.seeds)
     elif args.what == "gpt4":
         bench_gpt4(tuple(args.models), args.split_seed)
     else:
