@@ -170,10 +170,11 @@ class EvaluationResult:
                 t = self.calibration(m, bins)
                 t = t[t["class"] == _CLASS_NAMES[c]]
                 # the uncalibrated curve dashed: where calibration was not applied it lies under "full"
-                line, = ax.plot(t["mean_predicted"], t["observed"], lw=2.2 if m == "full" else 1.2, label=m,
-                                ls="--" if m == UNCALIBRATED else "-")
+                z = {"full": 3, UNCALIBRATED: 4}.get(m, 2)
+                line, = ax.plot(t["mean_predicted"], t["observed"], lw=3.0 if m == "full" else 1.2, label=m,
+                                ls="--" if m == UNCALIBRATED else "-", zorder=z)
                 ax.scatter(t["mean_predicted"], t["observed"], s=8 + 400 * t["n"] / n, color=line.get_color(),
-                           alpha=0.7, edgecolors="none")
+                           alpha=0.7, edgecolors="none", zorder=z)
             ax.set_xlim(0, 1)
             ax.set_ylim(0, 1)
             ax.set_xlabel(f"predicted {cname}")
