@@ -7,8 +7,9 @@ the prior alone is always a candidate and the choice is made by out-of-sample lo
 toward the simpler model:
 
 * **Candidates.** With a prior: ``prior`` (the Davidson/Rao-Kupper prior as it is, no free
-  parameter), ``recal`` (the prior recalibrated: its log-odds' coefficient, uncertainty and
-  unknown-model columns, tie intercept), and ``recal`` plus every subset of the offered text
+  parameter), ``recal`` (the prior recalibrated: its log-odds' coefficient, its absolute value
+  and unknown-model count in the tie logit, the tie intercept), and ``recal`` plus every subset
+  of the offered text
   blocks (``length`` and ``style`` are alternatives, never together). Without a prior:
   ``intercept`` (the class frequencies, symmetrised) and every non-empty subset.
 * **Out-of-fold inputs.** The prior columns and the n-gram scores of each training row come
@@ -27,12 +28,19 @@ toward the simpler model:
   columns :data:`TIE_L2`; a fixed total penalty weighs relatively more the fewer rows there are
   (with 300 rows ``TEXT_L2 = 10`` is worth 10 / 300 of the data; with 57,000 nothing).
 * **Calibration.** The chosen candidate's out-of-fold logits are calibrated
-  (:class:`.combine.Calibration`: a temperature for the a-versus-b odds, one for the tie odds and
-  a tie shift). Its gain is measured by cross-fitting over the same folds and it is applied
-  only if that gain exceeds one clustered standard error.
+  (:class:`.combine.Calibration`: a temperature for the a-versus-b odds and a tie shift). Its
+  gain is measured by cross-fitting over the same folds and it is applied only if that gain
+  exceeds one clustered standard error and the temperature is positive.
+* **Guards.** Below :data:`MIN_ROWS` labelled rows there is no selection: the prior (or the
+  class frequencies) is used as it is. The n-gram blocks are offered only with at least
+  :data:`MIN_CONTENT_ROWS` rows and :data:`MIN_CONTENT_GROUPS` groups. The report says which
+  guard applied.
 
-Below :data:`MIN_ROWS` labelled rows there is no selection: the prior (or the class
-frequencies) is used as it is, and the report says so.
+Measured (docs/predictor.md): on 48 simulated training sets of 150-700 rows whose texts carry
+no signal the prior alone was chosen every time (every block forced on lost 0.010 on average, up
+to 0.034); on LLMFAO the default is 0.0023 better than the prior over five seeds but 0.02 worse
+than forcing the style block, whose gain ten training prompts cannot show within one standard
+error.
 """
 
 from __future__ import annotations
