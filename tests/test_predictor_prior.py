@@ -6,11 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from arena_stats.models.bradley_terry import fit_bradley_terry
-from arena_stats.predictor.prior import (PRIOR_COLUMNS, BTPrior, fit_prior, grouped_folds, out_of_fold_prior,
-                                         row_groups)
-from arena_stats.predictor.simulate import simulate_preferences
 from arena_stats.data.simulate import simulate_arena
+from arena_stats.models.bradley_terry import fit_bradley_terry
+from arena_stats.predictor.prior import PRIOR_COLUMNS, BTPrior, fit_prior, grouped_folds, out_of_fold_prior, row_groups
+from arena_stats.predictor.simulate import simulate_preferences
 
 WINNER = np.array(["model_a", "model_b", "tie"], dtype=object)
 

@@ -38,18 +38,17 @@ import numpy as np
 import pandas as pd
 
 from ..data.battles import Battles
-
 from ..data.readers import load_battles
-from ..models.bradley_terry import fit_bradley_terry, outcome_probabilities
 from ..errors import InputError
+from ..models.bradley_terry import fit_bradley_terry, outcome_probabilities
 from .data import LABEL_A, LABEL_B, LABEL_TIE
 
-__all__ = ["PRIOR_COLUMNS", "PRIOR_L2", "PRIOR_TIES", "DEFAULT_FOLDS", "BTPrior", "fit_prior",
+__all__ = ["PRIOR_COLUMNS", "PRIOR_L2", "PRIOR_TIES", "DEFAULT_FOLDS", "BTPrior", "fit_prior", "prior_logits",
            "out_of_fold_prior", "grouped_folds", "row_groups"]
 
 #: Columns of :meth:`BTPrior.features`.
 PRIOR_COLUMNS = ("prior_a", "prior_b", "prior_tie", "prior_logit", "prior_tie_logit", "prior_se",
-                 "prior_unknown")
+                 "prior_unknown", "prior_d")
 #: Gaussian penalty on the natural-scale strengths (a N(0, 1 / PRIOR_L2) prior); chosen on the
 #: LLMFAO grouped CV (docs/predictor.md), where 0.1 to 2 differ by under 0.002 in log loss.
 PRIOR_L2 = 0.5
@@ -131,6 +130,7 @@ class BTPrior:
             "prior_tie_logit": lp[:, 2] - 0.5 * (lp[:, 0] + lp[:, 1]),
             "prior_se": se,
             "prior_unknown": (~ka).astype(float) + (~kb).astype(float),
+            "prior_d": d,
         })
 
     def to_dict(self) -> dict[str, Any]:
@@ -145,6 +145,21 @@ class BTPrior:
         return cls(models=[str(m) for m in d["models"]], theta=np.asarray(d["theta"], float).reshape(n),
                    cov=np.asarray(d["cov"], float).reshape(n, n), log_tie=float(d["log_tie"]),
                    ties=str(d["ties"]), unknown_var=float(d["unknown_var"]), settings=dict(d.get("settings", {})))
+
+
+def prior_logits(d: np.ndarray, ties: str, log_tie: float) -> tuple[np.ndarray, np.ndarray]:
+    """``s = log(P(a) / P(b)) / 2`` and ``t = log(P(tie) / sqrt(P(a) P(b)))`` of the prior at
+    strength differences ``d`` with tie parameter ``log_tie`` (the combining logit's offsets).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> s, t = prior_logits(np.array([1.0, -1.0]), "davidson", np.log(0.5))
+    >>> np.round(s, 12).tolist(), np.round(t, 4).tolist()
+    ([0.5, -0.5], [-0.6931, -0.6931])
+    """
+    lp = np.log(np.maximum(outcome_probabilities(np.asarray(d, float), ties, log_tie), _EPS))
+    return 0.5 * (lp[:, 0] - lp[:, 1]), lp[:, 2] - 0.5 * (lp[:, 0] + lp[:, 1])
 
 
 def _battle_frame(model_a: np.ndarray, model_b: np.ndarray, labels: np.ndarray) -> pd.DataFrame:
@@ -259,12 +274,15 @@ def grouped_folds(groups: np.ndarray, n_folds: int, seed: int = 0) -> np.ndarray
 
 def out_of_fold_prior(model_a: Any, model_b: Any, labels: np.ndarray, groups: np.ndarray, *,
                       n_folds: int = DEFAULT_FOLDS, seed: int = 0, extra: Battles | None = None,
-                      ties: str = "davidson", l2: float = PRIOR_L2) -> pd.DataFrame:
+                      ties: str = "davidson", l2: float = PRIOR_L2, folds: np.ndarray | None = None,
+                      fold_fits: dict[int, BTPrior] | None = None) -> pd.DataFrame:
     """Prior columns for training rows, each from a fit that never saw the row's fold.
 
     Rows are split into ``n_folds`` folds by whole groups (:func:`grouped_folds`; the prompt by
     default, so votes on the same prompt share a fold). A row's label therefore never informs
-    its own prior. With a single group, rows are folded individually.
+    its own prior. With a single group, rows are folded individually. ``folds`` (a fold id per
+    row) overrides the assignment, so that the caller's other out-of-fold steps use the same folds;
+    a dict passed as ``fold_fits`` receives each fold's fit (``fold -> BTPrior``).
 
     Returns
     -------
@@ -277,18 +295,22 @@ def out_of_fold_prior(model_a: Any, model_b: Any, labels: np.ndarray, groups: np
     >>> a = np.array(["x", "y"] * 20, dtype=object); b = np.array(["y", "x"] * 20, dtype=object)
     >>> labels = np.arange(40) % 3
     >>> out_of_fold_prior(a, b, labels, np.arange(40) // 4, n_folds=5).shape
-    (40, 7)
+    (40, 8)
     """
     model_a = np.asarray(model_a, dtype=object)
     model_b = np.asarray(model_b, dtype=object)
     labels = np.asarray(labels)
     groups = np.asarray(groups)
-    if len(np.unique(groups)) < 2:
-        groups = np.arange(len(labels))
-    folds = grouped_folds(groups, n_folds, seed)
+    if folds is None:
+        if len(np.unique(groups)) < 2:
+            groups = np.arange(len(labels))
+        folds = grouped_folds(groups, n_folds, seed)
+    folds = np.asarray(folds)
     out = pd.DataFrame(np.zeros((len(labels), len(PRIOR_COLUMNS))), columns=list(PRIOR_COLUMNS))
     for f in np.unique(folds):
         held = folds == f
         prior = fit_prior(model_a[~held], model_b[~held], labels[~held], extra=extra, ties=ties, l2=l2)
         out.loc[held, :] = prior.features(model_a[held], model_b[held]).to_numpy()
+        if fold_fits is not None:
+            fold_fits[int(f)] = prior
     return out
