@@ -288,7 +288,7 @@ def run_page(path: Path, directory: Path, update: bool = False) -> PageRun:
                 if block.output is not None and not output_matches(block.output.text, printed):
                     result.failures.append(f"{block.where}: the block prints something else:\n"
                                            + _diff(block.output.text, printed))
-                    replacements.append((block.output, printed))
+                    replacements.append((block.output, _tidy(printed)))
             elif block.lang in ("bash", "console", "sh", "shell"):
                 _run_commands(block, result, replacements)
     finally:
@@ -327,10 +327,14 @@ def _run_commands(block: Block, result: PageRun, replacements: list[tuple[Block,
                 result.failures.append(f"{block.where}: {line!r} prints something else:\n"
                                        + _diff(want_text, printed))
             changed |= not ok or status != want_status
-            body = want_text.rstrip() if ok else printed.rstrip()
+            body = want_text.rstrip() if ok else _tidy(printed)
             transcript += [f"$ {written}"] + ([body] if body else []) + ([f"[exit {status}]"] if status else []) + [""]
     if changed and block.lang == "console":
         replacements.append((block, "\n".join(transcript).rstrip() + "\n"))
+
+
+def _tidy(text: str) -> str:
+    return "\n".join(line.rstrip() for line in text.rstrip().splitlines())
 
 
 def _rewrite(path: Path, replacements: list[tuple[Block, str]]) -> None:
