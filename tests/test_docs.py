@@ -56,7 +56,7 @@ OWNED_ELSEWHERE = {
 EXAMPLE_FILES_PAGE = ROOT / "docs" / "cli.md"
 EXAMPLE_FILES_MARK = "<!-- example files -->"
 NOT_TESTED = re.compile(r"<!--\s*not tested:\s*(.+?)\s*-->")
-FENCE = re.compile(r"^(`{3,})\s*([\w+-]*)")
+FENCE = re.compile(r"^( *)(`{3,})\s*([\w+-]*)")
 #: Commands a ``console`` block may show besides ``arena-stats`` (emulated here).
 SHELL_COMMANDS = ("head",)
 
@@ -71,6 +71,7 @@ class Block:
     text: str
     not_tested: str | None = None
     n_lines: int = 0  # lines between the fences
+    indent: str = ""  # the fence's indentation (a block inside a list item)
     mark: str = ""  # the HTML comment on the line before the fence, if any
     output: Block | None = None  # the ``output`` block shown after a Python block
 
@@ -89,17 +90,17 @@ def parse_blocks(path: Path) -> list[Block]:
         if not m:
             k += 1
             continue
-        fence, lang, start = m.group(1), m.group(2).lower(), k
+        indent, fence, lang, start = m.group(1), m.group(2), m.group(3).lower(), k
         k += 1
         body = []
-        while k < len(lines) and not lines[k].startswith(fence):
-            body.append(lines[k])
+        while k < len(lines) and not lines[k].startswith(indent + fence):
+            body.append(lines[k][len(indent):] if lines[k].startswith(indent) else lines[k].lstrip())
             k += 1
         k += 1  # the closing fence
         before = lines[start - 1].strip() if start > 0 else ""
         reason = NOT_TESTED.search(before)
         block = Block(path.name, start + 1, lang, "\n".join(body) + "\n", reason.group(1) if reason else None,
-                      len(body), before if before.startswith("<!--") else "")
+                      len(body), indent, before if before.startswith("<!--") else "")
         if lang == "output":
             if not blocks or blocks[-1].lang != "python" or blocks[-1].output is not None:
                 raise ValueError(f"{block.where}: an output block must follow a python block")
@@ -342,7 +343,7 @@ def _rewrite(path: Path, replacements: list[tuple[Block, str]]) -> None:
     for block, text in sorted(replacements, key=lambda r: -r[0].line):
         start = block.line  # index of the first body line
         stop = start + block.n_lines
-        lines[start:stop] = text.rstrip("\n").splitlines()
+        lines[start:stop] = [(block.indent + line).rstrip() for line in text.rstrip("\n").splitlines()]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
