@@ -261,11 +261,12 @@ class PageRun:
     failures: list[str] = field(default_factory=list)
 
 
-def run_page(path: Path, directory: Path, update: bool = False) -> PageRun:
+def run_page(path: Path, directory: Path, update: bool = False, fail_fast: bool = False) -> PageRun:
     """Run every block of a page in ``directory`` (which holds the example files).
 
-    Failures are collected, not raised, so one run reports every stale block of a page; with
-    ``update`` the shown outputs that do not match are rewritten in the page.
+    Failures are collected, not raised, so one run reports every stale block of a page (with
+    ``fail_fast``, the run stops at the first); with ``update`` the shown outputs that do not
+    match are rewritten in the page.
     """
     result = PageRun()
     namespace: dict = {"__name__": "__docs__"}
@@ -274,6 +275,8 @@ def run_page(path: Path, directory: Path, update: bool = False) -> PageRun:
     os.chdir(directory)
     try:
         for block in parse_blocks(path):
+            if fail_fast and result.failures:
+                break
             if block.mark == EXAMPLE_FILES_MARK and path == EXAMPLE_FILES_PAGE:
                 continue  # already run to make the example files
             if block.not_tested is not None:
@@ -386,7 +389,7 @@ def _page_params() -> list:
 
 @pytest.mark.parametrize("page", _page_params())
 def test_every_block_of_the_page_runs_and_prints_what_it_shows(page, example_files, tmp_path):
-    result = run_page(page, _page_dir(example_files, tmp_path))
+    result = run_page(page, _page_dir(example_files, tmp_path), fail_fast=page.name in OWNED_ELSEWHERE)
     assert not result.failures, f"{page.name}: {len(result.failures)} stale blocks\n\n" + "\n\n".join(result.failures)
 
 
@@ -394,7 +397,7 @@ def test_every_block_of_the_page_runs_and_prints_what_it_shows(page, example_fil
                                   if any(b.not_tested for b in parse_blocks(p))])
 def test_blocks_marked_not_tested_are_skipped(page):
     skipped = [b for b in parse_blocks(page) if b.not_tested]
-    pytest.skip(f"{page.name}: {len(skipped)} blocks not tested: "
+    pytest.skip(f"{page.name}: {len(skipped)} block(s) not tested: "
                 + "; ".join(f"line {b.line} ({b.not_tested})" for b in skipped))
 
 
