@@ -59,6 +59,9 @@ NOT_TESTED = re.compile(r"<!--\s*not tested:\s*(.+?)\s*-->")
 FENCE = re.compile(r"^( *)(`{3,})\s*([\w+-]*)")
 #: Commands a ``console`` block may show besides ``arena-stats`` (emulated here).
 SHELL_COMMANDS = ("head",)
+#: Fences that are shown, not run (synopses, formulas, file contents); a fence without a
+#: language fails the page, so that no command hides in an unlabelled block.
+SHOWN_ONLY = ("text", "json", "csv", "markdown", "toml", "yaml")
 
 
 @dataclass
@@ -295,6 +298,9 @@ def run_page(path: Path, directory: Path, update: bool = False, fail_fast: bool 
                     replacements.append((block.output, _tidy(printed)))
             elif block.lang in ("bash", "console", "sh", "shell"):
                 _run_commands(block, result, replacements)
+            elif block.lang not in SHOWN_ONLY:
+                result.failures.append(f"{block.where}: a block without a known language ({block.lang!r}); label it "
+                                       f"python, bash, console, output or one of {', '.join(SHOWN_ONLY)}")
     finally:
         os.chdir(cwd)
     if update and replacements:
@@ -426,21 +432,26 @@ $ arena-stats leaderboard missing.csv
 ```bash
 python -c "print(1)"
 ```
+
+```
+arena-stats leaderboard battles.csv
+```
 """
 
 
-def test_a_stale_output_a_broken_block_a_wrong_status_and_an_unmarked_command_fail_the_page(tmp_path,
-                                                                                             example_files):
+def test_a_stale_output_a_broken_block_a_wrong_status_an_unmarked_command_and_an_unlabelled_block_fail_the_page(
+        tmp_path, example_files):
     page = tmp_path / "broken.md"
     page.write_text(BROKEN_PAGE, encoding="utf-8")
     failures = run_page(page, _page_dir(example_files, tmp_path)).failures
-    assert [f.split(":", 2)[1] for f in failures] == ["1", "10", "14", "14", "14", "22"], failures
+    assert [f.split(":", 2)[1] for f in failures] == ["1", "10", "14", "14", "14", "22", "26"], failures
     assert "the block prints something else" in failures[0] and "-3\n+2" in failures[0]
     assert "the Python block raises NameError" in failures[1]
     assert "--ci none -q --format csv' prints something else" in failures[2]
     assert "missing.csv' exits with status 2, the page says 0" in failures[3]
     assert "arena-stats: error: missing.csv: no such file" in failures[4]
     assert "'python -c \"print(1)\"' is not an arena-stats command" in failures[5]
+    assert "a block without a known language ('')" in failures[6]
 
 
 def test_shown_output_allows_ellipses_spacing_and_the_last_printed_digit():
