@@ -185,6 +185,35 @@ def test_fits_are_exact_whatever_the_scale_of_the_weights(change):
     assert fit.grad_norm < 1e-10
 
 
+@pytest.mark.parametrize("n_battles", [400, 2000])
+@pytest.mark.parametrize("seed", [3, 4])
+def test_one_heavy_decisive_battle_fits_exactly(n_battles, seed):
+    """A decisive battle weighted 1e12 saturates its pair (p ~ 1 - 1e-10): the gradient must not
+    compute 1 - p by subtraction, or it cancels to 1e-4 and no Newton step gets below it."""
+    sim = simulate_arena(5, n_battles, seed=seed, bothbad_share=0.0)
+    frame = sim.battles.to_frame()[["model_a", "model_b", "winner"]].assign(w=1.0)
+    w = frame.w.to_numpy().copy()
+    w[int(np.flatnonzero(frame.winner.isin(["model_a", "model_b"]).to_numpy())[0])] = 1e12
+    frame = frame.assign(w=w)
+    fit = fit_bradley_terry(load_battles(frame, weight_col="w"))
+    expected = _long_double_fit(frame)
+    k = 400 / np.log(10)
+    np.testing.assert_allclose(k * (fit.theta - fit.theta.mean()), k * expected.loc[fit.models].to_numpy(),
+                               atol=1e-6)
+
+
+@pytest.mark.parametrize("ties", ["davidson", "rao-kupper"])
+def test_tie_models_with_one_heavy_decisive_battle_converge_and_ignore_the_weights_scale(ties):
+    sim = simulate_arena(5, 2000, seed=3, bothbad_share=0.0)
+    frame = sim.battles.to_frame()[["model_a", "model_b", "winner"]].assign(w=1.0)
+    w = frame.w.to_numpy().copy()
+    w[int(np.flatnonzero(frame.winner.isin(["model_a", "model_b"]).to_numpy())[0])] = 1e12
+    fit = fit_bradley_terry(load_battles(frame.assign(w=w), weight_col="w"), ties=ties)
+    scaled = fit_bradley_terry(load_battles(frame.assign(w=w * 1e-3), weight_col="w"), ties=ties)
+    np.testing.assert_allclose(fit.ratings, scaled.ratings, atol=1e-6)
+    assert abs(fit.tie_param - scaled.tie_param) < 1e-9
+
+
 def test_weights_too_spread_for_double_precision_are_refused():
     frame = _weighted_frame()
     w = frame.w.to_numpy().copy()

@@ -75,9 +75,11 @@ def local_terms(d: np.ndarray, lam: np.ndarray | None, wi: np.ndarray, wj: np.nd
         ll = wi * log_expit(d) + wj * log_expit(-d) if loglik else None
         if not derivatives:
             return (ll,)
-        p = expit(d)
-        g = wi - (wi + wj) * p
-        h = -(wi + wj) * p * (1.0 - p)
+        # 1 - p from its own logistic, not by subtraction: with one battle weighted 1e12,
+        # ``wi - (wi + wj) * p`` cancels to 1e-4 absolute and no Newton step gets below it
+        p, q = expit(d), expit(-d)
+        g = wi * q - wj * p
+        h = -(wi + wj) * p * q
         return ll, g, None, h, None, None
     assert lam is not None, "the tie conventions with a tie parameter need it"
     if ties == "davidson":
@@ -93,8 +95,9 @@ def local_terms(d: np.ndarray, lam: np.ndarray | None, wi: np.ndarray, wj: np.nd
             return (ll,)
         pi, pj, pt = u / z, v / z, nu / z
         diff = pi - pj
-        g_d = 0.5 * (wi - wj) - 0.5 * w * diff
-        g_l = wt - w * pt
+        # 1 - diff = 2 pj + pt and 1 + diff = 2 pi + pt: written without cancellation (heavy weights)
+        g_d = 0.5 * (wi * (2.0 * pj + pt) - wj * (2.0 * pi + pt) - wt * diff)
+        g_l = wt * (pi + pj) - (wi + wj) * pt
         h_dd = -w * (0.25 * (pi + pj) - 0.25 * diff * diff)
         h_dl = 0.5 * w * diff * pt
         h_ll = -w * pt * (1.0 - pt)
@@ -102,17 +105,18 @@ def local_terms(d: np.ndarray, lam: np.ndarray | None, wi: np.ndarray, wj: np.nd
     if ties == "rao-kupper":
         tau = lam
         a, b = expit(d - tau), expit(-d - tau)
-        t = np.clip(1.0 - a - b, 1e-300, None)
+        oma, omb = expit(tau - d), expit(tau + d)  # 1 - a and 1 - b without cancellation
+        t = np.clip(oma - b, 1e-300, None)
         ll = wi * log_expit(d - tau) + wj * log_expit(-d - tau) + wt * np.log(t)
         if not derivatives:
             return (ll,)
-        A, B = a * (1 - a), b * (1 - b)
+        A, B = a * oma, b * omb
         Aa, Bb = A * (1 - 2 * a), B * (1 - 2 * b)
         t_d, t_t = B - A, A + B
         t_dd = -(Aa + Bb)
         t_dt = Aa - Bb
-        g_d = wi * (1 - a) - wj * (1 - b) + wt * t_d / t
-        g_l = -wi * (1 - a) - wj * (1 - b) + wt * t_t / t
+        g_d = wi * oma - wj * omb + wt * t_d / t
+        g_l = -wi * oma - wj * omb + wt * t_t / t
         h_dd = -wi * A - wj * B + wt * (t_dd / t - t_d * t_d / (t * t))
         h_ll = -wi * A - wj * B + wt * (t_dd / t - t_t * t_t / (t * t))
         h_dl = wi * A - wj * B + wt * (t_dt / t - t_d * t_t / (t * t))
