@@ -167,3 +167,17 @@ def test_bothbad_predictions_sum_to_one_and_grow_for_weak_pairs():
     assert np.allclose(p.sum(axis=1), 1)
     assert p["winner_bothbad"].iloc[0] > p["winner_bothbad"].iloc[1]
     assert "likelihood-ratio" in res.summary()
+
+
+@pytest.mark.parametrize("heavy", [1e6, 1e9])
+def test_one_heavy_decisive_battle_fits_whatever_the_scale_of_the_weights(heavy):
+    """Log-probabilities keep their digits for the likely verdict (by subtraction they cancel to
+    1e-16 x the weight), and where the both-bad model's information is indefinite the engine's
+    Levenberg-Marquardt step still goes uphill: both used to stop Newton short of the optimum.
+    (At 1e12 the heavy pair's optimum lies beyond the divergence threshold of 30 natural units.)"""
+    df = simulate_arena(5, 3000, seed=8).battles.to_frame()[["model_a", "model_b", "winner"]]
+    w = np.ones(len(df))
+    w[int(np.flatnonzero(df["winner"].isin(["model_a", "model_b"]).to_numpy())[0])] = heavy
+    fits = [fit_bothbad(load_battles(df.assign(w=w * c), weight_col="w")) for c in (1.0, 1e-3)]
+    np.testing.assert_allclose(fits[0].fit.ratings, fits[1].fit.ratings, atol=1e-6)
+    assert abs(fits[0].gamma - fits[1].gamma) < 1e-9

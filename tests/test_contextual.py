@@ -374,3 +374,15 @@ def test_home_advantage_with_draws_equals_a_fractional_logit_on_football(shared_
                                atol=1e-6)
     assert fit.beta[POSITION] == pytest.approx(glm.params[-1], abs=1e-9)
     assert fit.beta_se_robust[POSITION] == pytest.approx(glm.bse[-1], rel=1e-6)
+
+
+@pytest.mark.parametrize("ties", ["half", "davidson"])
+def test_one_heavy_decisive_battle_fits_exactly_whatever_the_scale_of_the_weights(ties):
+    """A decisive battle weighted 1e12 saturates its pair; the gradient must not cancel there,
+    or Newton never gets below 1e-4 and either fails or stops off the optimum."""
+    b = _with_covariates(6)
+    w = np.ones(len(b))
+    w[int(np.flatnonzero(np.isin(b.outcome, [0, 1]))[0])] = 1e12
+    fits = [fit_contextual(Battles(b.frame.assign(weight=w * c)), ["length"], ties=ties) for c in (1.0, 1e-3)]
+    np.testing.assert_allclose(fits[0].ratings, fits[1].ratings, atol=1e-6)
+    np.testing.assert_allclose(fits[0].beta, fits[1].beta, atol=1e-9)

@@ -44,7 +44,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy.special import chdtrc, log_expit, logsumexp
+from scipy.special import chdtrc, log_expit
 
 from ..data.battles import A_WINS, B_WINS, BOTHBAD, TIE, Battles
 from ..data.readers import as_battles
@@ -64,6 +64,7 @@ from .contextual import (
 )
 from .elo_scale import DEFAULT_BASE, DEFAULT_INIT, DEFAULT_SCALE
 from .engine import STEP_TOL
+from .families import log_softmax
 from .results import PROBA_COLUMNS, Result, model_index
 
 __all__ = ["BothBadResult", "fit_bothbad", "bothbad_family", "tie_model_comparison", "GLOBALS"]
@@ -87,18 +88,20 @@ def _terms(eta: np.ndarray, s: np.ndarray, g: np.ndarray, prep: Any, mult: np.nd
     the locals; only ``U_bothbad = delta - gamma * s`` is non-linear (``d2U / ds dgamma = -1``).
     """
     onehot = prep
-    u = _utilities(eta, s, g)
-    log_z = logsumexp(u, axis=1)
-    ll = mult * ((onehot * u).sum(axis=1) - log_z) if loglik else None
+    logp, prob = log_softmax(_utilities(eta, s, g))
+    ll = mult * (onehot * logp).sum(axis=1) if loglik else None
     if not derivatives:
         return ll, None, None
-    prob = np.exp(u - log_z[:, None])
     r = len(eta)
     jac = np.zeros((r, 4, 5))
     jac[:, 0, 0], jac[:, 1, 0], jac[:, 2, 2] = 0.5, -0.5, 1.0
     jac[:, 3, 1], jac[:, 3, 3], jac[:, 3, 4] = -g[2], 1.0, -s
     mean = np.einsum("rk,rki->ri", prob, jac)
-    score = np.einsum("rk,rki->ri", onehot, jac) - mean
+    # onehot - prob, with the observed verdict's 1 - P_o summed from the other verdicts'
+    # probabilities: by subtraction it cancels to 1e-16 per unit, 1e-4 under a weight of 1e12
+    others = (prob * (1.0 - onehot)).sum(axis=1, keepdims=True)
+    resid = np.where(onehot > 0, others, -prob)
+    score = np.einsum("rk,rki->ri", resid, jac)
     second = np.einsum("rk,rki,rkj->rij", prob, jac, jac) - mean[:, :, None] * mean[:, None, :]
     curv = onehot[:, 3] - prob[:, 3]
     hess = -second
@@ -192,7 +195,7 @@ class BothBadResult(Result):
         a, b = model_index(self.models, model_a), model_index(self.models, model_b)
         s = 0.5 * (self.fit.theta[a] + self.fit.theta[b])
         u = _utilities(eta, s, np.array([np.log(self.nu), self.delta, self.gamma]))
-        p = np.exp(u - logsumexp(u, axis=1, keepdims=True))
+        p = log_softmax(u)[1]
         index = pd.MultiIndex.from_arrays([np.atleast_1d(np.asarray(model_a, dtype=object)),
                                            np.atleast_1d(np.asarray(model_b, dtype=object))],
                                           names=["model_a", "model_b"])

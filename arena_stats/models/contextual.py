@@ -354,17 +354,18 @@ def _logistic_terms(eta: np.ndarray, s: Any, g: np.ndarray, prep: Any, mult: np.
     """``half`` / ``drop``: a logistic likelihood with fractional responses.
 
     The same function as :func:`~arena_stats.models.bradley_terry.local_terms` for these conventions,
-    written with one ``log_expit`` per unit (``log sigmoid(-eta) = log sigmoid(eta) - eta``):
-    at a million rows it is the fit's hot loop.
+    with ``1 - p`` from its own logistic, never by subtraction: a unit weighted 1e12 at
+    ``p = 1 - 1e-10`` would otherwise cancel to 1e-4 in the gradient (and in the value, which the
+    line search compares), and no Newton step would get below it.
     """
     fa, fb, _ = prep
     n_ab = fa + fb
-    ll = mult * (n_ab * log_expit(eta) - fb * eta) if loglik else None
+    ll = mult * (fa * log_expit(eta) + fb * log_expit(-eta)) if loglik else None
     if not derivatives:
         return ll, None, None
-    p = expit(eta)
-    grad = (mult * (fa - n_ab * p))[:, None]
-    hess = (-mult * n_ab * p * (1.0 - p))[:, None, None]
+    p, q = expit(eta), expit(-eta)
+    grad = (mult * (fa * q - fb * p))[:, None]
+    hess = (-mult * n_ab * p * q)[:, None, None]
     return ll, grad, hess
 
 

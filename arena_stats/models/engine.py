@@ -58,6 +58,11 @@ STEP_TOL = 1e-8
 #: Reported gradient norms (of the *mean* log-likelihood) above this are worth a second look; the
 #: stopping rule is the step (see the module docstring), so this is a diagnostic threshold only.
 GRAD_TOL = 1e-8
+#: Levenberg-Marquardt damping of a Newton step that does not go uphill: ``mu`` starts at this
+#: fraction of the information's mean diagonal and grows tenfold, at most :data:`LM_TRIES` times
+#: (then the step is steepest ascent). Convex families never need it.
+LM_START = 1e-3
+LM_TRIES = 12
 #: Newton iterations at most; a concave fit from a reasonable start needs 5-15.
 MAX_ITER = 100
 #: Step halvings at most before a line search gives up on a member.
@@ -243,7 +248,9 @@ def newton(obj: Objective, x0: np.ndarray, *, max_iter: int = MAX_ITER, step_tol
         n_iter += 1
         rows = np.flatnonzero(~converged)
         sub = obj if len(rows) == x.shape[0] else obj.subset(rows)
-        step = constrained_step(_negated(h, rows), g[rows], e)
+        a = _negated(h, rows)
+        step = constrained_step(a, g[rows], e)
+        step = _ascent(a, g[rows], e, step)
         small = np.abs(step).max(axis=1) <= step_tol
         x_new, ll_new = _line_search(sub, x[rows], ll[rows], step)
         ll_n, g_n, h_n = sub.derivatives(x_new)
@@ -261,6 +268,38 @@ def newton(obj: Objective, x0: np.ndarray, *, max_iter: int = MAX_ITER, step_tol
         raise ConvergenceError(f"Newton did not converge in {max_iter} iterations (|grad| of the mean "
                                f"log-likelihood = {worst:.3g})")
     return NewtonResult(x, ll, g, h, n_iter, grad_norm, converged)
+
+
+def _ascent(a: Any, g: np.ndarray, e: np.ndarray, step: np.ndarray) -> np.ndarray:
+    """Steps that go uphill: where the Newton step does not (``g . d <= 0``: the information is
+    indefinite there, as in the both-bad or Rao-Kupper models far from their optimum, and no
+    halving of the step can help), a Levenberg-Marquardt step ``(A + mu I)^-1 g`` with ``mu``
+    raised tenfold from :data:`LM_START` x the mean diagonal until it goes uphill."""
+    p = project(g, e)
+    bad = np.flatnonzero(((p * step).sum(axis=1) <= 0) & (np.abs(p).max(axis=1) > 0))
+    if len(bad) == 0:
+        return step
+    step = step.copy()
+    for b in bad:
+        member = a[b]
+        dense = not hasattr(member, "tocsc")
+        scale = float(np.mean(np.abs(np.diagonal(member) if dense else member.diagonal()))) or 1.0
+        mu = LM_START * scale
+        for _ in range(LM_TRIES):
+            if dense:
+                damped = member + mu * np.eye(member.shape[0])
+                d = constrained_step(damped[None], g[b][None], e)[0]
+            else:
+                from scipy.sparse import identity
+                d = constrained_step([(member + mu * identity(member.shape[0], format="csc")).tocsc()],
+                                     g[b][None], e)[0]
+            if float(p[b] @ d) > 0:
+                step[b] = d
+                break
+            mu *= 10.0
+        else:
+            step[b] = p[b] / scale  # steepest ascent, scaled by the curvature's size
+    return step
 
 
 def _negated(h: Any, rows: np.ndarray) -> Any:

@@ -31,7 +31,7 @@ from scipy.special import expit, log_expit
 
 from ..errors import InputError
 
-__all__ = ["TIES", "TIE_START", "TIE_PARAM_NAME", "pair_weights", "local_terms", "per_battle_scores",
+__all__ = ["TIES", "TIE_START", "TIE_PARAM_NAME", "pair_weights", "log_softmax", "local_terms", "per_battle_scores",
            "outcome_probabilities", "strength_scores", "davidson_scores", "check_ties"]
 
 TIES = ("half", "drop", "davidson", "rao-kupper")
@@ -62,6 +62,32 @@ def pair_weights(table: np.ndarray, ties: str) -> tuple[np.ndarray, np.ndarray, 
     return wi, wj, wt
 
 
+def log_softmax(u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(log P, P)`` of a multinomial logit with utilities ``u (..., K)``, exact for the likely verdict.
+
+    ``log P_k = (u_k - m) - log1p(r)`` with ``m`` the largest utility and ``r`` the sum of the
+    *other* verdicts' ``exp(u - m)``, so ``log P`` of a verdict with ``P = 1 - 1e-10`` keeps all its
+    digits (``u_k - logsumexp(u)`` keeps six); heavily weighted battles need them (a weight of
+    1e12 turns the lost digits into 1e-4, more than the line search can tell from an ascent).
+
+    Examples
+    --------
+    >>> logp, p = log_softmax(np.array([[30.0, 0.0, 0.0]]))
+    >>> bool(np.isclose(logp[0, 0], -np.log1p(2 * np.exp(-30.0)), rtol=1e-14, atol=0))
+    True
+    >>> bool(np.isclose(p.sum(), 1.0))
+    True
+    """
+    u = np.asarray(u, dtype=np.float64)
+    top = np.argmax(u, axis=-1)[..., None]
+    m = np.take_along_axis(u, top, axis=-1)
+    e = np.exp(u - m)
+    np.put_along_axis(e, top, 0.0, axis=-1)
+    rest = e.sum(axis=-1, keepdims=True)
+    logp = (u - m) - np.log1p(rest)
+    return logp, np.exp(logp)
+
+
 def local_terms(d: np.ndarray, lam: np.ndarray | None, wi: np.ndarray, wj: np.ndarray,
                 wt: np.ndarray, ties: str, derivatives: bool = True, loglik: bool = True
                 ) -> tuple[Any, ...]:
@@ -83,17 +109,14 @@ def local_terms(d: np.ndarray, lam: np.ndarray | None, wi: np.ndarray, wj: np.nd
         return ll, g, None, h, None, None
     assert lam is not None, "the tie conventions with a tie parameter need it"
     if ties == "davidson":
-        # log Z = log(e^{d/2} + e^{-d/2} + e^lam), computed stably
+        # a three-verdict logit with utilities d/2, -d/2 and lam (log nu)
         half = 0.5 * d
-        m = np.maximum(np.maximum(half, -half), lam)
-        u, v, nu = np.exp(half - m), np.exp(-half - m), np.exp(lam - m)
-        z = u + v + nu
-        log_z = m + np.log(z)
+        logp, prob = log_softmax(np.stack(np.broadcast_arrays(half, -half, lam), axis=-1))
         w = wi + wj + wt
-        ll = (wi - wj) * half + wt * lam - w * log_z
+        ll = wi * logp[..., 0] + wj * logp[..., 1] + wt * logp[..., 2]
         if not derivatives:
             return (ll,)
-        pi, pj, pt = u / z, v / z, nu / z
+        pi, pj, pt = prob[..., 0], prob[..., 1], prob[..., 2]
         diff = pi - pj
         # 1 - diff = 2 pj + pt and 1 + diff = 2 pi + pt: written without cancellation (heavy weights)
         g_d = 0.5 * (wi * (2.0 * pj + pt) - wj * (2.0 * pi + pt) - wt * diff)
