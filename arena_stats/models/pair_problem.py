@@ -168,7 +168,7 @@ def make_problem(pc: PairCounts, ties: str, l2: float = 0.0, cell_count: np.ndar
     wi, wj, wt = pair_weights(table, ties)
     total = (wi + wj + wt).sum(axis=1)
     if sparse is None:
-        sparse = use_sparse(pc.n_models, pc.n_pairs)
+        sparse = use_sparse(pc.n_models, pc.n_pairs, pc.i, pc.j)
     return PairProblem(pc.i, pc.j, pc.n_models, wi, wj, wt, ties, float(l2), np.where(total > 0, total, 1.0),
                        bool(sparse))
 
