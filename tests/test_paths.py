@@ -250,3 +250,15 @@ def test_audit_loads_only_the_columns_its_checks_read_and_gives_the_same_verdict
     got = json.loads(out.read_text())
     assert [c["verdict"] for c in got["checks"]] == [c.verdict for c in want.checks]
     assert [c["value"] for c in got["checks"]] == pytest.approx([c.value for c in want.checks], nan_ok=True)
+
+
+def test_filters_that_leave_nothing_say_so_in_one_line_on_the_streamed_and_loaded_paths(arena, tmp_path, capsys):
+    battles, path = arena
+    lines = []
+    for extra in ([], ["--where", "anony=True"]):  # streamed, then loaded (a row-level filter)
+        code = main(["leaderboard", str(path), "--min-battles", "100000000", "--ci", "none", *extra])
+        err = capsys.readouterr().err.strip().splitlines()
+        assert code == 2
+        lines.append(err[-1])
+    for line in lines:
+        assert line.startswith("arena-stats: error: no battles left after filtering: ")

@@ -180,7 +180,8 @@ def filter_counts(pc: PairCounts, *, exclude: Sequence[str] = (), drop_ties: boo
             out = out.keep_cells(mask, _count_step(out, mask, "min-battles",
                                                    f"{len(names)} models with fewer than {n} battles: {shown}"))
     if out.n_pairs == 0:
-        raise InputError("no battles left after filtering:\n  " + "\n  ".join(map(str, out.steps)))
+        # one line, as every message (and as Battles' filters say it)
+        raise InputError("no battles left after filtering: " + "; ".join(map(str, out.steps)))
     return out
 
 

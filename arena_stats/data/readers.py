@@ -737,7 +737,8 @@ def raise_first_invalid(file: str, row0: int, masks: tuple[np.ndarray, ...], nam
     up what to quote."""
     any_bad = masks[0] | masks[1] | masks[2]
     first = int(np.flatnonzero(any_bad)[0])
-    scope = " in this batch" if in_batch else ""
+    # streaming stops at the first invalid part it reads: its count is of the rows read so far
+    scope = " among the rows read so far" if in_batch else ""
     ca, cb, co = columns
     if masks[0][first]:
         column = ca if name_a[first] < 0 else cb

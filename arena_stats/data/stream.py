@@ -469,7 +469,7 @@ def _numbers(batch: pa.RecordBatch, column: str, file: str, row0: int, what: str
     if bad.any():
         row = int(np.flatnonzero(bad)[0])
         raise InputError(f"{what} {shorten(arr[row].as_py())} is not a non-negative number "
-                         f"({int(bad.sum()):,} such rows in this batch)", file=file, row=row0 + row + 1,
+                         f"({int(bad.sum()):,} such rows among the rows read so far)", file=file, row=row0 + row + 1,
                          column=column)
     return v
 
