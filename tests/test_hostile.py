@@ -782,3 +782,20 @@ def test_numbers_stored_as_text_in_an_aggregated_file_are_counts_too(tmp_path):
     for read in (load_battles, stream_pair_counts):
         err = api_error(lambda read=read: read(path), "numeric column 'votes_bad'")
         assert err.column == "votes_bad"
+
+
+@pytest.mark.parametrize("command", [["leaderboard"], ["matrix"], ["elo"], ["audit"], ["next-pairs", "--budget", "10"],
+                                     ["report", "-o", "page.html"]])
+@pytest.mark.parametrize("option", [["--scale", "-1"], ["--base", "1"], ["--init", "nan"]])
+def test_bad_scale_options_fail_before_any_file_is_read(command, option, tmp_path, monkeypatch, capsys):
+    from arena_stats.cli import common
+    from arena_stats.cli import main as cli_main
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a file was read before the options were checked")
+    monkeypatch.setattr(common, "load_battles", refuse)
+    monkeypatch.setattr("arena_stats.data.stream.stream_pair_counts", refuse)
+    monkeypatch.chdir(tmp_path)
+    code = cli_main([command[0], str(tmp_path / "missing.csv"), *command[1:], *option])
+    err = capsys.readouterr().err
+    assert code == 2 and option[0].lstrip("-") in err and "Traceback" not in err and len(err.strip().splitlines()) == 1

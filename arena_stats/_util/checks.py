@@ -99,7 +99,7 @@ def integer(name: str, value: Any, minimum: int = 0, maximum: int | None = None)
         out = int(v)
     if out < minimum or (maximum is not None and out > maximum):
         bound = f"at least {minimum:,}" if maximum is None else f"between {minimum:,} and {maximum:,}"
-        raise InputError(f"{name} must be {bound}, got {value!r}")
+        raise InputError(f"{name} must be {bound}, got {out:,}")  # 0, not the parser's 0.0
     return out
 
 

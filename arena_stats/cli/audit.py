@@ -47,9 +47,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     # only the columns the checks read (timestamps, voters): a wide log loads in a fraction of the time
     args.keep_all_columns, args.extra_columns = False, ["tstamp", *VOTER_COLUMNS]
-    battles = load_from_args(args)
-    fit = fit_kwargs(args)
+    fit = fit_kwargs(args)  # options are checked before any file is read
     intervals = interval_kwargs(args)
+    battles = load_from_args(args)
     result = audit(battles, fit.pop("ties"), l2=fit["l2"], only=args.check, progress=progress_wanted(args),
                    **intervals)
     if fit["anchor"] or (fit["scale"], fit["base"], fit["init"]) != (DEFAULT_SCALE, DEFAULT_BASE, DEFAULT_INIT):

@@ -58,6 +58,8 @@ def run(args: argparse.Namespace) -> int:
     rounds = checks.integer("rounds", args.rounds, 0, checks.MAX_ROUNDS)
     confidence = checks.probability("confidence", args.confidence)
     seed = checks.seed(args.seed)
+    from ..models.elo_scale import EloScale
+    EloScale(args.scale, args.base, 0.0 if args.init is None else args.init)  # checked before reading
     battles = load_from_args(args)
     if args.glicko:
         if rounds:

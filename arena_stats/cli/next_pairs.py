@@ -60,8 +60,9 @@ def run(args: argparse.Namespace) -> int:
     budget = checks.integer("budget", args.budget, 1)
     target = args.target or ("pair" if args.pair else ("top" if args.top is not None else "board"))
     args.keep_all_columns = False  # the plan needs counts only: stream them when no filter needs rows
+    options = fit_kwargs(args)  # checked before any file is read
     battles = counts_from_args(args) if streamable(args) else load_from_args(args)
-    fit = fit_bradley_terry(battles, **fit_kwargs(args))
+    fit = fit_bradley_terry(battles, **options)
     confidence = checks.probability("confidence", args.confidence)
     if args.width is not None or args.separate:
         return _needed(args, fit, confidence)

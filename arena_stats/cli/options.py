@@ -91,9 +91,16 @@ def parse_anchor(text: str | None) -> dict[str, float] | None:
 
 
 def fit_kwargs(args: argparse.Namespace) -> dict[str, Any]:
-    """The fit options as the API's keywords: ``ties, l2, scale, base, init, anchor``."""
+    """The fit options as the API's keywords: ``ties, l2, scale, base, init, anchor``.
+
+    The rating scale's values are checked here, before any file is read (whether the anchor's
+    model exists can only be checked after).
+    """
+    from ..models.elo_scale import EloScale
+    anchor = parse_anchor(args.anchor)
+    EloScale(args.scale, args.base, args.init, anchor)  # raises InputError on a bad value
     return dict(ties=args.ties, l2=checks.non_negative("l2", args.l2), scale=args.scale, base=args.base,
-                init=args.init, anchor=parse_anchor(args.anchor))
+                init=args.init, anchor=anchor)
 
 
 def progress_wanted(args: argparse.Namespace) -> bool:

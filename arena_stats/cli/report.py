@@ -43,10 +43,11 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(f"the report is an HTML page: give an output file ending in .html, not {args.output[:200]!r}")
     # only the columns the checks read (timestamps, voters, --by): a wide log loads in a fraction of the time
     args.keep_all_columns, args.extra_columns = False, ["tstamp", *VOTER_COLUMNS, *([args.by] if args.by else [])]
+    opts = fit_kwargs(args)  # checked before any file is read
+    intervals = interval_kwargs(args)
     battles = load_from_args(args)
-    opts = fit_kwargs(args)
     page = build_report(battles, opts.pop("ties"), title=args.title, by=args.by, progress=progress_wanted(args),
-                        **opts, **interval_kwargs(args))
+                        **opts, **intervals)
     page.save(args.output)
     say(args, f"wrote {args.output} ({len(page.html.encode()) / 1024:,.0f} KiB); audit: "
               + ", ".join(f"{c.name} {c.verdict}" for c in page.audit.checks if c.verdict != "pass"))

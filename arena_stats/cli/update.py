@@ -77,6 +77,7 @@ def board(state_counts, fit, ci: str, boot=None, confidence: float = 0.95) -> pd
 def run(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     options = _read_options(args)
+    intervals = interval_kwargs(args)  # checked before any file is read
     # outputs are checked before any file is read: a typo fails at once, and the state is never
     # saved by a run whose table cannot be written
     if not args.dry_run:
@@ -100,7 +101,6 @@ def run(args: argparse.Namespace) -> int:
         say(args, f"added {state.n_battles - before:,.0f} battles to {before:,.0f}")
     for line in state.history[-1].get("filters", []):
         say(args, f"filter {line}")
-    intervals = interval_kwargs(args)
     state, fit = state.refit()
     result = board_from_fit(fit, ci=intervals["ci"], rounds=intervals["rounds"], confidence=intervals["confidence"],
                             seed=intervals["seed"], reference=args.reference, counts=state.counts,
