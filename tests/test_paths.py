@@ -262,3 +262,24 @@ def test_filters_that_leave_nothing_say_so_in_one_line_on_the_streamed_and_loade
         lines.append(err[-1])
     for line in lines:
         assert line.startswith("arena-stats: error: no battles left after filtering: ")
+
+
+@pytest.mark.parametrize("command, wanted", [
+    (["matrix", "--format", "csv"], {"language"}),
+    (["elo", "--format", "csv"], {"language", "tstamp"}),
+    (["plot", "-o", "fig.png", "--ci", "sandwich"], {"language", "tstamp"}),
+])
+def test_every_command_loads_only_the_columns_its_options_read(arena, tmp_path, monkeypatch, command, wanted):
+    battles, path = arena
+    calls = []
+    from arena_stats.cli import common
+    real = common.load_battles
+
+    def spy(*args, **kwargs):
+        calls.append(kwargs.get("keep"))
+        return real(*args, **kwargs)
+    monkeypatch.setattr(common, "load_battles", spy)
+    monkeypatch.chdir(tmp_path)
+    head = [command[0], "leaderboard"] if command[0] == "plot" else [command[0]]
+    assert main([*head, str(path), *command[1:], "--where", "language=English", "-q"]) == 0
+    assert calls and set(calls[0]) == wanted

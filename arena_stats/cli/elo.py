@@ -60,6 +60,8 @@ def run(args: argparse.Namespace) -> int:
     seed = checks.seed(args.seed)
     from ..models.elo_scale import EloScale
     EloScale(args.scale, args.base, 0.0 if args.init is None else args.init)  # checked before reading
+    # the battles, plus the timestamps that order the online updates
+    args.keep_all_columns, args.extra_columns = False, ["tstamp"]
     battles = load_from_args(args)
     if args.glicko:
         if rounds:

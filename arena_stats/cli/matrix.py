@@ -40,6 +40,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     top = top_value(args)
     opts = fit_kwargs(args)
+    args.keep_all_columns = False  # counts only: a row-level filter loads just the columns it reads
     pc = counts_from_args(args) if streamable(args) else aggregate(load_from_args(args))
     fit = fit_counts(pc, opts.pop("ties"), **opts)
     order = list(fit.ratings.sort_values(ascending=False, kind="stable").index)

@@ -121,6 +121,8 @@ def make_figure(kind: str, battles: Any, args: argparse.Namespace) -> Any:
 
 def run(args: argparse.Namespace) -> int:
     fmt = _image_format(args.output)
+    # the battles, plus the timestamps the over-time figure orders by
+    args.keep_all_columns, args.extra_columns = False, ["tstamp"]
     battles = load_from_args(args)
     fig = make_figure(args.kind, battles, args)
     dpi = args.dpi or (300 if args.style == "paper" else 150)
