@@ -366,3 +366,14 @@ def test_atp_elo_puts_the_number_ones_on_top(shared_data):
     top = compute_elo(b, k=32, init=1500).to_frame()["model"].head(3).tolist()
     assert top[0] == "Novak Djokovic"  # year-end number one of 2014 and 2015
     assert {"Roger Federer", "Andy Murray", "Rafael Nadal"} & set(top[1:])
+
+
+def test_elo_bootstrap_ranks_are_the_boards_ranks_by_the_one_rule():
+    from arena_stats.inference.ranks import rank_from_intervals
+    sim = simulate_arena(8, 3000, seed=1)
+    res = elo_bootstrap(sim.battles, rounds=50, seed=2)
+    frame = res.to_frame().set_index("model")
+    want = rank_from_intervals(res.ci_lower.to_numpy(), res.ci_upper.to_numpy())
+    assert res.rank.tolist() == want[0].tolist() and res.rank_upper.tolist() == want[2].tolist()
+    for col in ("rank", "rank_lower", "rank_upper"):
+        assert getattr(res, col).reindex(frame.index).tolist() == frame[col].tolist()

@@ -41,7 +41,6 @@ from __future__ import annotations
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -61,7 +60,7 @@ from ..models.engine import GRAD_TOL, STEP_TOL, newton
 from ..models.kernels import CHORD_BLOCK_SIZE, SOLVE_MIN_ROUNDS, PairScatter, chord, chord_plain
 from ..models.pair_problem import PairProblem
 from ..models.results import RatingFit, Result
-from .ranks import board_ranks, rank_distribution
+from .ranks import IntervalRanks, rank_distribution
 from .resample import MultinomialSampler, multinomial_counts
 from .samples import SampleStore, plan_memory
 
@@ -102,14 +101,17 @@ def percentile_interval(samples: np.ndarray, confidence: float) -> tuple[np.ndar
 
 
 @dataclass(frozen=True, repr=False, eq=False)
-class BootstrapResult(Result):
+class BootstrapResult(IntervalRanks, Result):
     """Bootstrap distribution of Elo-scale ratings and ranks.
 
     Attributes
     ----------
     samples : pandas.DataFrame
         One row per round, one column per model (Elo scale: the point fit's offset, so an
-        anchor shifts every round alike). NaN where a model drew no battle in a round.
+        anchor shifts every round alike). A round whose MLE does not exist (a model drew no
+        battle there, or never won or lost) is fitted with a tiny ridge
+        (:data:`DEGENERATE_L2`, as LMSYS's logistic regression does) and counted in
+        ``n_degenerate``: such a model's rating in that round sits near the mean.
     point : RatingFit
         The fit on all battles.
     confidence : float
@@ -151,28 +153,8 @@ class BootstrapResult(Result):
                       "the point ratings are BootstrapResult.point.ratings", DeprecationWarning, stacklevel=2)
         return self.samples
 
-    @cached_property
-    def _rank_rule(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        rating = self.point.ratings.reindex(self.ci_lower.index).to_numpy()
-        return board_ranks(rating, self.ci_lower.to_numpy(), self.ci_upper.to_numpy())
-
-    def _rank_series(self, k: int, name: str) -> pd.Series:
-        return pd.Series(self._rank_rule[k], index=self.ci_lower.index, name=name)
-
-    @property
-    def rank(self) -> pd.Series:
-        """LMSYS "Rank (UB)" from the percentile intervals (the one rank rule)."""
-        return self._rank_series(0, "rank")
-
-    @property
-    def rank_lower(self) -> pd.Series:
-        """The best rank the intervals allow (equals :attr:`rank`)."""
-        return self._rank_series(1, "rank_lower")
-
-    @property
-    def rank_upper(self) -> pd.Series:
-        """The worst rank the intervals allow."""
-        return self._rank_series(2, "rank_upper")
+    def _reported_rating(self) -> pd.Series:
+        return self.point.ratings
 
     def to_frame(self) -> pd.DataFrame:
         """One row per model, best first: rating, interval, bootstrap sd, ranks, rank

@@ -21,12 +21,14 @@ rounds in which the model came first (:func:`rank_distribution`).
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from .._util import checks
 
-__all__ = ["rank_from_intervals", "rank_from_pairs", "board_ranks", "rank_ub", "rank_distribution", "round_ranks",
-           "tiers"]
+__all__ = ["IntervalRanks", "rank_from_intervals", "rank_from_pairs", "board_ranks", "rank_ub", "rank_distribution",
+           "round_ranks", "tiers"]
 
 
 def rank_from_intervals(lower: np.ndarray, upper: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -148,3 +150,38 @@ def tiers(rank: np.ndarray) -> np.ndarray:
     """
     _, inverse = np.unique(np.asarray(rank), return_inverse=True)
     return inverse.astype(np.int64)
+
+
+class IntervalRanks:
+    """``rank``, ``rank_lower`` and ``rank_upper`` of a result with rating intervals, by the rule.
+
+    A mixin for results that hold ``ci_lower`` and ``ci_upper`` (Series by model) and say which
+    rating they report (:meth:`_reported_rating`): the plain and online Elo bootstraps rank alike.
+    """
+
+    ci_lower: Any
+    ci_upper: Any
+
+    def _reported_rating(self) -> Any:
+        raise NotImplementedError
+
+    def _rank_series(self, k: int, name: str) -> Any:
+        import pandas as pd
+        rating = self._reported_rating().reindex(self.ci_lower.index).to_numpy()
+        ranks = board_ranks(rating, self.ci_lower.to_numpy(), self.ci_upper.to_numpy())
+        return pd.Series(ranks[k], index=self.ci_lower.index, name=name)
+
+    @property
+    def rank(self) -> Any:
+        """LMSYS "Rank (UB)" from the percentile intervals (the one rank rule)."""
+        return self._rank_series(0, "rank")
+
+    @property
+    def rank_lower(self) -> Any:
+        """The best rank the intervals allow (equals :attr:`rank`)."""
+        return self._rank_series(1, "rank_lower")
+
+    @property
+    def rank_upper(self) -> Any:
+        """The worst rank the intervals allow."""
+        return self._rank_series(2, "rank_upper")

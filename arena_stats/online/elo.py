@@ -74,7 +74,7 @@ from ..data.battles import A_WINS, B_WINS, Battles, timestamps
 from ..data.readers import as_battles
 from ..errors import InputError
 from ..inference.bootstrap import DEFAULT_CONFIDENCE, DEFAULT_ROUNDS
-from ..inference.ranks import rank_distribution
+from ..inference.ranks import IntervalRanks, rank_distribution
 from ..inference.table import board_table
 from ..models.elo_scale import DEFAULT_BASE, DEFAULT_INIT, DEFAULT_SCALE, EloScale
 from ..models.results import Result
@@ -544,7 +544,7 @@ class EloResult(Result):
 
 
 @dataclass(frozen=True, repr=False, eq=False)
-class EloBootstrapResult(Result):
+class EloBootstrapResult(IntervalRanks, Result):
     """Bootstrap distribution of online Elo ratings (LMSYS style).
 
     Attributes
@@ -559,6 +559,9 @@ class EloBootstrapResult(Result):
         Rank per round (1 = best; a model absent from a round ranks last).
     rank_ci_lower, rank_ci_upper : pandas.Series
         Percentile interval of the round ranks.
+    rank, rank_lower, rank_upper : pandas.Series
+        Rank (UB) and the rank interval from the rating intervals (the one rank rule, as every
+        board and :class:`~arena_stats.BootstrapResult`).
     p_top : pandas.Series
         Share of rounds in which the model ranked first.
     point : EloResult
@@ -590,6 +593,9 @@ class EloBootstrapResult(Result):
         warnings.warn("EloBootstrapResult.ratings (rounds x models) is now EloBootstrapResult.samples; the "
                       "reported ratings are EloBootstrapResult.rating", DeprecationWarning, stacklevel=2)
         return self.samples
+
+    def _reported_rating(self) -> pd.Series:
+        return self.rating
 
     def to_frame(self) -> pd.DataFrame:
         """Leaderboard, best first, in the columns of every board, plus ``p_top``; ``rank`` is
