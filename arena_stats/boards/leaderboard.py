@@ -112,7 +112,10 @@ class Leaderboard(Result):
         shown = self.frame if top is None else self.frame.head(top)
         cols = [c for c in ("rank", "model", "rating", "ci_lower", "ci_upper", "rank_upper", "battles", "p_top")
                 if c in shown.columns]
-        lines.append(shown[cols].to_string(index=False, float_format=lambda v: f"{v:.1f}"))
+        formats = {c: (lambda v: f"{v:.1f}") for c in cols if c != "p_top"}
+        formats["p_top"] = lambda v: f"{v:.3f}"  # a probability: one decimal would show 0.0 for 4 %
+        lines.append(shown[cols].to_string(index=False, formatters={c: formats[c] for c in cols
+                                                                    if shown[c].dtype.kind == "f"}))
         if top is not None and len(self.frame) > top:
             lines.append(f"... {len(self.frame) - top} more models")
         return "\n".join(lines)

@@ -39,7 +39,7 @@ def add_input_args(parser: argparse.ArgumentParser, example: bool = True) -> Non
                         "skipping names that start with . or _)")
     if example:
         g.add_argument("--example", action="store_true",
-                       help="use the bundled simulated arena (50 models, 100k battles, ~30%% ties) "
+                       help="use the bundled simulated arena (50 models, 100k battles, about 27%% ties) "
                             "instead of files")
     g.add_argument("--schema", choices=SCHEMAS, default="auto",
                    help="input schema (default: detect from the column names)")

@@ -41,6 +41,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     # None where not given: _check_settings compares every setting the user gave, even one given
     # at its default value (--ties half on a davidson state), and nothing else
     p.set_defaults(**dict.fromkeys(_FIT_SETTINGS.values()))
+    import re
+    for action in p._actions:  # the help says what the default really is: the state's setting
+        if action.dest in _FIT_SETTINGS.values() and action.help:
+            text = re.sub(r" ?\(default[^)]*\)", "", action.help.replace(", default)", ")"))
+            action.help = text + "; default: the state's setting (for --new, the package default)"
     add_interval_args(p, ci_default="sandwich", cluster=False)
     add_output_args(p)
     p.set_defaults(func=run)

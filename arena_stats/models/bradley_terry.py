@@ -224,6 +224,9 @@ def fit_bradley_terry(battles: Battles | PairCounts | pd.DataFrame, ties: str = 
     0.5
     """
     if covariates is not None or position:
+        if solver != "auto":
+            raise InputError("solver= chooses the algebra of fits without covariates; a fit with covariates "
+                             "always uses dense algebra")
         from .contextual import fit_contextual
         return fit_contextual(battles, covariates, ties, position=position, l2=l2, covariate_l2=covariate_l2,
                               scale=scale, base=base, init=init, anchor=anchor, tol=tol, max_iter=max_iter)
