@@ -37,7 +37,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_filter_args(p)
     add_fit_args(p, reference=False)
     g = p.add_argument_group("plan")
-    g.add_argument("--budget", type=float, required=True, metavar="N", help="battles to plan")
+    g.add_argument("--budget", type=float, metavar="N",
+                   help="battles to plan (required unless --width or --separate asks how many are needed)")
     g.add_argument("--target", choices=TARGETS, default=None,
                    help="board (default), top (with --top K, default 5) or pair (with --pair)")
     add_top_arg(g, "target 'top': the K best models (default 5)")
@@ -57,7 +58,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from .._util import checks
-    budget = checks.integer("budget", args.budget, 1)
+    planning = args.width is None and not args.separate
+    if planning and args.budget is None:
+        from ..errors import InputError
+        raise InputError("give --budget N (the battles to plan), or --width / --separate to ask how many are needed")
+    budget = checks.integer("budget", args.budget, 1) if planning else 0
     target = args.target or ("pair" if args.pair else ("top" if args.top is not None else "board"))
     args.keep_all_columns = False  # the plan needs counts only: stream them when no filter needs rows
     options = fit_kwargs(args)  # checked before any file is read

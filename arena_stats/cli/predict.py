@@ -23,7 +23,9 @@ def _blocks(text: str) -> tuple[str, ...]:
     return blocks
 
 
-def _add_model_args(p: argparse.ArgumentParser) -> None:
+def _add_model_args(p: argparse.ArgumentParser, evaluate: bool = False) -> None:
+    """The model options; ``evaluate`` leaves out ``--no-prior`` (evaluate scores models with and
+    without the prior)."""
     from ..predictor.model import DEFAULT_BLOCKS, SELECTIONS, TEXT_BLOCKS
     from ..predictor.prior import DEFAULT_FOLDS, PRIOR_L2, PRIOR_TIES
     from ..predictor.selection import TEXT_L2
@@ -34,7 +36,8 @@ def _add_model_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--selection", choices=SELECTIONS, default="auto",
                    help="auto: choose blocks by grouped CV, the prior alone included (default); "
                         "all: use every offered block")
-    g.add_argument("--no-prior", action="store_true", help="do not use the model names (no BT prior)")
+    if not evaluate:
+        g.add_argument("--no-prior", action="store_true", help="do not use the model names (no BT prior)")
     g.add_argument("--no-calibration", action="store_true", help="never calibrate the final probabilities")
     g.add_argument("--ties", choices=PRIOR_TIES, default="davidson", help="tie model of the BT prior")
     g.add_argument("--prior-l2", type=float, default=PRIOR_L2, metavar="L2",
@@ -84,7 +87,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="labelled Kaggle-schema file (or use --llmfao)")
     e.add_argument("--llmfao", metavar="DIR", nargs="?", const="",
                    help="evaluate on the LLMFAO crowd votes in DIR (default ../shared/data/llmfao)")
-    _add_model_args(e)
+    _add_model_args(e, evaluate=True)
     e.add_argument("--seeds", type=int, nargs="+", metavar="S",
                    help="repeat the cross-validation for these fold seeds and report the mean with its "
                         "standard error over seeds (default: --seed only)")
@@ -104,7 +107,7 @@ def _usage(parser: argparse.ArgumentParser) -> int:
 
 
 def _model_kwargs(args: argparse.Namespace) -> dict:
-    return {"blocks": args.blocks, "prior": not args.no_prior, "selection": args.selection,
+    return {"blocks": args.blocks, "prior": not getattr(args, "no_prior", False), "selection": args.selection,
             "calibrate": not args.no_calibration, "ties": args.ties, "prior_l2": args.prior_l2,
             "text_l2": args.text_l2}
 
@@ -152,8 +155,6 @@ def run_evaluate(args: argparse.Namespace) -> int:
     kwargs = dict(_model_kwargs(args), n_folds=args.folds, extra_battles=_extra(args), models=models,
                   progress=not args.quiet)
     kwargs.pop("prior")
-    if args.no_prior:
-        raise InputError("--no-prior does not apply to evaluate: it scores models with and without the prior")
     seeds = args.seeds or [args.seed]
     if len(seeds) > 1:
         if args.show == "calibration" or args.plot:

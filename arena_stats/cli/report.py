@@ -49,6 +49,7 @@ def run(args: argparse.Namespace) -> int:
     page = build_report(battles, opts.pop("ties"), title=args.title, by=args.by, progress=progress_wanted(args),
                         **opts, **intervals)
     page.save(args.output)
+    flagged = ", ".join(f"{c.name} {c.verdict}" for c in page.audit.checks if c.verdict != "pass")
     say(args, f"wrote {args.output} ({len(page.html.encode()) / 1024:,.0f} KiB); audit: "
-              + ", ".join(f"{c.name} {c.verdict}" for c in page.audit.checks if c.verdict != "pass"))
+              + (flagged or "every check passes"))
     return 0

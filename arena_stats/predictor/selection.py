@@ -270,8 +270,9 @@ class SelectionReport:
 
     def summary(self) -> str:
         s = self.settings
+        rule = ", one-standard-error rule toward fewer blocks" if len(self.table) > 1 else ", one candidate"
         lines = [f"Selection: grouped {s.get('n_folds', 0)}-fold CV on {s.get('n_rows', 0):,} rows "
-                 f"({s.get('n_groups', 0):,} groups), one-standard-error rule toward fewer blocks"]
+                 f"({s.get('n_groups', 0):,} groups){rule}"]
         if len(self.table):
             lines.append(f"  {'candidate':<28} {'log_loss':>9} {'diff':>8} {'(se)':>7}")
             for r in self.table.itertuples(index=False):
@@ -330,7 +331,9 @@ def select(cands: list[Candidate], cols: Columns, y: np.ndarray, folds: np.ndarr
     eligible = [c for c, r in zip(cands, rows) if r["eligible"]]
     chosen = min(eligible, key=lambda c: (c.complexity, mean[c.name]))
     table["chosen"] = table["candidate"] == chosen.name
-    if chosen.name == best:
+    if len(cands) == 1:
+        reason = "the only candidate: every offered block (selection='all')"
+    elif chosen.name == best:
         reason = "lowest out-of-fold log loss"
     else:
         r = table.set_index("candidate").loc[chosen.name]
