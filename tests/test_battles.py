@@ -249,7 +249,7 @@ def test_read_table_reads_plain_csv(tmp_path):
 # ------------------------------------------------------------------------------ filters
 def test_every_filter_reports_what_it_removed():
     b = load_battles(pd.concat([ARENA, ARENA.iloc[[0]]], ignore_index=True))
-    out = filter_battles(b, drop_duplicates=True, anonymous=True, where={"language": "English"},
+    out = filter_battles(b, drop_duplicates=True, anonymous_only=True, where={"language": "English"},
                          drop_ties=True)
     removed = {s.name: s.removed for s in out.steps}
     assert removed == {"drop-duplicates": 1, "anonymous": 1, "where language": 2, "drop-ties": 1}
@@ -373,3 +373,10 @@ def test_a_weight_or_count_column_is_checked_on_every_path(tmp_path):
             with pytest.raises(InputError, match=f"{column} .* is not a non-negative number") as err:
                 read(frame)
             assert (err.value.row, err.value.column) == (3, column)
+
+
+def test_anonymous_is_the_old_name_of_anonymous_only():
+    b = load_battles(ARENA)
+    with pytest.warns(DeprecationWarning, match=r"filter_battles\(anonymous=...\) is now anonymous_only="):
+        old = filter_battles(b, anonymous=True)
+    pd.testing.assert_frame_equal(old.to_frame(), filter_battles(b, anonymous_only=True).to_frame())

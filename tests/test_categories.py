@@ -23,7 +23,7 @@ def arena():
 
 
 def test_each_category_board_equals_the_board_fitted_on_that_subset(arena):
-    boards = category_leaderboards(arena, "category", min_battles=500, ci="sandwich")
+    boards = category_leaderboards(arena, "category", min_category_battles=500, ci="sandwich")
     assert boards.boards
     for value, board in boards.boards.items():
         sub = arena.frame[arena.frame["category"] == value]
@@ -38,7 +38,7 @@ def test_each_category_board_equals_the_board_fitted_on_that_subset(arena):
 def test_values_below_the_threshold_are_skipped_and_reported(arena):
     counts = arena.frame["language"].value_counts()
     threshold = int(counts.iloc[1]) + 1  # only the most common language qualifies
-    boards = category_leaderboards(arena, "language", min_battles=threshold, ci="none")
+    boards = category_leaderboards(arena, "language", min_category_battles=threshold, ci="none")
     assert list(boards.boards) == [counts.index[0]]
     assert set(boards.skipped) == set(counts.index[1:].astype(str))
     report = boards.skipped_report()
@@ -47,7 +47,7 @@ def test_values_below_the_threshold_are_skipped_and_reported(arena):
 
 
 def test_overview_rank_change_is_overall_rank_minus_category_rank(arena):
-    boards = category_leaderboards(arena, "category", min_battles=500, ci="sandwich")
+    boards = category_leaderboards(arena, "category", min_category_battles=500, ci="sandwich")
     ov = boards.overview()
     assert list(ov.columns[:2]) == ["model", OVERALL]
     for value, board in boards.boards.items():
@@ -62,7 +62,7 @@ def test_list_valued_column_puts_a_battle_in_each_listed_category():
     b = simulate_arena(5, 3000, seed=22).battles
     tags = [["coding", "math"] if k % 3 == 0 else ["coding"] for k in range(len(b))]
     tagged = Battles(b.frame.assign(tags=tags))
-    boards = category_leaderboards(tagged, "tags", min_battles=100, ci="none")
+    boards = category_leaderboards(tagged, "tags", min_category_battles=100, ci="none")
     assert boards.n_battles["coding"] == len(b)
     assert boards.n_battles["math"] == sum(1 for k in range(len(b)) if k % 3 == 0)
     assert boards.boards["coding"]["rating"].tolist() == pytest.approx(boards.overall["rating"].tolist())
@@ -74,7 +74,7 @@ def test_category_without_a_finite_mle_is_skipped_with_the_reason():
     de = pd.DataFrame({"model_a": ["z", "y", "x"], "model_b": ["x", "z", "y"],  # z never loses in German
                        "winner": ["model_a", "model_b", "tie"], "lang": "de"})
     df = pd.concat([en, de], ignore_index=True)
-    boards = category_leaderboards(df, "lang", min_battles=1, ci="none")
+    boards = category_leaderboards(df, "lang", min_category_battles=1, ci="none")
     assert "en" in boards.boards and "de" in boards.skipped and "no fit" in boards.skipped["de"]
 
 
@@ -119,7 +119,7 @@ def test_cli_by_output_reads_back_as_one_table_in_every_format(tmp_path, fmt):
     code, _, _ = _run(["leaderboard", str(path), "--by", "category", "--min-category-battles", "700",
                        "--ci", "sandwich", "--format", fmt, "-o", str(out), "-q"])
     assert code == 0
-    boards = category_leaderboards(b, "category", min_battles=700, ci="sandwich")
+    boards = category_leaderboards(b, "category", min_category_battles=700, ci="sandwich")
     expected = boards.to_frame()
     if fmt == "csv":
         back = pd.read_csv(out)
@@ -147,10 +147,17 @@ def test_cli_by_split_writes_one_file_per_category(tmp_path):
     code, _, _ = _run(["leaderboard", str(path), "--by", "category", "--min-category-battles", "700",
                        "--ci", "sandwich", "--format", "csv", "-o", str(out), "--split", "-q"])
     assert code == 0
-    boards = category_leaderboards(b, "category", min_battles=700, ci="sandwich")
+    boards = category_leaderboards(b, "category", min_category_battles=700, ci="sandwich")
     assert pd.read_csv(out)["model"].tolist() == boards.overall["model"].tolist()
     for name, board in boards.boards.items():
         part = pd.read_csv(tmp_path / f"board.{name}.csv")
         assert part["model"].tolist() == board["model"].tolist()
     code, _, err = _run(["leaderboard", str(path), "--by", "category", "--ci", "none", "--split"])
     assert code == 2 and "--output" in err
+
+
+def test_min_battles_is_the_old_name_of_min_category_battles(arena):
+    with pytest.warns(DeprecationWarning, match="is now min_category_battles="):
+        old = category_leaderboards(arena, "category", min_battles=500, ci="none")
+    new = category_leaderboards(arena, "category", min_category_battles=500, ci="none")
+    pd.testing.assert_frame_equal(old.to_frame(), new.to_frame())

@@ -33,7 +33,7 @@ def test_calibration_table_equals_a_direct_binning():
 @pytest.fixture(scope="module")
 def small_cv():
     data = simulate_preferences(n_rows=1200, n_models=6, seed=7, vocabulary=200)
-    return data, evaluate(data, n_folds=3, seed=1)
+    return data, evaluate(data, folds=3, seed=1)
 
 
 def test_cross_validation_never_splits_a_prompt_and_scores_every_row(small_cv):
@@ -67,7 +67,7 @@ def test_reliability_plot_returns_a_figure(small_cv, tmp_path):
 
 def test_evaluate_seeds_averages_the_per_seed_tables():
     data = simulate_preferences(n_rows=600, n_models=5, seed=3)
-    res = evaluate_seeds(data, seeds=(0, 1, 2), n_folds=3, models=("class_prior", "bt_prior"))
+    res = evaluate_seeds(data, seeds=(0, 1, 2), folds=3, models=("class_prior", "bt_prior"))
     per = np.array([r.table.set_index("model").loc["bt_prior", "log_loss"] for r in res.results])
     row = res.table.set_index("model").loc["bt_prior"]
     assert row["log_loss"] == pytest.approx(per.mean())
@@ -79,13 +79,13 @@ def test_evaluate_seeds_averages_the_per_seed_tables():
 def test_llmfao_predictor_never_loses_to_its_prior_and_its_style_block_beats_it(shared_data):
     """Grouped (by prompt) 5-fold CV on the 8,931 LLMFAO crowd votes (see docs/predictor.md)."""
     data = load_llmfao(shared_data / "llmfao")
-    res = evaluate(data, n_folds=5, seed=0, models=("class_prior", "bt_prior", "full"))
+    res = evaluate(data, folds=5, seed=0, models=("class_prior", "bt_prior", "full"))
     t = res.to_frame().set_index("model")
     assert t.loc["full", "log_loss"] < t.loc["class_prior", "log_loss"] - 0.03
     assert t.loc["full", "log_loss"] <= t.loc["bt_prior", "log_loss"] + 0.005
     # 13 prompts: the n-gram blocks are not offered, the one-SE rule falls back to the prior often
     assert not any("words" in c for c in res.settings["chosen"])
-    forced = evaluate(data, n_folds=5, seed=0, models=("bt_prior", "full"), blocks=("style",), selection="all")
+    forced = evaluate(data, folds=5, seed=0, models=("bt_prior", "full"), blocks=("style",), selection="all")
     f = forced.to_frame().set_index("model")
     assert f.loc["full", "log_loss"] < f.loc["bt_prior", "log_loss"] - 0.01
     assert f.loc["bt_prior", "delta_vs_full"] > 3 * f.loc["bt_prior", "delta_se"]
@@ -132,3 +132,11 @@ def test_cli_bad_input_exits_2_with_one_line(tmp_path, capsys):
     assert main(["predict", "apply", str(tmp_path / "bad.csv"), "--model", str(tmp_path / "none.json"),
                  "--output", str(tmp_path / "s.csv")]) == 2
     assert "no such model file" in capsys.readouterr().err
+
+
+def test_n_folds_is_the_old_name_of_folds():
+    from arena_stats.predictor import PreferencePredictor
+    with pytest.warns(DeprecationWarning, match=r"PreferencePredictor\(n_folds=...\) is now folds="):
+        assert PreferencePredictor(n_folds=3).folds == 3
+    with pytest.raises(TypeError, match="give folds= only"):
+        PreferencePredictor(folds=3, n_folds=4)

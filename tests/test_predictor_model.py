@@ -187,8 +187,8 @@ def test_bad_settings_raise_input_errors():
         PreferencePredictor(ties="half")
     with pytest.raises(InputError, match="text_l2"):
         PreferencePredictor(text_l2=-1.0)
-    with pytest.raises(InputError, match="n_folds"):
-        PreferencePredictor(n_folds=1)
+    with pytest.raises(InputError, match="folds must be"):
+        PreferencePredictor(folds=1)
     with pytest.raises(InputError, match="length and style"):
         PreferencePredictor(blocks=("length", "style"), selection="all")
     # a tokenizer is a name from a fixed set, never a pattern

@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .._util.renamed import renamed
 from ..data.battles import Battles
 from ..data.readers import as_battles
 from ..errors import ArenaStatsError, InputError, suggest
@@ -171,9 +172,9 @@ def _memberships(series: pd.Series) -> tuple[list[str], list[np.ndarray]]:
 
 
 def category_leaderboards(battles: Battles | pd.DataFrame, by: str, *,
-                          min_battles: int = DEFAULT_MIN_CATEGORY_BATTLES,
+                          min_category_battles: int = DEFAULT_MIN_CATEGORY_BATTLES,
                           board: Callable[[Battles], Any] | None = None,
-                          overall: Any = None,
+                          overall: Any = None, min_battles: int | None = None,
                           **leaderboard_kwargs: Any) -> CategoryBoards:
     """Fit one leaderboard per value of ``by`` (values with too few battles are skipped).
 
@@ -182,8 +183,9 @@ def category_leaderboards(battles: Battles | pd.DataFrame, by: str, *,
     battles : Battles or pandas.DataFrame
     by : str
         The column to split on.
-    min_battles : int
-        Values with fewer battles get no board (reported in ``skipped``).
+    min_category_battles : int
+        Values with fewer battles get no board (reported in ``skipped``); the CLI's
+        ``--min-category-battles`` (``min_battles`` is its old name).
     board : callable, optional
         ``board(battles) -> Leaderboard`` (or a board frame); default
         :func:`~arena_stats.boards.leaderboard.leaderboard` with ``leaderboard_kwargs``.
@@ -200,15 +202,20 @@ def category_leaderboards(battles: Battles | pd.DataFrame, by: str, *,
     --------
     >>> from arena_stats.data.simulate import simulate_arena
     >>> boards = category_leaderboards(simulate_arena(6, 6000, seed=5).battles, "category",
-    ...                                min_battles=700, ci="sandwich")
+    ...                                min_category_battles=700, ci="sandwich")
     >>> sorted(boards.boards), list(boards.skipped)
     (['coding', 'creative_writing', 'hard_prompts', 'other'], ['math'])
     """
+    if min_battles is not None:
+        min_category_battles = renamed("min_battles", min_battles, "min_category_battles",
+                                       None if min_category_battles == DEFAULT_MIN_CATEGORY_BATTLES
+                                       else min_category_battles, where="category_leaderboards")
+    min_battles = min_category_battles
     battles = as_battles(battles)
     if by not in battles.frame:
         raise InputError(f"cannot split on missing column{suggest(by, battles.frame.columns)}", column=by)
     if min_battles < 1:
-        raise InputError(f"min_battles must be at least 1, got {min_battles}")
+        raise InputError(f"min_category_battles must be at least 1, got {min_battles}")
     fit_board = board if board is not None else (lambda b: leaderboard(b, **leaderboard_kwargs))
     overall_board = _frame(fit_board(battles) if overall is None else overall)
     labels, masks = _memberships(battles.frame[by])

@@ -33,8 +33,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_fit_args(p, reference=False)
     add_interval_args(p)
     g = p.add_argument_group("audit")
-    g.add_argument("--check", action="append", choices=CHECKS, default=None, metavar="NAME",
-                   help=f"run only this check (repeatable): {', '.join(CHECKS)}")
+    g.add_argument("--only", "--check", dest="only", action="append", choices=CHECKS, default=None, metavar="NAME",
+                   help=f"run only this check (repeatable; the API's only=): {', '.join(CHECKS)}; --check is the "
+                        "old spelling")
     g.add_argument("--strict", action="store_true",
                    help=f"exit with status {EXIT_FAILED_CHECK} when a check fails (for evaluation pipelines)")
     o = p.add_argument_group("output")
@@ -50,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
     fit = fit_kwargs(args)  # options are checked before any file is read
     intervals = interval_kwargs(args)
     battles = load_from_args(args)
-    result = audit(battles, fit.pop("ties"), l2=fit["l2"], only=args.check, progress=progress_wanted(args),
+    result = audit(battles, fit.pop("ties"), l2=fit["l2"], only=args.only, progress=progress_wanted(args),
                    **intervals)
     if fit["anchor"] or (fit["scale"], fit["base"], fit["init"]) != (DEFAULT_SCALE, DEFAULT_BASE, DEFAULT_INIT):
         say(args, "note: --anchor, --scale, --base and --init shift or stretch ratings; no verdict depends on them")

@@ -153,7 +153,7 @@ def load_from_args(args: argparse.Namespace) -> Battles:
         battles = load_battles(args.files, keep=_columns_needed(args), **read_options(args))
     if hasattr(args, "anonymous_only"):
         battles = filter_battles(
-            battles, anonymous=args.anonymous_only, exclude=args.exclude, min_battles=args.min_battles,
+            battles, anonymous_only=args.anonymous_only, exclude=args.exclude, min_battles=args.min_battles,
             since=args.since, until=args.until, where=parse_key_values(args.where, "--where") or None,
             drop_ties=args.drop_ties, drop_duplicates=args.drop_duplicates)
     for step in battles.steps:

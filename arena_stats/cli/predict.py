@@ -114,7 +114,7 @@ def _model_kwargs(args: argparse.Namespace) -> dict:
 
 def run_train(args: argparse.Namespace) -> int:
     from ..predictor import PreferencePredictor
-    model = PreferencePredictor(**_model_kwargs(args), n_folds=args.folds, seed=args.seed,
+    model = PreferencePredictor(**_model_kwargs(args), folds=args.folds, seed=args.seed,
                                 progress=not args.quiet)
     model.fit(args.train, extra_battles=_extra(args))
     model.save(args.output)
@@ -152,7 +152,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
     models = MODELS
     if args.models:
         models = tuple(m.strip() for m in args.models.split(",") if m.strip())
-    kwargs = dict(_model_kwargs(args), n_folds=args.folds, extra_battles=_extra(args), models=models,
+    kwargs = dict(_model_kwargs(args), folds=args.folds, extra_battles=_extra(args), models=models,
                   progress=not args.quiet)
     kwargs.pop("prior")
     seeds = args.seeds or [args.seed]

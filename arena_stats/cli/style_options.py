@@ -112,7 +112,7 @@ def run(args: argparse.Namespace, battles: Battles, opts: dict[str, Any]) -> int
     if not args.by:
         emit_table(frame, args)
         return 0
-    boards = category_leaderboards(data, args.by, min_battles=args.min_category_battles,
+    boards = category_leaderboards(data, args.by, min_category_battles=args.min_category_battles,
                                    board=lambda sub: leaderboard(sub, **board_opts), overall=frame)
     say(args, boards.skipped_report())
     if args.overview:

@@ -377,27 +377,33 @@ def whole(total: float) -> int | float:
     return int(total) if float(total).is_integer() and abs(total) < 2**53 else total
 
 
-def filter_battles(battles: Battles, *, anonymous: bool = False, exclude: Sequence[str] = (),
+def filter_battles(battles: Battles, *, anonymous_only: bool = False, exclude: Sequence[str] = (),
                    min_battles: int = 0, since: Any = None, until: Any = None,
                    where: Mapping[str, Any] | None = None, drop_ties: bool = False,
-                   drop_duplicates: bool = False, start: Any = None, end: Any = None) -> Battles:
+                   drop_duplicates: bool = False, start: Any = None, end: Any = None,
+                   anonymous: bool | None = None) -> Battles:
     """Apply the standard filters in a fixed order, recording each in ``battles.steps``.
 
     The order is: duplicates, anonymous, date range (``since <= tstamp < until``, the CLI's
     ``--since``/``--until``; ``start``/``end`` are their old names), column equality, excluded
-    models, ties, minimum battles per model (last, so it counts what is left).
+    models, ties, minimum battles per model (last, so it counts what is left). Every keyword is
+    the CLI option of the same name (``anonymous_only`` is ``--anonymous-only``; ``anonymous`` is
+    its old name).
 
     Raises
     ------
     InputError
         When no battle survives the filters.
     """
+    if anonymous is not None:
+        anonymous_only = bool(renamed("anonymous", anonymous, "anonymous_only", anonymous_only or None,
+                                      where="filter_battles"))
     since = renamed("start", start, "since", since, where="filter_battles")
     until = renamed("end", end, "until", until, where="filter_battles")
     out = battles
     if drop_duplicates:
         out = out.drop_duplicates()
-    if anonymous:
+    if anonymous_only:
         out = out.anonymous_only()
     if since is not None or until is not None:
         out = out.date_range(since, until)

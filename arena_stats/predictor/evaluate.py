@@ -199,19 +199,19 @@ def _needed_blocks(models: Sequence[str], blocks: Sequence[str]) -> list[str]:
     return need
 
 
-def evaluate(data: Any, *, n_folds: int = DEFAULT_FOLDS, seed: int = 0,
+def evaluate(data: Any, *, folds: int = DEFAULT_FOLDS, seed: int = 0,
              extra_battles: Battles | pd.DataFrame | str | None = None, models: Sequence[str] = MODELS,
              blocks: Sequence[str] = DEFAULT_BLOCKS, selection: str = "auto", calibrate: bool = True,
              ties: str = "davidson", prior_l2: float = PRIOR_L2, text_l2: float = TEXT_L2,
              features: PreferenceFeatures | None = None, progress: bool = False,
-             show_progress: bool | None = None) -> EvaluationResult:
+             show_progress: bool | None = None, n_folds: int | None = None) -> EvaluationResult:
     """Grouped cross-validation of the predictor and the baselines on labelled data.
 
     Parameters
     ----------
     data : DataFrame or path
         Kaggle-schema rows with labels. Groups: a ``group`` column if present, else the prompt.
-    n_folds : int
+    folds : int
         Outer folds (at most the number of groups).
     seed : int
         Seed of the fold assignment (outer, and the predictor's inner folds).
@@ -236,7 +236,7 @@ def evaluate(data: Any, *, n_folds: int = DEFAULT_FOLDS, seed: int = 0,
     Examples
     --------
     >>> from arena_stats.predictor.simulate import simulate_preferences
-    >>> res = evaluate(simulate_preferences(n_rows=1500, n_models=6, seed=3), n_folds=3,
+    >>> res = evaluate(simulate_preferences(n_rows=1500, n_models=6, seed=3), folds=3,
     ...                models=("uniform", "bt_prior", "full"), blocks=("length",))
     >>> res.table["model"].tolist()
     ['uniform', 'bt_prior', 'full', 'full (uncalibrated)']
@@ -258,7 +258,9 @@ def evaluate(data: Any, *, n_folds: int = DEFAULT_FOLDS, seed: int = 0,
     n_groups = len(np.unique(groups))
     if n_groups < 2:
         raise InputError("grouped cross-validation needs at least two groups (prompts)")
-    folds = grouped_folds(groups, n_folds, seed)
+    if n_folds is not None:
+        folds = renamed("n_folds", n_folds, "folds", None if folds == DEFAULT_FOLDS else folds, where="evaluate")
+    fold_of = grouped_folds(groups, folds, seed)
     need = _needed_blocks(models, blocks)
     if features is None:
         features = compute_features(frame, need)
@@ -268,11 +270,11 @@ def evaluate(data: Any, *, n_folds: int = DEFAULT_FOLDS, seed: int = 0,
     if "full" in models:
         preds[UNCALIBRATED] = np.zeros((len(frame), 3))
     chosen: list[str] = []
-    fold_ids = np.unique(folds)
+    fold_ids = np.unique(fold_of)
     progress = bool(renamed("show_progress", show_progress, "progress", progress or None, where="evaluate"))
     with progress_bar(len(fold_ids) * len(models), "cross-validation", enabled=progress) as bar:
         for f in fold_ids:
-            test = folds == f
+            test = fold_of == f
             train = ~test
             tr, te = frame.loc[train].reset_index(drop=True), frame.loc[test].reset_index(drop=True)
             for m in models:
@@ -290,7 +292,7 @@ def evaluate(data: Any, *, n_folds: int = DEFAULT_FOLDS, seed: int = 0,
                     use_prior, b, sel = _VARIANTS[m]
                     model = PreferencePredictor(prior=use_prior, blocks=tuple(blocks) if b is None else b,
                                                 selection=selection if sel is None else sel, calibrate=calibrate,
-                                                ties=ties, prior_l2=prior_l2, text_l2=text_l2, n_folds=n_folds,
+                                                ties=ties, prior_l2=prior_l2, text_l2=text_l2, folds=folds,
                                                 seed=seed)
                     model.fit(tr, extra_battles=extra if use_prior else None, features=features.take(train))
                     te_feats = features.take(test)
@@ -318,7 +320,7 @@ def evaluate(data: Any, *, n_folds: int = DEFAULT_FOLDS, seed: int = 0,
     settings = {"n_folds": int(len(fold_ids)), "seed": seed, "ties": ties, "prior_l2": float(prior_l2),
                 "blocks": list(blocks), "selection": selection, "calibrate": calibrate, "n_groups": int(n_groups),
                 "extra_battles": float(extra.n_battles) if extra is not None else 0.0, "chosen": chosen}
-    return EvaluationResult(table=pd.DataFrame(rows), predictions=preds, labels=labels, folds=folds,
+    return EvaluationResult(table=pd.DataFrame(rows), predictions=preds, labels=labels, folds=fold_of,
                             settings=settings)
 
 
@@ -373,7 +375,7 @@ def evaluate_seeds(data: Any, seeds: Sequence[int] = (0, 1, 2, 3, 4), **kwargs: 
     --------
     >>> from arena_stats.predictor.simulate import simulate_preferences
     >>> res = evaluate_seeds(simulate_preferences(n_rows=600, n_models=5, seed=3), seeds=(0, 1),
-    ...                      n_folds=3, models=("class_prior", "bt_prior"))
+    ...                      folds=3, models=("class_prior", "bt_prior"))
     >>> res.table["model"].tolist(), len(res.results)
     (['class_prior', 'bt_prior'], 2)
     """

@@ -149,7 +149,7 @@ class PreferencePredictor:
         Penalty on the prior's strengths (:data:`.prior.PRIOR_L2`).
     text_l2 : float
         Ridge penalty of the text columns in the combining logit (:data:`.selection.TEXT_L2`).
-    n_folds : int
+    folds : int
         Folds (grouped by prompt, or by a ``group`` column) of the out-of-fold steps.
     seed : int
         Seed of the fold assignment.
@@ -177,9 +177,12 @@ class PreferencePredictor:
 
     def __init__(self, *, blocks: tuple[str, ...] | list[str] = DEFAULT_BLOCKS, prior: bool = True,
                  selection: str = "auto", calibrate: bool = True, ties: str = "davidson",
-                 prior_l2: float = PRIOR_L2, text_l2: float = TEXT_L2, n_folds: int = DEFAULT_FOLDS, seed: int = 0,
+                 prior_l2: float = PRIOR_L2, text_l2: float = TEXT_L2, folds: int = DEFAULT_FOLDS, seed: int = 0,
                  tokenizer: Any = "default", progress: bool = False,
-                 show_progress: bool | None = None) -> None:
+                 show_progress: bool | None = None, n_folds: int | None = None) -> None:
+        if n_folds is not None:
+            folds = renamed("n_folds", n_folds, "folds", None if folds == DEFAULT_FOLDS else folds,
+                            where="PreferencePredictor")
         if isinstance(blocks, str):
             blocks = (blocks,)
         blocks = tuple(blocks)
@@ -198,8 +201,8 @@ class PreferencePredictor:
         for name, value in (("prior_l2", prior_l2), ("text_l2", text_l2)):
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not np.isfinite(value) or value < 0:
                 raise InputError(f"{name} must be a finite non-negative number, got {value!r}")
-        if isinstance(n_folds, bool) or not isinstance(n_folds, (int, np.integer)) or n_folds < 2:
-            raise InputError(f"n_folds must be an integer of at least 2, got {n_folds!r}")
+        if isinstance(folds, bool) or not isinstance(folds, (int, np.integer)) or folds < 2:
+            raise InputError(f"folds must be an integer of at least 2, got {folds!r}")
         self.blocks = blocks
         self.prior = bool(prior)
         self.selection = selection
@@ -207,7 +210,7 @@ class PreferencePredictor:
         self.ties = ties
         self.prior_l2 = float(prior_l2)
         self.text_l2 = float(text_l2)
-        self.n_folds = int(n_folds)
+        self.folds = int(folds)
         self.seed = int(seed)
         self.tokenizer = check_tokenizer(tokenizer)
         self.progress = bool(renamed("show_progress", show_progress, "progress", progress or None,
@@ -225,7 +228,7 @@ class PreferencePredictor:
         """The constructor arguments (a callable tokenizer as its repr)."""
         return {"blocks": list(self.blocks), "prior": self.prior, "selection": self.selection,
                 "calibrate": self.calibrate, "ties": self.ties, "prior_l2": self.prior_l2, "text_l2": self.text_l2,
-                "n_folds": self.n_folds, "seed": self.seed,
+                "n_folds": self.folds, "seed": self.seed,
                 "tokenizer": self.tokenizer if isinstance(self.tokenizer, str) else repr(self.tokenizer)}
 
     def _check_fitted(self) -> None:
@@ -290,7 +293,7 @@ class PreferencePredictor:
             notes.append(f"{why}: the n-gram block(s) {', '.join(grams)} were not offered (a content model "
                          f"learnt on so little data does not carry to new prompts)")
             offered = [x for x in offered if x not in grams]
-        folds = grouped_folds(groups, self.n_folds, self.seed)
+        folds = grouped_folds(groups, self.folds, self.seed)
         n_folds = len(np.unique(folds))
         a, b = frame["model_a"].to_numpy(), frame["model_b"].to_numpy()
         self.prior_ = (fit_prior(a, b, labels, extra=extra, ties=self.ties, l2=self.prior_l2)
@@ -657,7 +660,7 @@ def _read_model(cls: type[PreferencePredictor], d: Any, r: ModelReader) -> Prefe
     if selection == "all" and "length" in blocks and "style" in blocks:
         r.fail("settings.blocks", "length or style, not both")
     model = cls(blocks=blocks, prior=use_prior, selection=selection, calibrate=calibrate, ties=ties,
-                prior_l2=prior_l2, text_l2=text_l2, n_folds=int(n_folds), seed=int(seed), tokenizer=tokenizer)
+                prior_l2=prior_l2, text_l2=text_l2, folds=int(n_folds), seed=int(seed), tokenizer=tokenizer)
     prior_d = r.field(d, "prior", "")
     if use_prior:
         model.prior_ = _read_prior(r, prior_d, ties)
