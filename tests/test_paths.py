@@ -58,6 +58,20 @@ def test_api_cli_and_update_give_the_same_board(arena, tmp_path, ci):
     _same(api, upd)
 
 
+@pytest.fixture
+def reader_spy(monkeypatch):
+    """The ``keep=`` of every call of the CLI's reader (which columns it loads), in order."""
+    from arena_stats.cli import common
+    calls: list = []
+    real = common.load_battles
+
+    def spy(*args, **kwargs):
+        calls.append(kwargs.get("keep"))
+        return real(*args, **kwargs)
+    monkeypatch.setattr(common, "load_battles", spy)
+    return calls
+
+
 def test_the_forest_plot_draws_the_board(arena):
     from arena_stats.plots import plot_leaderboard
     battles, _ = arena
@@ -209,16 +223,9 @@ def test_the_cli_streams_and_gives_the_loaded_board(arena, tmp_path, monkeypatch
         plan[["model_a", "model_b", "battles"]].values.tolist()
 
 
-def test_row_level_filters_load_the_rows_they_need(arena, monkeypatch):
+def test_row_level_filters_load_the_rows_they_need(arena, monkeypatch, reader_spy):
     battles, path = arena
-    calls = []
-    from arena_stats.cli import common
-    real = common.load_battles
-
-    def spy(*args, **kwargs):
-        calls.append(kwargs.get("keep"))
-        return real(*args, **kwargs)
-    monkeypatch.setattr(common, "load_battles", spy)
+    calls = reader_spy
     got = _cli(["leaderboard", str(path), "--ci", "sandwich", "--where", "language=English", "--format", "csv", "-q"])
     assert calls == [["language"]]  # only the column the filter reads, beside the battles
     from arena_stats import filter_battles
@@ -226,26 +233,20 @@ def test_row_level_filters_load_the_rows_they_need(arena, monkeypatch):
     _same(want, got)
 
 
-def test_audit_loads_only_the_columns_its_checks_read_and_gives_the_same_verdicts(arena, tmp_path, monkeypatch):
+def test_audit_loads_only_the_columns_its_checks_read_and_gives_the_same_verdicts(arena, tmp_path, monkeypatch, reader_spy):
     battles, path = arena
     frame = battles.to_frame()
     frame["judge"] = np.arange(len(frame)) % 37
     frame["long_text"] = "x" * 50
     wide = tmp_path / "wide.parquet"
     frame.to_parquet(wide, index=False)
-    calls = []
-    from arena_stats.cli import common
-    real = common.load_battles
-
-    def spy(*args, **kwargs):
-        calls.append(kwargs.get("keep"))
-        return real(*args, **kwargs)
-    monkeypatch.setattr(common, "load_battles", spy)
+    calls = reader_spy
     out = tmp_path / "audit.json"
     assert main(["audit", str(wide), "--rounds", "50", "--json", str(out), "-q"]) == 0
     assert calls and "long_text" not in calls[0] and "judge" in calls[0] and "tstamp" in calls[0]
+    from arena_stats import load_battles
     from arena_stats.boards.audit import audit
-    want = audit(real(wide), rounds=50)
+    want = audit(load_battles(wide), rounds=50)
     import json
     got = json.loads(out.read_text())
     assert [c["verdict"] for c in got["checks"]] == [c.verdict for c in want.checks]
@@ -269,16 +270,9 @@ def test_filters_that_leave_nothing_say_so_in_one_line_on_the_streamed_and_loade
     (["elo", "--format", "csv"], {"language", "tstamp"}),
     (["plot", "-o", "fig.png", "--ci", "sandwich"], {"language", "tstamp"}),
 ])
-def test_every_command_loads_only_the_columns_its_options_read(arena, tmp_path, monkeypatch, command, wanted):
+def test_every_command_loads_only_the_columns_its_options_read(arena, tmp_path, monkeypatch, command, wanted, reader_spy):
     battles, path = arena
-    calls = []
-    from arena_stats.cli import common
-    real = common.load_battles
-
-    def spy(*args, **kwargs):
-        calls.append(kwargs.get("keep"))
-        return real(*args, **kwargs)
-    monkeypatch.setattr(common, "load_battles", spy)
+    calls = reader_spy
     monkeypatch.chdir(tmp_path)
     head = [command[0], "leaderboard"] if command[0] == "plot" else [command[0]]
     assert main([*head, str(path), *command[1:], "--where", "language=English", "-q"]) == 0

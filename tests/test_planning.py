@@ -9,11 +9,11 @@ import pandas as pd
 import pytest
 
 from arena_stats import fit_bradley_terry, leaderboard
+from arena_stats.data.aggregate import counts_from_table
 from arena_stats.data.simulate import simulate_arena
 from arena_stats.errors import InputError
 from arena_stats.inference.planning import (
     PLAN_COLUMNS,
-    _counts_from_table,
     _Design,
     _target,
     battles_needed,
@@ -167,7 +167,7 @@ def test_simulation_is_reproducible_and_counts_round_trip(fit):
     b = simulate_policies(6, 1500, batch=200, goal=0.7, seed=3)
     pd.testing.assert_frame_equal(a, b)
     i, j = pair_index(3)
-    pc = _counts_from_table(["x", "y", "z"], i, j, np.array([[2.0, 1, 0], [0, 0, 3], [1, 1, 1]]))
+    pc = counts_from_table(["x", "y", "z"], i, j, np.array([[2.0, 1, 0], [0, 0, 3], [1, 1, 1]]))
     assert pc.table().tolist() == [[2, 1, 0, 0], [0, 0, 3, 0], [1, 1, 1, 0]]
 
 

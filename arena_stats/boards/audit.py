@@ -76,7 +76,7 @@ import pandas as pd
 
 from .._util import checks
 from .._util.progress import progress as progress_bar
-from ..data.aggregate import PairCounts, aggregate, cluster_cell_matrix, model_totals
+from ..data.aggregate import PairCounts, aggregate, cluster_cell_matrix, counts_from_table, model_totals
 from ..data.battles import A_WINS, B_WINS, Battles, timestamps
 from ..data.readers import as_battles
 from ..errors import ArenaStatsError, InputError, NoMLEError
@@ -341,15 +341,6 @@ def _model_probs(fit: BTResult, pc: PairCounts, tie_share: np.ndarray) -> np.nda
         tau = np.minimum(tie_share, 2 * np.minimum(pi, 1 - pi))
         p = np.stack([pi - tau / 2, 1 - pi - tau / 2, tau], axis=-1)
     return np.clip(p, 0.0, 1.0)
-
-
-def _counts_from_tables(models: list[str], i: np.ndarray, j: np.ndarray, tables: np.ndarray) -> PairCounts:
-    """PairCounts of a ``(pairs, 3)`` table (i won, j won, tie) over the given pairs."""
-    rows, outcome = np.nonzero(tables > 0)
-    used, cell_pair = np.unique(rows, return_inverse=True)
-    return PairCounts(models=list(models), i=i[used], j=j[used], cell_pair=cell_pair.astype(np.int64),
-                      cell_outcome=outcome.astype(np.int64), cell_count=tables[rows, outcome].astype(np.float64),
-                      cell_weight=np.ones(len(rows)))
 
 
 # ------------------------------------------------------------------------------ checks
@@ -617,7 +608,7 @@ def _goodness_of_fit(pc: PairCounts, fit: BTResult, rng: np.random.Generator, al
     with progress_bar(FIT_SIMULATIONS, "goodness of fit", enabled=progress) as bar:
         for _ in range(FIT_SIMULATIONS):
             draw = rng.multinomial(total.astype(np.int64), p).astype(np.float64)
-            sim_pc = _counts_from_tables(pc.models, pc.i, pc.j, draw)
+            sim_pc = counts_from_table(pc.models, pc.i, pc.j, draw)
             try:
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")

@@ -25,7 +25,7 @@ from ..errors import InputError, shorten, suggest
 from .battles import BOTHBAD, TIE, Battles, FilterStep, check_min_battles, whole
 from .readers import as_battles
 
-__all__ = ["PairCounts", "aggregate", "filter_counts", "model_totals", "pairwise_matrices"]
+__all__ = ["PairCounts", "aggregate", "counts_from_table", "filter_counts", "model_totals", "pairwise_matrices"]
 
 #: Above this many (pair, verdict) slots a dense bincount is replaced by a sort.
 DENSE_CELL_LIMIT = 50_000_000
@@ -132,6 +132,24 @@ class PairCounts:
         per_pair = np.bincount(self.cell_pair, weights=self.cell_count, minlength=self.n_pairs)
         return np.bincount(self.i, weights=per_pair, minlength=self.n_models) + \
             np.bincount(self.j, weights=per_pair, minlength=self.n_models)
+
+
+def counts_from_table(models: Sequence[str], i: np.ndarray, j: np.ndarray, table: np.ndarray) -> PairCounts:
+    """Counts of a ``(pairs, 3)`` table over pairs ``(i, j)``: ``i`` won, ``j`` won, tie (simulated
+    arenas, refits of a planned or simulated table). Pairs whose row is all zero are left out.
+
+    Examples
+    --------
+    >>> pc = counts_from_table(["a", "b", "c"], np.array([0, 1]), np.array([1, 2]),
+    ...                        np.array([[3.0, 1.0, 0.0], [0.0, 0.0, 0.0]]))
+    >>> pc.n_pairs, pc.n_battles
+    (1, 4)
+    """
+    rows, outcome = np.nonzero(table > 0)
+    used, cell_pair = np.unique(rows, return_inverse=True)
+    return PairCounts(models=list(models), i=i[used], j=j[used], cell_pair=cell_pair.astype(np.int64),
+                      cell_outcome=outcome.astype(np.int64), cell_count=table[rows, outcome].astype(np.float64),
+                      cell_weight=np.ones(len(rows)))
 
 
 def filter_counts(pc: PairCounts, *, exclude: Sequence[str] = (), drop_ties: bool = False,

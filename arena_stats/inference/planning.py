@@ -51,7 +51,7 @@ from scipy.special import ndtr, ndtri
 
 from .._util import checks
 from .._util.progress import progress as progress_bar
-from ..data.aggregate import PairCounts
+from ..data.aggregate import PairCounts, counts_from_table
 from ..errors import InputError, NoMLEError
 from ..models.bradley_terry import BTResult, fit_counts
 from ..models.covariance import z_value
@@ -509,15 +509,6 @@ def _battles_until(fit: BTResult, tgt: _Target, goal: float, policy: str, max_ba
 
 
 # ------------------------------------------------------------------------------ simulation
-def _counts_from_table(models: list[str], a: np.ndarray, b: np.ndarray, table: np.ndarray) -> PairCounts:
-    """PairCounts of a dense ``(pairs, 3)`` table (a won, b won, tie) over pairs ``a < b``."""
-    pair_rows, outcome = np.nonzero(table > 0)
-    used, cell_pair = np.unique(pair_rows, return_inverse=True)
-    return PairCounts(models=list(models), i=a[used], j=b[used], cell_pair=cell_pair.astype(np.int64),
-                      cell_outcome=outcome.astype(np.int64), cell_count=table[pair_rows, outcome].astype(np.float64),
-                      cell_weight=np.ones(len(pair_rows)))
-
-
 def _draw(rng: np.random.Generator, battles: np.ndarray, theta: np.ndarray, a: np.ndarray, b: np.ndarray,
           tie_c: float) -> np.ndarray:
     """Outcomes of ``battles`` per pair under the simulator's ``half`` model (see simulate_arena)."""
@@ -583,7 +574,7 @@ def simulate_policies(n_models: int = 12, initial: int = 3000, *, batch: int = 3
                 table += _draw(rng, alloc, truth, a, b, sim.nu)
                 spent += batch
                 try:
-                    fit = fit_counts(_counts_from_table(models, a, b, table), x0=fit.params.to_numpy())
+                    fit = fit_counts(counts_from_table(models, a, b, table), x0=fit.params.to_numpy())
                 except NoMLEError:  # pragma: no cover - the start already has a finite MLE
                     continue
                 tgt = _target(fit, target, top, None, DEFAULT_CONFIDENCE)
