@@ -4,7 +4,7 @@ Each test builds its inputs from a class of problem (a count column under anothe
 that differ by whitespace or case, a byte-order mark, invalid rows at random places, bad option
 values, huge values...) rather than fixed examples, and runs them through ``load_battles`` in
 every format, ``stream_pair_counts``, and the commands ``leaderboard``, ``matrix``, ``elo``,
-``update`` and ``plot`` (in-process). Each run must either give the right numbers, computed here
+``update``, ``plot``, ``audit``, ``next-pairs`` and ``report`` (in-process). Each run must either give the right numbers, computed here
 independently of the library, or fail with exit status 2 and one specific ``arena-stats: error:``
 line: never a traceback, never a silently wrong number, never a partial output file.
 """
@@ -34,7 +34,7 @@ from arena_stats.errors import InputError, LookalikeNameWarning, NameMergeWarnin
 from arena_stats.scale.state import load_state
 
 FORMATS = ("csv", "tsv", "json", "jsonl", "parquet", "csv.gz")
-COMMANDS = ("leaderboard", "matrix", "elo", "update", "plot")
+COMMANDS = ("leaderboard", "matrix", "elo", "update", "plot", "audit", "next-pairs", "report")
 VERDICTS = ("model_a", "model_b", "tie", "tie (bothbad)")
 FIELDS = ("i", "j", "cell_pair", "cell_outcome", "cell_count", "cell_weight")
 
@@ -145,12 +145,18 @@ def command_line(command: str, inputs: list, tmp: Path, options: dict | None = N
     if command == "update":
         state = tmp / f"state{len(list(tmp.glob('state*')))}.npz"
         return ["update", state, *inputs, "--new", "--ci", "none", "--format", "csv", "-q", *flags]
+    if command == "audit":
+        return ["audit", *inputs, "--ci", "none", "--only", "connectivity", "--only", "ties", "-q", *flags]
+    if command == "next-pairs":
+        return ["next-pairs", *inputs, "--budget", "10", "--format", "csv", "-q", *flags]
+    if command == "report":
+        return ["report", *inputs, "-o", tmp / "page.html", "--ci", "none", "-q", *flags]
     return ["plot", "leaderboard", *inputs, "-o", tmp / "plot.png", "--rounds", "5", "-q", *flags]
 
 
 def cli_totals(command: str, stdout: str) -> pd.DataFrame | None:
     """Per-model totals from a command's CSV (matrix: only battles per model), or None (plot)."""
-    if command == "plot":
+    if command in ("plot", "audit", "next-pairs", "report"):
         return None
     frame = pd.read_csv(io.StringIO(stdout), keep_default_na=False)
     frame["model"] = frame["model"].astype(str)
@@ -164,7 +170,15 @@ def check_command_counts(command: str, inputs: list, tmp: Path, want: pd.DataFra
     assert rc == 0, err
     got = cli_totals(command, out)
     if got is None:
-        assert (tmp / "plot.png").stat().st_size > 0
+        if command == "plot":
+            assert (tmp / "plot.png").stat().st_size > 0
+        elif command == "report":
+            assert (tmp / "page.html").read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
+        elif command == "audit":
+            assert "connectivity" in out
+        else:  # next-pairs: a plan over the models that were read
+            plan = pd.read_csv(io.StringIO(out), keep_default_na=False, dtype=str)
+            assert set(plan["model_a"]) | set(plan["model_b"]) <= {str(m) for m in want.index}
         return err
     if command == "matrix":
         np.testing.assert_array_equal(got["battles"].sort_index().to_numpy(), want["battles"].to_numpy(),
@@ -663,6 +677,13 @@ def test_bad_output_paths_are_one_line_errors_that_write_nothing(tmp_path, small
         args = command_line(command, [small_log], tmp_path)
         if command == "plot":
             args[args.index("-o") + 1] = str(target) if where == "directory" else str(target) + ".png"
+        elif command == "report":  # a page: its name ends in .html
+            page = target.with_suffix(".html")
+            if where == "directory":
+                page.mkdir(exist_ok=True)
+            args[args.index("-o") + 1] = str(page)
+        elif command == "audit":  # its outputs are --json and --markdown
+            args += ["--json", target]
         else:
             args += ["-o", target]
         rc, out, err = cli(args)
