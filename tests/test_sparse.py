@@ -146,3 +146,49 @@ def test_auto_solver_takes_dense_algebra_for_graphs_whose_factor_fills_in():
     chain = np.arange(n - 1)
     assert use_sparse(n, n - 1, chain, chain + 1)
     assert use_sparse(n, n - 1, np.zeros(n - 1, dtype=int), np.arange(1, n))
+
+
+@pytest.mark.filterwarnings("ignore:without the prior the MLE would not exist")
+@pytest.mark.parametrize("ties,l2", [("half", 0.01), ("drop", 0.05), ("davidson", 0.01), ("half", 0.0)])
+def test_sparse_refits_of_far_rounds_equal_newton_per_round(ties, l2):
+    """Few battles per contestant and a weak prior: resampled rounds sit far from the point fit,
+    the chord gives up and refit_sparse fits them; each equals the engine's Newton fit."""
+    from arena_stats.inference.bootstrap import _ChunkSolver, _merge_tie_kinds, _RoundCounts
+    from arena_stats.models.engine import newton
+    from arena_stats.models.kernels import refit_sparse
+    battles = _arena("sparse", n=300, m=1500, seed=11, tie=0.2)  # five battles per contestant
+    pc = aggregate(battles)
+    fit = fit_bradley_terry(pc, ties=ties, l2=l2 if l2 else 0.01, solver="sparse")
+    pcm = _merge_tie_kinds(pc) if ties in ("half", "drop") else pc
+    solver = _ChunkSolver(pcm, fit, fit.params.to_numpy(), 1e-8, fit.constrained_solver())
+    w, lose, tie = _RoundCounts(pcm, None).draw(np.random.default_rng(4), 6)
+    if ties == "half":
+        wi, wj, wt = w + 0.5 * tie, lose + 0.5 * tie, None
+    elif ties == "drop":
+        wi, wj, wt = w, lose, None
+    else:
+        wi, wj, wt = (c.astype(float) for c in (w, lose, tie))
+    prob = solver._problem(wi.astype(float), wj.astype(float), wt, np.arange(6), l2=max(l2, 0.01))
+    start = np.repeat(fit.params.to_numpy()[None], 6, axis=0)
+    x, converged = refit_sparse(prob, start, 1e-8)
+    reference = newton(prob, start, step_tol=1e-10)
+    assert converged.all() and reference.converged.all()
+    np.testing.assert_allclose(K * x, K * reference.x, rtol=0, atol=1e-6)
+
+
+@pytest.mark.filterwarnings("ignore:without the prior the MLE would not exist")
+def test_a_weak_prior_sparse_bootstrap_equals_the_engines_rounds(monkeypatch):
+    battles = _arena("sparse", n=1100, m=5000, seed=12)
+    pc = aggregate(battles)
+    fit = fit_bradley_terry(pc, l2=0.01)
+    assert use_sparse(pc.n_models, pc.n_pairs, pc.i, pc.j)
+    fast = bootstrap(pc, 12, seed=5, l2=0.01, point=fit).samples.to_numpy()
+    import arena_stats.inference.bootstrap as bootstrap_module
+    from arena_stats.models.engine import newton
+
+    def engine(prob, x0, tol):
+        res = newton(prob, x0, step_tol=tol)
+        return res.x, res.converged
+    monkeypatch.setattr(bootstrap_module, "refit_sparse", engine)
+    slow = bootstrap(pc, 12, seed=5, l2=0.01, point=fit).samples.to_numpy()
+    np.testing.assert_allclose(fast, slow, rtol=0, atol=2e-5)

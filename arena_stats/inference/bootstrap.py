@@ -57,7 +57,7 @@ from ..errors import InputError
 from ..models.bradley_terry import BTResult, fit_counts
 from ..models.elo_scale import DEFAULT_BASE, DEFAULT_INIT, DEFAULT_SCALE
 from ..models.engine import GRAD_TOL, STEP_TOL, newton
-from ..models.kernels import CHORD_BLOCK_SIZE, SOLVE_MIN_ROUNDS, PairScatter, chord, chord_plain
+from ..models.kernels import CHORD_BLOCK_SIZE, SOLVE_MIN_ROUNDS, PairScatter, chord, chord_plain, refit_sparse
 from ..models.pair_problem import PairProblem
 from ..models.results import RatingFit, Result
 from .ranks import IntervalRanks, rank_distribution
@@ -364,7 +364,13 @@ class _ChunkSolver:
     def _newton(self, wi: np.ndarray, wj: np.ndarray, wt: np.ndarray | None, rounds: np.ndarray,
                 x: np.ndarray, l2: float) -> tuple[np.ndarray, np.ndarray]:
         """Full Newton fits of ``rounds`` from ``x``, a few rounds at a time: each holds a dense
-        Hessian, 55 MB at 2,600 models, so the batch is cut to :data:`NEWTON_BATCH_BYTES`."""
+        Hessian, 55 MB at 2,600 models, so the batch is cut to :data:`NEWTON_BATCH_BYTES`.
+        Sparse problems go through :func:`~arena_stats.models.kernels.refit_sparse` from the
+        point fit (one-parameter sweeps and a factorisation kept while it contracts: ~3
+        factorisations a round where Newton takes ~8)."""
+        if self.sparse:
+            start = np.repeat(self.x0[None], len(rounds), axis=0)
+            return refit_sparse(self._problem(wi, wj, wt, rounds, l2=l2), start, self.tol)
         dim = x.shape[1]
         batch = max(1, NEWTON_BATCH_BYTES // (8 * dim * dim))
         out, conv = np.empty_like(x), np.zeros(len(rounds), bool)

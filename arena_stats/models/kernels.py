@@ -30,11 +30,12 @@ from typing import Any
 import numpy as np
 from scipy.sparse import csr_matrix
 
-from .engine import GRAD_TOL
+from .engine import GRAD_TOL, LL_SLACK, MAX_HALVINGS, MAX_ITER, project
 from .families import davidson_scores, local_terms, strength_scores
 from .pair_problem import PairProblem
 
-__all__ = ["PairScatter", "chord", "chord_plain", "apply_step", "CHORD_STEP_TOL", "CHORD_BLOCK_SIZE"]
+__all__ = ["PairScatter", "chord", "chord_plain", "apply_step", "refit_sparse", "CHORD_STEP_TOL", "CHORD_BLOCK_SIZE",
+           "SWEEPS", "SWEEP_MAX_STEP", "REFACTOR_RATIO"]
 
 #: A bootstrap round's chord iterations stop when, besides |grad| <= tol, no strength moves by
 #: more than this (natural units; 1e-6 is 1.7e-4 Elo points before the final contraction).
@@ -45,6 +46,15 @@ CHORD_STEP_TOL = 1e-6
 CHORD_BLOCK_SIZE = 750_000
 #: Rounds solved together when the step is a sparse factorisation (one multi-column solve).
 SOLVE_MIN_ROUNDS = 16
+#: :func:`refit_sparse`: one-parameter Newton sweeps before each step with the round's own
+#: factorisation, and the most a sweep moves one parameter (natural units). Three sweeps cut the
+#: factorisations per round from ~8 (Newton) to ~3 on sparse arenas with a weak prior (measured
+#: on 5,000 contestants x 20,000 battles, l2 = 0.01); more sweeps buy nothing.
+SWEEPS = 3
+SWEEP_MAX_STEP = 2.0
+#: A round's factorisation is renewed when its step shrank by less than this factor (or the line
+#: search had to shorten it): the Hessian has moved too far from the factored one.
+REFACTOR_RATIO = 0.3
 
 
 def _block_rounds(n_pairs: int, step: Any) -> int:
@@ -275,3 +285,70 @@ def _chord_block(prob: PairProblem, x: np.ndarray, step_matrix: Any, inc: PairSc
                 half_w, half_diff, ties_seen = half_w[keep], half_diff[keep], ties_seen[keep]
             prev_x, prev_f = prev_x[keep], prev_f[keep]
     return x, converged
+
+
+def refit_sparse(prob: PairProblem, x0: np.ndarray, tol: float, max_iter: int = MAX_ITER
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """Exact fits of a batch of rounds of a sparse problem, for rounds the chord leaves.
+
+    Where the point fit's factorisation no longer describes a round (thousands of contestants
+    with a few battles each, a weak prior: a contestant whose two battles both went its way in a
+    resample moves ten units), the engine's Newton needs ~8 factorisations per round, most spent
+    moving such contestants one unit a step along their saturated logistic. Here each iteration
+    first takes :data:`SWEEPS` one-parameter Newton steps for every parameter
+    (:meth:`~arena_stats.models.pair_problem.PairProblem.diagonal_step`, no solve; kept per round
+    only if the log-likelihood does not fall), then one constrained step with the round's own
+    sparse factorisation, kept while it keeps contracting (:data:`REFACTOR_RATIO`) and with a
+    halving line search. A round has converged when that step moves no parameter by more than
+    ``tol`` and is Newton's (a fresh factorisation) or contracts tenfold, so the answer is within
+    ``tol`` of Newton's; that step is taken. Returns ``(x, converged)``.
+    """
+    from .sparse import KKTFactor
+
+    e = prob.constraint
+    x = project(np.array(x0, dtype=np.float64, copy=True), e)
+    ll = prob.value(x)
+    n_rounds = x.shape[0]
+    factors: list[Any] = [None] * n_rounds
+    stale = np.ones(n_rounds, bool)
+    last = np.full(n_rounds, np.inf)
+    done = np.zeros(n_rounds, bool)
+    for _ in range(max_iter):
+        active = np.flatnonzero(~done)
+        if not active.size:
+            break
+        sub = prob.subset(active)
+        xa, lla = x[active], ll[active]
+        for _ in range(SWEEPS):
+            step = np.clip(sub.diagonal_step(xa), -SWEEP_MAX_STEP, SWEEP_MAX_STEP)
+            cand = project(xa + step, e)
+            value = sub.value(cand)
+            up = value >= lla
+            xa[up], lla[up] = cand[up], value[up]
+        _, g, h = sub.derivatives(xa)
+        for k, r in enumerate(active):
+            if stale[r] or factors[r] is None:
+                factors[r] = KKTFactor(-h[k], e)
+                stale[r], last[r] = False, np.inf
+            d = factors[r].solve(g[k])
+            size = float(np.abs(d).max())
+            # converged: a fresh factorisation's step (Newton's), or a stale one's that contracts
+            # tenfold (then the remaining error is at most a ninth of ``tol``)
+            if size <= tol and (last[r] == np.inf or size <= 0.1 * last[r]):
+                xa[k] = project((xa[k] + d)[None], e)[0]
+                lla[k] = sub.subset(np.array([k])).value(xa[k][None])[0]
+                done[r] = True
+                continue
+            member = sub.subset(np.array([k]))
+            t = 1.0
+            for _ in range(MAX_HALVINGS):
+                cand = project((xa[k] + t * d)[None], e)
+                value = member.value(cand)[0]
+                if value >= lla[k] - LL_SLACK * abs(lla[k]):
+                    xa[k], lla[k] = cand[0], value
+                    break
+                t *= 0.5
+            stale[r] = t < 1.0 or size > REFACTOR_RATIO * last[r]
+            last[r] = size
+        x[active], ll[active] = xa, lla
+    return x, done

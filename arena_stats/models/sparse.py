@@ -52,6 +52,14 @@ SPARSE_MAX_ENVELOPE = 0.8
 DENSE_COV_MAX = 5000
 #: Right-hand sides solved at once: SuperLU's per-column cost falls ~3x from 1 to 64 columns.
 SOLVE_BLOCK = 256
+#: SuperLU in symmetric mode takes a diagonal pivot unless it is below this fraction of its
+#: column's largest entry. The information is symmetric and positive semi-definite, the border
+#: pivots late: threshold pivoting by rows (SuperLU's default, 1.0) spent 3-4x longer on the
+#: same fill (5,000 contestants: 104 ms against 28 ms a factorisation, measured).
+KKT_PIVOT_THRESH = 0.01
+#: A factorisation whose backward error on a test system (``|K x - b| / |b|``, largest entries)
+#: exceeds this is redone with SuperLU's full threshold pivoting.
+KKT_RESIDUAL_TOL = 1e-10
 
 
 def use_sparse(n_models: int, n_pairs: int, i: np.ndarray | None = None, j: np.ndarray | None = None) -> bool:
@@ -116,7 +124,12 @@ class KKTFactor:
         self.dim, self.k = a.shape[0], e.shape[1]
         border = sparse.csc_matrix(e)
         kkt = sparse.bmat([[sparse.csc_matrix(a), border], [border.T, None]], format="csc")
-        self._lu = splu(kkt, permc_spec="MMD_AT_PLUS_A")
+        self._lu = splu(kkt, permc_spec="MMD_AT_PLUS_A", diag_pivot_thresh=KKT_PIVOT_THRESH,
+                        options=dict(SymmetricMode=True))
+        rhs = np.cos(np.arange(kkt.shape[0], dtype=np.float64))  # deterministic, no zero entries
+        residual = np.abs(kkt @ self._lu.solve(rhs) - rhs).max()
+        if not residual <= KKT_RESIDUAL_TOL * np.abs(rhs).max():
+            self._lu = splu(kkt, permc_spec="MMD_AT_PLUS_A")
 
     def solve(self, g: np.ndarray) -> np.ndarray:
         """``C g``: the constrained solution for a right-hand side ``(d,)`` or ``(d, r)``."""
