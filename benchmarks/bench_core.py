@@ -9,6 +9,7 @@ Usage::
     python benchmarks/bench_core.py --quick         # small sizes, seconds (run by the test suite)
     python benchmarks/bench_core.py --sizes 1000000:130 --rounds 1000
     python benchmarks/bench_core.py --shapes        # 10M x 300 in each arena shape (below)
+    python benchmarks/bench_core.py --stream-dir /tmp/arena_1e8   # the command on a directory
 
 Data are simulated arenas (``arena_stats.data.simulate.simulate_arena``) written once to Parquet under
 ``benchmarks/out/`` (git-ignored). Each measurement runs in a new interpreter so that the peak
@@ -115,7 +116,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeat", type=int, default=3, help="runs per size; the best is reported")
     ap.add_argument("--shapes", action="store_true",
                     help="each arena shape (fastchat, three-verdict, minimal) at 10M x 300 (or --sizes)")
+    ap.add_argument("--stream-dir", metavar="DIR",
+                    help="only time `arena-stats leaderboard DIR` on a directory of Parquet parts (written by "
+                         "make_data.py): the command streams it")
     args = ap.parse_args(argv)
+    if args.stream_dir:
+        runs = [run_command(Path(args.stream_dir), args.rounds) for _ in range(args.repeat)]
+        print(f"{args.stream_dir}: arena-stats leaderboard, {args.rounds} rounds: best of {args.repeat} "
+              f"{min(r['command_s'] for r in runs):.2f} s, peak {max(r['command_peak_mb'] for r in runs):.0f} MB")
+        return 0
     sizes = QUICK_SIZES if args.quick else ([(10_000_000, 300)] if args.shapes else FULL_SIZES)
     if args.sizes:
         sizes = [tuple(int(x) for x in s.split(":")) for s in args.sizes]
