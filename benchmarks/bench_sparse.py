@@ -53,8 +53,10 @@ skipped, never a failure), ties as half a win each way everywhere:
   Newman's iteration, ``tolerance=1e-6, limit=100`` by default). It takes no regularisation
   (signature: ``index, weights, win_weight, tie_weight, solver, tolerance, limit``), so it is the
   plain MLE whatever ``--l2`` says: it runs once per data set (``l2`` column ``none``) and is
-  compared with arena_stats only at ``l2 = 0``. Its scores sum to 1; ratings are ``400 *
-  log10(score)``; a contestant that never wins scores 0 (``-inf``).
+  compared with arena_stats only at ``l2 = 0``. Ratings are ``400 * log10(score)``. Where the
+  MLE does not exist (a contestant without a win) its iteration collapses: every score ends
+  equal to the tolerance after two iterations (noted in the row); where it takes more than
+  ``limit`` iterations it stops there (noted too).
   With ``--peer-rounds``, its bootstrap is ``evalica.bootstrap(..., bootstrap_method=
   "percentile")`` (battles resampled through ``scipy.stats.bootstrap``); choix's is the loop a
   user writes (resample battles, rebuild the pairs, refit).
@@ -109,6 +111,8 @@ ELO_PER_NAT = 400.0 / math.log(10.0)
 
 #: tool -> the module it needs (None: arena_stats itself)
 TOOLS: dict[str, str | None] = {"arena_stats": None, "choix": "choix", "choix-opt": "choix", "evalica": "evalica"}
+#: evalica.bradley_terry's default iteration limit
+EVALICA_LIMIT = 100
 #: tools whose fit ignores l2: run once per data set
 NO_L2 = {"evalica"}
 
@@ -249,7 +253,11 @@ def run_evalica(df: Any, l2: float, rounds: int, out: dict[str, Any]) -> None:
     finite = np.isfinite(elo)
     elo[finite] -= elo[finite].mean()
     out["ratings"] = dict(zip(map(str, fit.scores.index), elo.tolist()))
-    out["iterations"] = int(getattr(fit, "iterations", -1))
+    out["iterations"] = iterations = int(getattr(fit, "iterations", -1))
+    if np.unique(scores).size == 1:
+        out["note"] = f"every score equals {scores[0]:g} after {iterations} iterations: the solver collapsed"
+    elif iterations >= EVALICA_LIMIT:
+        out["note"] = f"stopped at its iteration limit ({EVALICA_LIMIT}) before its tolerance"
     if rounds:
         start = time.perf_counter()
         evalica.bootstrap(evalica.bradley_terry, xs, ys, winners, tie_weight=0.5, n_resamples=rounds,
@@ -381,6 +389,8 @@ def bench_data(label: str, source: str, tools: list[str], l2s: list[float], roun
                 if key in res:
                     row[key] = res[key]
             row["models"] = len(res["ratings"])
+            if res.get("note"):
+                row["note"] = res["note"]
             if tool == "arena_stats":
                 ours[l2] = res["ratings"]
                 row["rounds"] = rounds
