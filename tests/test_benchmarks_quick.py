@@ -69,3 +69,43 @@ def test_fastchat_reimplementation_matches_the_mle_to_its_own_tolerance(module):
     assert np.abs(point[fit.models].to_numpy() - fit.ratings.to_numpy()).max() < 0.05
     boot = fc.compute_bootstrap_bt(frame, 8, num_cpu=1)
     assert boot.shape == (8, 6) and list(boot.columns) == list(boot.median().sort_values(ascending=False).index)
+
+
+def test_quick_sparse_benchmark_runs_and_skips_absent_peers(tmp_path):
+    """bench_sparse.py --quick: seconds, no shared data; the peers run only from .venv-bench."""
+    venv = BENCH.parent / ".venv-bench" / "bin" / "python"
+    cmd = [str(venv)] if venv.exists() else [sys.executable]
+    cmd += [str(BENCH / "bench_sparse.py"), "--quick", "--out", str(tmp_path / "sparse.json"),
+            "--data-dir", str(tmp_path / "data"), "--markdown", str(tmp_path / "sparse.md")]
+    if not venv.exists():
+        cmd += ["--tools", "arena_stats"]  # no peers' environment: arena_stats alone
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    result = json.loads((tmp_path / "sparse.json").read_text())
+    assert {r["data"] for r in result["rows"]} == {"nearby 1,200 x 5,000"}  # no ATP in --quick
+    rows = {r["tool"]: r for r in result["rows"]}
+    ours = rows["arena_stats"]
+    assert ours["fit_s"] > 0 and ours["boot_s"] > 0 and ours["peak_mb"] > 0 and ours["rounds"] == 20
+    assert ours["degenerate"] == 0 and ours["battles"] == 5000 and ours["models"] == 1200
+    for tool, row in rows.items():
+        # a peer that is not installed is skipped inside the script, never a failure
+        assert row.get("fit_s") is not None or row["note"] == "not installed", (tool, row)
+    if rows.get("choix-opt", {}).get("fit_s") is not None:
+        assert rows["choix-opt"]["max_abs_diff"] < 0.01  # the same penalised objective at alpha = l2
+    assert "| arena_stats | 0.01 |" in (tmp_path / "sparse.md").read_text()
+
+
+def test_nearby_arena_is_seeded_and_never_pits_a_contestant_against_itself():
+    sys.path.insert(0, str(BENCH))
+    try:
+        import bench_sparse
+    finally:
+        sys.path.remove(str(BENCH))
+    table = bench_sparse.nearby(40, 4000, spread=3, seed=5).to_pandas()
+    assert table.equals(bench_sparse.nearby(40, 4000, spread=3, seed=5).to_pandas())
+    assert list(table.columns) == ["model_a", "model_b", "winner"]
+    assert (table["model_a"] != table["model_b"]).all()
+    assert set(table["winner"]) == {"model_a", "model_b", "tie"}
+    assert abs((table["winner"] == "tie").mean() - 0.1) < 0.02
+    gap = (table["model_a"].str[1:].astype(int) - table["model_b"].str[1:].astype(int)).abs()
+    assert gap.max() <= 15  # nearby opponents only: 5 standard deviations of the offset
