@@ -121,6 +121,49 @@ def test_the_kkt_factor_applies_the_constrained_inverse():
     np.testing.assert_allclose(robust, np.diag(c @ c), rtol=1e-9)
 
 
+def test_a_factorisation_in_an_earlier_ones_order_solves_the_same_systems():
+    """A later factorisation of the same pattern (or a part of it: a round without some pairs)
+    takes the first one's elimination order and gives the same constrained solutions."""
+    from scipy import sparse
+
+    from arena_stats.models.engine import constrained_inverse
+    rng = np.random.default_rng(1)
+    n = 40
+    mask = np.triu(rng.random((n, n)) < 0.15, 1)
+    mask[np.arange(n - 1), np.arange(1, n)] = True  # connected
+    e = np.full((n, 1), 1 / np.sqrt(n))
+
+    def laplacian(keep: float) -> np.ndarray:
+        w = np.where(mask & (rng.random((n, n)) < keep), rng.uniform(0.1, 2.0, (n, n)), 0.0)
+        w[np.arange(n - 1), np.arange(1, n)] += 0.3
+        w = w + w.T
+        return np.diag(w.sum(axis=1)) - w + 0.01 * np.eye(n)
+
+    first = KKTFactor(sparse.csc_matrix(laplacian(1.0)), e)
+    assert first.order is not None and sorted(first.order.tolist()) == list(range(n + 1))
+    g = rng.normal(size=(n, 3))
+    for keep in (1.0, 0.7):  # the same pattern, then a part of it
+        a = laplacian(keep)
+        again = KKTFactor(sparse.csc_matrix(a), e, first.order)
+        assert again.order is first.order  # it was used, not searched again
+        np.testing.assert_allclose(again.solve(g), constrained_inverse(a, e) @ g, rtol=1e-9, atol=1e-12)
+        np.testing.assert_allclose(again.solve(g), KKTFactor(sparse.csc_matrix(a), e).solve(g), rtol=1e-10,
+                                   atol=1e-13)
+
+
+def test_the_sparse_hessian_equals_the_dense_one():
+    from arena_stats.models.pair_problem import make_problem
+    for ties in ("half", "davidson", "rao-kupper"):
+        pc = aggregate(_arena("sparse", 50, 3000, seed=2))
+        dense, sparse_ = make_problem(pc, ties, l2=0.2, sparse=False), make_problem(pc, ties, l2=0.2, sparse=True)
+        x = np.random.default_rng(3).normal(0, 0.5, (1, dense.dim))
+        x[0, -1] = abs(x[0, -1]) + 0.2  # a feasible tie parameter
+        _, g_d, h_d = dense.derivatives(x)
+        _, g_s, h_s = sparse_.derivatives(x)
+        np.testing.assert_allclose(g_s, g_d, rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(h_s[0].toarray(), h_d[0], rtol=1e-12, atol=1e-12)
+
+
 def test_auto_uses_sparse_only_for_large_sparse_arenas():
     assert not use_sparse(300, 44_000) and not use_sparse(900, 100)
     assert use_sparse(2_639, 40_000) and not use_sparse(2_000, 1_500_000)

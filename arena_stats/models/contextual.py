@@ -62,7 +62,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy.special import expit, log_expit, ndtr
+from scipy.special import expit, ndtr
 
 from .._util import checks
 from ..data.aggregate import PairCounts, aggregate
@@ -73,7 +73,16 @@ from .covariance import standard_errors, wald_interval
 from .elo_scale import DEFAULT_BASE, DEFAULT_INIT, DEFAULT_SCALE, EloScale
 from .engine import MAX_ITER, STEP_TOL, newton
 from .existence import check_mle_exists
-from .families import TIE_PARAM_NAME, TIE_START, TIES, check_ties, local_terms, outcome_probabilities, pair_weights
+from .families import (
+    TIE_PARAM_NAME,
+    TIE_START,
+    TIES,
+    check_ties,
+    local_terms,
+    log_sigmoids,
+    outcome_probabilities,
+    pair_weights,
+)
 from .pair_problem import make_problem, start_point
 from .results import RatingFit
 
@@ -360,7 +369,11 @@ def _logistic_terms(eta: np.ndarray, s: Any, g: np.ndarray, prep: Any, mult: np.
     """
     fa, fb, _ = prep
     n_ab = fa + fb
-    ll = mult * (fa * log_expit(eta) + fb * log_expit(-eta)) if loglik else None
+    if loglik:
+        up, down = log_sigmoids(eta)
+        ll = mult * (fa * up + fb * down)
+    else:
+        ll = None
     if not derivatives:
         return ll, None, None
     p, q = expit(eta), expit(-eta)

@@ -155,7 +155,12 @@ def constrained_step(a: Any, g: np.ndarray, e: np.ndarray) -> np.ndarray:
     """
     if isinstance(a, list):
         from .sparse import KKTFactor
-        return np.stack([KKTFactor(a[b], e).solve(g[b]) for b in range(len(a))])
+        steps, order = [], None
+        for b in range(len(a)):  # one pattern: the first member's elimination order serves all
+            factor = KKTFactor(a[b], e, order)
+            steps.append(factor.solve(g[b]))
+            order = factor.order if factor.order is not None else order
+        return np.stack(steps)
     k = e.shape[1]
     m = a + (e @ e.T)[None]
     rhs = np.concatenate([g[:, :, None], np.broadcast_to(e, (g.shape[0],) + e.shape)], axis=2)

@@ -310,6 +310,7 @@ def refit_sparse(prob: PairProblem, x0: np.ndarray, tol: float, max_iter: int = 
     ll = prob.value(x)
     n_rounds = x.shape[0]
     factors: list[Any] = [None] * n_rounds
+    order = None  # one elimination order for every round's factorisation (one pattern)
     stale = np.ones(n_rounds, bool)
     last = np.full(n_rounds, np.inf)
     done = np.zeros(n_rounds, bool)
@@ -325,18 +326,20 @@ def refit_sparse(prob: PairProblem, x0: np.ndarray, tol: float, max_iter: int = 
             value = sub.value(cand)
             up = value >= lla
             xa[up], lla[up] = cand[up], value[up]
-        _, g, h = sub.derivatives(xa)
+        _, g, _ = sub.derivatives(xa, hessian=False)
         for k, r in enumerate(active):
             if stale[r] or factors[r] is None:
-                factors[r] = KKTFactor(-h[k], e)
+                # the Hessian of this round alone: the others keep their factorisations
+                h = sub.subset(np.array([k])).derivatives(xa[k][None])[2][0]
+                factors[r] = KKTFactor(-h, e, order)
+                order = factors[r].order if factors[r].order is not None else order
                 stale[r], last[r] = False, np.inf
             d = factors[r].solve(g[k])
             size = float(np.abs(d).max())
             # converged: a fresh factorisation's step (Newton's), or a stale one's that contracts
             # tenfold (then the remaining error is at most a ninth of ``tol``)
             if size <= tol and (last[r] == np.inf or size <= 0.1 * last[r]):
-                xa[k] = project((xa[k] + d)[None], e)[0]
-                lla[k] = sub.subset(np.array([k])).value(xa[k][None])[0]
+                xa[k] = project((xa[k] + d)[None], e)[0]  # its value is not needed: done
                 done[r] = True
                 continue
             member = sub.subset(np.array([k]))

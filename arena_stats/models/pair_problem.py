@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from scipy.sparse import coo_matrix, csr_matrix
+from scipy.sparse import csc_matrix, csr_matrix
 
 from ..data.aggregate import PairCounts
 from .families import TIE_START, local_terms, pair_weights
@@ -65,10 +65,13 @@ class PairProblem:
     sparse: bool = False
     _signed: csr_matrix | None = None
     _unsigned: csr_matrix | None = None
+    _layout: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
 
     def __post_init__(self) -> None:
         if self._signed is None:
             self._signed, self._unsigned = _incidence(self.i, self.j, self.n)
+        if self.sparse and self._layout is None:
+            self._layout = self._csc_layout()
 
     @property
     def has_tie_param(self) -> bool:
@@ -85,7 +88,7 @@ class PairProblem:
     def subset(self, rows: np.ndarray | slice) -> PairProblem:
         """The problem of some batch members (pairs and incidence shared)."""
         return PairProblem(self.i, self.j, self.n, self.wi[rows], self.wj[rows], self.wt[rows], self.ties,
-                           self.l2, self.total[rows], self.sparse, self._signed, self._unsigned)
+                           self.l2, self.total[rows], self.sparse, self._signed, self._unsigned, self._layout)
 
     def _split(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         return x[:, : self.n], (x[:, self.n:self.n + 1] if self.has_tie_param else None)
@@ -157,22 +160,31 @@ class PairProblem:
         with np.errstate(divide="ignore", invalid="ignore"):
             return np.where(curv > 0, grad / curv, 0.0)
 
-    def _sparse_hessian(self, h_dd: np.ndarray, h_dl: np.ndarray | None, h_ll: np.ndarray | None) -> Any:
-        """One member's Hessian as a sparse ``(dim, dim)`` matrix (CSC)."""
+    def _csc_layout(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Where each Hessian entry (in :meth:`_hessian_entries`' order) goes in CSC storage:
+        ``(order, indices, indptr)``, one sort per problem instead of one per Hessian (a
+        bootstrap builds a Hessian per round and iteration on the same pattern)."""
         n, i, j = self.n, self.i, self.j
-        diag = self._unsigned @ h_dd - self.l2
-        rows = [i, j, np.arange(n)]
-        cols = [j, i, np.arange(n)]
-        vals = [-h_dd, -h_dd, diag]
+        rows, cols = [i, j, np.arange(n)], [j, i, np.arange(n)]
         if self.has_tie_param:
-            assert h_dl is not None and h_ll is not None
-            col = self._signed @ h_dl
             models = np.arange(n)
             rows += [models, np.full(n, n), np.array([n])]
             cols += [np.full(n, n), models, np.array([n])]
+        r, c = np.concatenate(rows), np.concatenate(cols)
+        order = np.lexsort((r, c))  # by column, then row; the pairs are distinct, so no duplicates
+        indptr = np.concatenate([[0], np.cumsum(np.bincount(c, minlength=self.dim))])
+        return order, r[order].astype(np.int32), indptr.astype(np.int32)
+
+    def _sparse_hessian(self, h_dd: np.ndarray, h_dl: np.ndarray | None, h_ll: np.ndarray | None) -> Any:
+        """One member's Hessian as a sparse ``(dim, dim)`` matrix (CSC)."""
+        assert self._layout is not None
+        vals = [-h_dd, -h_dd, self._unsigned @ h_dd - self.l2]
+        if self.has_tie_param:
+            assert h_dl is not None and h_ll is not None
+            col = self._signed @ h_dl
             vals += [col, col, np.array([h_ll.sum()])]
-        return coo_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
-                          shape=(self.dim, self.dim)).tocsc()
+        order, indices, indptr = self._layout
+        return csc_matrix((np.concatenate(vals)[order], indices, indptr), shape=(self.dim, self.dim))
 
 
 def make_problem(pc: PairCounts, ties: str, l2: float = 0.0, cell_count: np.ndarray | None = None,
