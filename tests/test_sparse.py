@@ -229,7 +229,7 @@ def test_a_weak_prior_sparse_bootstrap_equals_the_engines_rounds(monkeypatch):
     import arena_stats.inference.bootstrap as bootstrap_module
     from arena_stats.models.engine import newton
 
-    def engine(prob, x0, tol):
+    def engine(prob, x0, tol, order=None):
         res = newton(prob, x0, step_tol=tol)
         return res.x, res.converged
     monkeypatch.setattr(bootstrap_module, "refit_sparse", engine)

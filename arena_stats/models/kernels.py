@@ -287,8 +287,8 @@ def _chord_block(prob: PairProblem, x: np.ndarray, step_matrix: Any, inc: PairSc
     return x, converged
 
 
-def refit_sparse(prob: PairProblem, x0: np.ndarray, tol: float, max_iter: int = MAX_ITER
-                 ) -> tuple[np.ndarray, np.ndarray]:
+def refit_sparse(prob: PairProblem, x0: np.ndarray, tol: float, max_iter: int = MAX_ITER,
+                 order: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Exact fits of a batch of rounds of a sparse problem, for rounds the chord leaves.
 
     Where the point fit's factorisation no longer describes a round (thousands of contestants
@@ -301,7 +301,10 @@ def refit_sparse(prob: PairProblem, x0: np.ndarray, tol: float, max_iter: int = 
     sparse factorisation, kept while it keeps contracting (:data:`REFACTOR_RATIO`) and with a
     halving line search. A round has converged when that step moves no parameter by more than
     ``tol`` and is Newton's (a fresh factorisation) or contracts tenfold, so the answer is within
-    ``tol`` of Newton's; that step is taken. Returns ``(x, converged)``.
+    ``tol`` of Newton's; that step is taken. ``order``: an elimination order of the pattern
+    (:class:`~arena_stats.models.sparse.KKTFactor`), else the first factorisation finds one.
+    Every round holds its factorisation until it converges: callers bound the batch by memory.
+    Returns ``(x, converged)``.
     """
     from .sparse import KKTFactor
 
@@ -310,7 +313,7 @@ def refit_sparse(prob: PairProblem, x0: np.ndarray, tol: float, max_iter: int = 
     ll = prob.value(x)
     n_rounds = x.shape[0]
     factors: list[Any] = [None] * n_rounds
-    order = None  # one elimination order for every round's factorisation (one pattern)
+    # one elimination order for every round's factorisation (one pattern)
     stale = np.ones(n_rounds, bool)
     last = np.full(n_rounds, np.inf)
     done = np.zeros(n_rounds, bool)

@@ -149,6 +149,11 @@ class KKTFactor:
         else:
             self._lu = splu(kkt, permc_spec="MMD_AT_PLUS_A")
 
+    @property
+    def nbytes(self) -> int:
+        """Memory of the factors (values and row indices of ``L`` and ``U``)."""
+        return int(self._lu.nnz) * 12
+
     def _solve_kkt(self, rhs: np.ndarray) -> np.ndarray:
         if self._permuted is None:
             return self._lu.solve(rhs)
