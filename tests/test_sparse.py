@@ -151,7 +151,7 @@ def test_a_factorisation_in_an_earlier_ones_order_solves_the_same_systems():
                                    atol=1e-13)
 
 
-def test_the_sparse_hessian_equals_the_dense_one():
+def test_the_sparse_hessian_equals_the_dense_one_and_the_gradient_alone_equals_the_full_one():
     from arena_stats.models.pair_problem import make_problem
     for ties in ("half", "davidson", "rao-kupper"):
         pc = aggregate(_arena("sparse", 50, 3000, seed=2))
@@ -161,6 +161,7 @@ def test_the_sparse_hessian_equals_the_dense_one():
         _, g_d, h_d = dense.derivatives(x)
         _, g_s, h_s = sparse_.derivatives(x)
         np.testing.assert_allclose(g_s, g_d, rtol=1e-12, atol=1e-12)
+        np.testing.assert_array_equal(sparse_.gradient(x), g_s)
         np.testing.assert_allclose(h_s[0].toarray(), h_d[0], rtol=1e-12, atol=1e-12)
 
 

@@ -347,7 +347,7 @@ def refit_sparse(prob: PairProblem, x0: np.ndarray, tol: float, max_iter: int = 
                 xs[up], lls[up] = cand[up], value[up]
             xa[far], lla[far] = xs, lls
             has_prev[active[far]] = False
-        _, g, _ = sub.derivatives(xa, hessian=False)
+        g = sub.gradient(xa)
         for k, r in enumerate(active):
             if stale[r] or factors[r] is None:
                 # the Hessian of this round alone: the others keep their factorisations

@@ -141,6 +141,17 @@ class PairProblem:
             h[:, idx, idx] -= self.l2
         return ll, g, h
 
+    def gradient(self, x: np.ndarray) -> np.ndarray:
+        """The gradient ``(B, dim)`` alone (no logarithms: the refits' chord steps need no value)."""
+        theta, lam = self._split(x)
+        d = theta[:, self.i] - theta[:, self.j]
+        _, g_d, g_l, _, _, _ = local_terms(d, lam, self.wi, self.wj, self.wt, self.ties, loglik=False)
+        g = np.zeros((x.shape[0], self.dim))
+        g[:, :self.n] = (self._signed @ g_d.T).T - self.l2 * theta
+        if self.has_tie_param:
+            g[:, self.n] = g_l.sum(axis=1)
+        return g
+
     def diagonal_step(self, x: np.ndarray) -> np.ndarray:
         """Each parameter's own Newton step, the others held: ``g_k / -H_kk`` for every ``k``,
         ``(B, dim)``. Cheap (no solve): it moves a contestant whose few battles all went one way
