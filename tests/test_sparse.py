@@ -220,6 +220,32 @@ def test_sparse_refits_of_far_rounds_equal_newton_per_round(ties, l2):
     np.testing.assert_allclose(K * x, K * reference.x, rtol=0, atol=1e-6)
 
 
+def test_a_secant_step_that_lowers_the_value_falls_back_to_the_plain_step():
+    """The refit's line search tries the secant through a round's last two steps first; where
+    that lowers the log-likelihood it takes the plain step (and, where that too lowers it, half)."""
+    from arena_stats.models.engine import project
+    from arena_stats.models.kernels import _line_search
+    from arena_stats.models.pair_problem import make_problem
+    pc = aggregate(_arena("sparse", n=80, m=800, seed=3))
+    prob = make_problem(pc, "half", l2=0.1, sparse=True)
+    e = prob.constraint
+    fit = fit_bradley_terry(pc, l2=0.1, solver="sparse").params.to_numpy()[None]
+    here = project(fit + np.random.default_rng(0).normal(0, 0.05, fit.shape), e)
+    step = prob.subset([0]).gradient(here) * 1e-3  # a short ascent step
+    far = project(here + 50.0, e) - 50.0 * np.cos(np.arange(fit.shape[1]))[None]  # a poor point
+    xa, lla = here.copy(), prob.value(here)
+    moving, active = np.array([0]), np.array([0])
+    # history: previous point ``far`` and previous step 0 make the secant land on ``far`` itself
+    stale, last = np.zeros(1, bool), np.array([1.0])
+    prev_x, prev_d, has_prev = far.copy(), np.zeros_like(here), np.ones(1, bool)
+    assert prob.value(far)[0] < lla[0]
+    _line_search(prob, moving, active, xa, lla, step, np.array([np.abs(step).max()]), e, stale, last,
+                 prev_x, prev_d, has_prev)
+    np.testing.assert_allclose(xa, project(here + step, e), rtol=0, atol=1e-15)
+    assert lla[0] > prob.value(here)[0] and not stale[0] and has_prev[0]
+    np.testing.assert_array_equal(prev_x, here)  # the history moves on
+
+
 @pytest.mark.filterwarnings("ignore:without the prior the MLE would not exist")
 def test_a_weak_prior_sparse_bootstrap_equals_the_engines_rounds(monkeypatch):
     battles = _arena("sparse", n=1100, m=5000, seed=12)

@@ -304,9 +304,8 @@ def refit_sparse(prob: PairProblem, x0: np.ndarray, tol: float, max_iter: int = 
     (:meth:`~arena_stats.models.pair_problem.PairProblem.diagonal_step`, no solve; kept per round
     only if the log-likelihood does not fall), then one constrained step with the round's own
     sparse factorisation, kept while it keeps contracting (:data:`REFACTOR_RATIO`) and with a
-    halving line search. On a kept factorisation the steps contract linearly, and the secant
-    through the last two steps (Anderson acceleration of depth 1) is tried first (ATP 2000-2024
-    at l2 = 0.01: 74 -> 63 ms a round). A round has converged when that step moves no parameter by more than
+    halving line search (:func:`_line_search`; the secant through the last two steps first). A
+    round has converged when that step moves no parameter by more than
     ``tol`` and is Newton's (a fresh factorisation) or contracts tenfold, so the answer is within
     ``tol`` of Newton's; that step is taken. ``order``: an elimination order of the pattern
     (:class:`~arena_stats.models.sparse.KKTFactor`), else the first factorisation finds one.
@@ -348,6 +347,7 @@ def refit_sparse(prob: PairProblem, x0: np.ndarray, tol: float, max_iter: int = 
             xa[far], lla[far] = xs, lls
             has_prev[active[far]] = False
         g = sub.gradient(xa)
+        steps, sizes, moving = np.zeros_like(xa), np.zeros(len(active)), []
         for k, r in enumerate(active):
             if stale[r] or factors[r] is None:
                 # the Hessian of this round alone: the others keep their factorisations
@@ -361,32 +361,62 @@ def refit_sparse(prob: PairProblem, x0: np.ndarray, tol: float, max_iter: int = 
             # tenfold (then the remaining error is at most a ninth of ``tol``)
             if size <= tol and (last[r] == np.inf or size <= 0.1 * last[r]):
                 xa[k] = project((xa[k] + d)[None], e)[0]  # its value is not needed: done
-                done[r] = True
+                done[r], factors[r] = True, None
                 continue
-            member = sub.subset(np.array([k]))
-            here = xa[k].copy()
-            accepted = False
-            if has_prev[r]:
-                # on a kept factorisation the steps contract linearly (the chord): the secant
-                # through the last two (Anderson acceleration of depth 1, as in the chord) jumps
-                # along the slowest direction; a step that lowers the value falls back to plain
-                df = d - prev_d[r]
-                den = float(df @ df)
-                gamma = float(df @ d) / den if den > 0 else 0.0
-                cand = project((here + d - gamma * (here - prev_x[r] + df))[None], e)
-                value = member.value(cand)[0]
-                if value >= lla[k] - LL_SLACK * abs(lla[k]):
-                    xa[k], lla[k], accepted = cand[0], value, True
-            t = 1.0
-            for _ in range(0 if accepted else MAX_HALVINGS):
-                cand = project((here + t * d)[None], e)
-                value = member.value(cand)[0]
-                if value >= lla[k] - LL_SLACK * abs(lla[k]):
-                    xa[k], lla[k] = cand[0], value
-                    break
-                t *= 0.5
-            stale[r] = t < 1.0 or size > REFACTOR_RATIO * last[r]
-            prev_x[r], prev_d[r], has_prev[r] = here, d, t == 1.0 and not stale[r]
-            last[r] = size
+            steps[k], sizes[k] = d, size
+            moving.append(k)
+        if moving:
+            _line_search(sub, np.array(moving), active, xa, lla, steps, sizes, e, stale, last,
+                         prev_x, prev_d, has_prev)
         x[active], ll[active] = xa, lla
     return x, done
+
+
+def _line_search(sub: PairProblem, moving: np.ndarray, active: np.ndarray, xa: np.ndarray, lla: np.ndarray,
+                 steps: np.ndarray, sizes: np.ndarray, e: np.ndarray, stale: np.ndarray, last: np.ndarray,
+                 prev_x: np.ndarray, prev_d: np.ndarray, has_prev: np.ndarray) -> None:
+    """:func:`refit_sparse`'s steps of the rounds ``moving`` (rows of the active batch), in place.
+
+    On a kept factorisation the steps contract linearly (the chord): the secant through a
+    round's last two steps (Anderson acceleration of depth 1, as in the chord) jumps along the
+    slowest direction and is tried first (ATP 2000-2024 at l2 = 0.01: 74 -> 63 ms a round);
+    then the plain step, then halvings. The first candidates of every round are valued in one
+    call; the rare halvings one round at a time.
+    """
+    rounds = active[moving]
+    here, d = xa[moving].copy(), steps[moving]
+    base = lla[moving]
+    floor = base - LL_SLACK * np.abs(base)
+    cand = here + d
+    secant = has_prev[rounds]
+    if secant.any():
+        df = d[secant] - prev_d[rounds[secant]]
+        den = np.einsum("ij,ij->i", df, df)
+        gamma = np.where(den > 0, np.einsum("ij,ij->i", df, d[secant]) / np.where(den > 0, den, 1.0), 0.0)
+        cand[secant] -= gamma[:, None] * (here[secant] - prev_x[rounds[secant]] + df)
+    members = sub.subset(moving)
+    cand = project(cand, e)
+    value = members.value(cand)
+    ok = value >= floor
+    t = np.ones(len(moving))
+    retry = np.flatnonzero(~ok & secant)  # the secant lowered the value: the plain step
+    if retry.size:
+        plain = project(here[retry] + d[retry], e)
+        v = members.subset(retry).value(plain)
+        took = v >= floor[retry]
+        cand[retry[took]], value[retry[took]], ok[retry[took]] = plain[took], v[took], True
+    for q in np.flatnonzero(~ok):  # the full step lowered the value: halve it
+        member, t[q] = members.subset(np.array([q])), 0.5
+        for _ in range(MAX_HALVINGS - 1):
+            c = project((here[q] + t[q] * d[q])[None], e)
+            v1 = member.value(c)[0]
+            if v1 >= floor[q]:
+                cand[q], value[q], ok[q] = c[0], v1, True
+                break
+            t[q] *= 0.5  # no step taken at all leaves t < 1 too: the factorisation is stale
+    xa[moving[ok]], lla[moving[ok]] = cand[ok], value[ok]
+    size = sizes[moving]
+    stale[rounds] = (t < 1.0) | (size > REFACTOR_RATIO * last[rounds])
+    prev_x[rounds], prev_d[rounds] = here, d
+    has_prev[rounds] = (t == 1.0) & ~stale[rounds]
+    last[rounds] = size
