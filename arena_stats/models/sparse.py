@@ -134,7 +134,9 @@ class KKTFactor:
             # permuted beforehand, the same 424,000 non-zeros); a bootstrap's rounds and a
             # fit's iterations keep one pattern (or a part of it), so one search serves them all
             order = np.asarray(order)
-            permuted = kkt[order][:, order].tocsc()
+            # through CSR and back: sorted row indices by a counting pass (0.55 ms on ATP's
+            # 86,000 entries, where sorting each column, as SuperLU needs, took 2.2 ms)
+            permuted = kkt[order][:, order].tocsr().tocsc()
             self._lu = splu(permuted, permc_spec="NATURAL", diag_pivot_thresh=KKT_PIVOT_THRESH,
                             options=dict(SymmetricMode=True))
             if np.abs(permuted @ self._lu.solve(rhs) - rhs).max() <= KKT_RESIDUAL_TOL * np.abs(rhs).max():
