@@ -81,8 +81,10 @@ CHUNK_MIN = 8
 #: Ridge used only for bootstrap rounds whose MLE does not exist (see module docstring).
 DEGENERATE_L2 = 1e-6
 #: Memory for the Hessians (dense) or factorisations (sparse) that rounds refitted by Newton
-#: steps hold at a time. Sparse rounds keep theirs until they converge: without the cut, 5,000
-#: contestants at l2 = 0.01 held 3.1 GB (measured), with it 0.4 GB at the same speed.
+#: steps hold at a time. Sparse rounds keep theirs until they converge: without the cut, a
+#: bootstrap of 5,000 contestants at l2 = 0.01 peaked at 3.1 GB (measured), with it (and the
+#: freed factorisations handed back, :func:`~arena_stats._util.heap.release_heap`) at 0.8-1.1 GB,
+#: at the same speed.
 NEWTON_BATCH_BYTES = 64 * 2**20
 
 

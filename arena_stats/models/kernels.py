@@ -53,8 +53,9 @@ SOLVE_MIN_ROUNDS = 16
 SWEEPS = 3
 SWEEP_MAX_STEP = 2.0
 #: Sweeps stop once a round's constrained step is below this: near the answer they move nothing
-#: the factorisation does not (ATP 2000-2024 at l2 = 0.01: 126 -> 102 ms a round on one thread;
-#: 1.0 and 0.01 gave 123 and 106).
+#: the factorisation does not (ATP 2000-2024 at l2 = 0.01, when refits started at the point fit:
+#: 126 -> 102 ms a round on one thread; since they start where the chord stopped, any value
+#: from 0.01 to 1 gives the same time within noise).
 SWEEP_UNTIL = 0.1
 #: A round's factorisation is renewed when its step shrank by less than this factor (or the line
 #: search had to shorten it): the Hessian has moved too far from the factored one.
