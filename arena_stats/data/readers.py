@@ -48,7 +48,7 @@ from .names import NameLog, canonical_names, fold_map, lookalike_key, text_name,
 
 __all__ = ["SCHEMAS", "KAGGLE_ONE_HOT", "AGGREGATED_COLUMNS", "COUNT_SPELLINGS", "TOTAL_SPELLINGS",
            "INVALID_KINDS", "load_battles", "read_table", "detect_schema", "as_battles", "input_files",
-           "label_key"]
+           "label_key", "winner_codes"]
 
 #: Schemas understood by :func:`load_battles`.
 SCHEMAS = ("auto", "arena", "kaggle", "generic", "winner-loser", "aggregated")
@@ -631,13 +631,24 @@ def _outcomes(raw: pd.Series, a: np.ndarray, b: np.ndarray, names: pd.Index, tab
     codes_raw, uniques = _factorize(raw)
     lut = np.array([table.get(label_key(u), -1) if not isinstance(u, tuple) else -1 for u in uniques] + [-1],
                    dtype=np.int8)
-    codes = lut[codes_raw]  # na sentinel -1 picks the trailing -1
+    return winner_codes(lut, codes_raw, uniques, list(names), a, b, fold_case)  # na sentinel -1: the trailing -1
+
+
+def winner_codes(lut: np.ndarray, index: np.ndarray, labels: Sequence[Any], names: Sequence[str], a: np.ndarray,
+                 b: np.ndarray, fold_case: bool) -> np.ndarray:
+    """Verdict codes ``lut[index]`` of rows whose label is ``labels[index]``, where a label that is
+    no verdict but names the row's contestant ``a`` (``b``) means that contestant won.
+
+    One rule for the loaded and the streamed readers. ``lut`` has one entry per label and a
+    trailing -1 (rows with no label), -1 where the label is no verdict.
+    """
+    codes = lut[index]
     unknown_labels = np.flatnonzero(lut[:-1] < 0)
     if len(unknown_labels) and (codes < 0).any():
-        label_ref, name_ref = winner_refs([uniques[k] for k in unknown_labels], list(names), fold_case)
-        ref_of = np.full(len(uniques) + 1, -1, np.int64)
+        label_ref, name_ref = winner_refs([labels[int(k)] for k in unknown_labels], names, fold_case)
+        ref_of = np.full(len(labels) + 1, -1, np.int64)
         ref_of[unknown_labels] = label_ref[:-1]
-        ref = ref_of[codes_raw]
+        ref = ref_of[index]
         unknown = codes < 0
         is_a = unknown & (ref >= 0) & (ref == name_ref[a])
         is_b = unknown & ~is_a & (ref >= 0) & (ref == name_ref[b])

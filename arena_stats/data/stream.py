@@ -69,7 +69,7 @@ from .readers import (
     raise_first_invalid,
     read_inputs,
     resolve_columns,
-    winner_refs,
+    winner_codes,
 )
 
 __all__ = ["stream_pair_counts", "merge_pair_counts", "input_files", "DEFAULT_BATCH_ROWS"]
@@ -442,21 +442,8 @@ def _verdict_codes(arr: pa.Array, a: np.ndarray, b: np.ndarray, acc: _Counts, op
     d = _dictionary(arr)
     values = d.dictionary.to_pylist()
     lut = np.array([opts.labels.get(label_key(v), -1) for v in values] + [-1], dtype=np.int64)
-    idx = _indices(d)
-    codes = lut[idx]
-    unknown_labels = np.flatnonzero(lut[:-1] < 0)
-    if len(unknown_labels) and (codes < 0).any():
-        # an unknown label may be a contestant's name: the winner of that row
-        label_ref, name_ref = winner_refs([values[k] for k in unknown_labels], acc.names, opts.fold_case)
-        ref_of = np.full(len(values) + 1, -1, np.int64)
-        ref_of[unknown_labels] = label_ref[:-1]
-        ref = ref_of[idx]
-        unknown = codes < 0
-        is_a = unknown & (ref >= 0) & (ref == name_ref[a])
-        is_b = unknown & ~is_a & (ref >= 0) & (ref == name_ref[b])
-        codes[is_a] = A_WINS
-        codes[is_b] = B_WINS
-    return codes
+    # an unknown label may be a contestant's name: the winner of that row
+    return winner_codes(lut, _indices(d), values, acc.names, a, b, opts.fold_case)
 
 
 def _numbers(batch: pa.RecordBatch, column: str, file: str, row0: int, what: str, skip: np.ndarray) -> np.ndarray:
