@@ -6,6 +6,8 @@ come from the heap, and with two threads (two malloc arenas) the freed blocks fr
 of going back: a sparse bootstrap of the ATP tour (2,639 players, l2 = 0.01, 256 rounds, two
 threads) peaked at 1,114 MB resident, 651 MB with :func:`release_heap` after each batch of
 refits (442 MB with the threshold pinned, which would change the whole process's allocator).
+Factorisations by levels (:mod:`~arena_stats.models.elimination`) are numpy arrays of one size
+that glibc reuses; the bootstrap hands the heap back only after SuperLU's.
 """
 
 from __future__ import annotations

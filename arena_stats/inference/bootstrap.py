@@ -385,7 +385,11 @@ class _ChunkSolver:
                 sl = slice(lo, lo + batch)
                 out[sl], conv[sl] = refit_sparse(self._problem(wi, wj, wt, rounds[sl], l2=l2), x[sl],
                                                  self.tol, order=self.step_matrix.order)
-                release_heap()  # the batch's factorisations, freed (see the module)
+                if not self.step_matrix.by_levels:
+                    # SuperLU's factorisations, freed (see the module); the level factorisations
+                    # are numpy arrays glibc reuses: handing them back cost ~1 ms a round in
+                    # page faults (ATP 2000-2024, l2 = 0.01, two threads) for the same peak
+                    release_heap()
             return out, conv
         batch = max(1, NEWTON_BATCH_BYTES // (8 * dim * dim))
         for lo in range(0, len(rounds), batch):
