@@ -95,3 +95,23 @@ def test_rank_distribution_p_top_and_percentiles_by_counting() -> None:
 
 def test_tiers_number_the_distinct_ranks_in_order() -> None:
     assert tiers(np.array([3, 1, 1, 4, 3])).tolist() == [1, 0, 0, 2, 1]
+
+
+def test_round_off_never_decides_a_rank():
+    """Bounds equal up to round-off (two exact solvers, two orders of summation) rank as equal:
+    hundreds of players at one value, the others spread around it."""
+    from arena_stats.inference.ranks import rank_from_intervals, round_ranks
+    rng = np.random.default_rng(0)
+    n = 600
+    lower = np.where(rng.random(n) < 0.4, 1000.0, rng.uniform(700, 1300, n))
+    upper = np.where(rng.random(n) < 0.4, 1000.0, lower + rng.uniform(0, 300, n))
+    upper = np.maximum(upper, lower)
+    noisy = [v * (1 + rng.uniform(-1e-15, 1e-15, n)) for v in (lower, upper)]
+    for got, want in zip(rank_from_intervals(*noisy), rank_from_intervals(lower, upper)):
+        np.testing.assert_array_equal(got, want)
+    samples = np.where(rng.random((50, n)) < 0.3, 1000.0, rng.normal(1000, 100, (50, n)))
+    jitter = samples * (1 + rng.uniform(-1e-15, 1e-15, samples.shape))
+    np.testing.assert_array_equal(round_ranks(jitter), round_ranks(samples))
+    # a nano-Elo gap is a tie, a milli-Elo gap is not
+    assert rank_from_intervals(np.array([1000.0, 1000.0 + 1e-9]), np.array([1000.0, 1000.0 + 1e-9]))[0].tolist() == [1, 1]
+    assert rank_from_intervals(np.array([1000.0, 1000.001]), np.array([1000.0, 1000.001]))[0].tolist() == [2, 1]
