@@ -11,9 +11,11 @@ which no two share an entry (an independent set of low degree, as minimum-degree
 them), so that each level's block is diagonal and its elimination ``A_RR - B D^-1 B'`` is a list
 of products ``b_rp b_sp / d_p`` added at positions known in advance. The numeric factorisation
 (:class:`LevelCholesky`) is then a few gathers and one weighted count per level, and a dense
-Cholesky of the core (numpy's, which lets other threads run). ATP: 6 levels of 1,343 ... 32
-players leave an 825-player core; a factorisation takes ~7 ms against SuperLU's 16 ms, and two
-bootstrap threads run two factorisations at once.
+Cholesky of the core (numpy's, which lets other threads run). ATP: 10 levels of 1,343, 257, 90
+... 22 players leave a 763-player core; a factorisation takes ~8 ms against SuperLU's 16 ms, two
+bootstrap threads run two factorisations at once (scipy's Cholesky would hold the interpreter
+lock: no faster on two threads than on one), and the 1,000-round bootstrap at l2 = 0.01 went
+from 32-36 s to 25-27 s with half the peak memory.
 
 Without pivoting this needs a positive definite matrix: :class:`~arena_stats.models.sparse.KKTFactor`
 uses it for a diagonally dominant information (any Bradley-Terry fit with an L2 prior) and keeps
@@ -29,7 +31,7 @@ import numpy as np
 from scipy import sparse
 
 __all__ = ["EliminationPlan", "LevelCholesky", "elimination_plan", "LEVEL_MAX_DEGREE", "LEVEL_MIN_SIZE",
-           "CORE_MAX", "CORE_MIN_DENSITY"]
+           "MAX_LEVELS", "CORE_MAX", "CORE_MIN_DENSITY"]
 
 #: A level takes unknowns with at most this many neighbours (eliminating one adds up to its
 #: degree squared entries to the rest).
@@ -37,6 +39,11 @@ LEVEL_MAX_DEGREE = 64
 #: Levels stop when one would take fewer unknowns than this: a level costs ~0.1 ms, about what
 #: 8 fewer rows save the dense Cholesky of an 800 core.
 LEVEL_MIN_SIZE = 8
+#: At most this many levels: each costs two sparse products per solve (~15 us each) and a few
+#: gathers per factorisation. ATP takes 10; the 5,000 x 20,000 neighbour arena would take 94 at a
+#: higher degree cap and factor in 48 ms against SuperLU's 18 ms (measured), so it stops here
+#: and its large sparse rest goes to SuperLU.
+MAX_LEVELS = 16
 #: The core is factored densely when it has at most this many unknowns (an 11.5 MB matrix,
 #: ~0.4 GFlop) and, beyond 300, fills at least this share of its square; otherwise its own
 #: elimination is sparse (long chains, grids, "nearby" arenas) and SuperLU's is used.
@@ -62,7 +69,7 @@ def _levels(graph: sparse.csr_matrix) -> tuple[list[np.ndarray], np.ndarray, spa
     g = graph.copy()
     g.setdiag(0.0)
     g.eliminate_zeros()
-    while g.shape[0] > LEVEL_MIN_SIZE:
+    while g.shape[0] > LEVEL_MIN_SIZE and len(levels) < MAX_LEVELS:
         r = g.shape[0]
         degree = np.diff(g.indptr)
         # ties broken by a fixed shuffle, not the numbering: along a numbered chain every
