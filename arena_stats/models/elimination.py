@@ -64,7 +64,8 @@ def _pattern(a: Any) -> sparse.csr_matrix:
 
 def _levels(graph: sparse.csr_matrix) -> tuple[list[np.ndarray], np.ndarray, sparse.csr_matrix]:
     """Independent sets of low degree, level by level, and the remaining unknowns with their pattern."""
-    ids, levels = np.arange(graph.shape[0]), []
+    ids = np.arange(graph.shape[0])
+    levels: list[np.ndarray] = []
     never = np.iinfo(np.int64).max
     g = graph.copy()
     g.setdiag(0.0)
