@@ -162,3 +162,11 @@ def test_levels_and_superlu_give_the_same_bootstrap(monkeypatch):
     np.testing.assert_allclose(fits["levels"].point.ratings, fits["superlu"].point.ratings, rtol=0, atol=1e-8)
     np.testing.assert_allclose(fits["levels"].samples.to_numpy(), fits["superlu"].samples.to_numpy(),
                                rtol=0, atol=1e-6)
+
+
+def test_levels_too_costly_to_keep_get_no_plan(monkeypatch):
+    a = sparse.csr_matrix(_tour(seed=9))
+    assert elimination_plan(a) is not None
+    monkeypatch.setattr(elimination, "MAX_PRODUCTS", 100)
+    monkeypatch.setattr(elimination, "_PLANS", {})
+    assert elimination_plan(a) is None

@@ -31,7 +31,7 @@ import numpy as np
 from scipy import sparse
 
 __all__ = ["EliminationPlan", "LevelCholesky", "elimination_plan", "LEVEL_MAX_DEGREE", "LEVEL_MIN_SIZE",
-           "MAX_LEVELS", "CORE_MAX", "CORE_MIN_DENSITY"]
+           "MAX_LEVELS", "MAX_PRODUCTS", "CORE_MAX", "CORE_MIN_DENSITY"]
 
 #: A level takes unknowns with at most this many neighbours (eliminating one adds up to its
 #: degree squared entries to the rest).
@@ -44,6 +44,9 @@ LEVEL_MIN_SIZE = 8
 #: higher degree cap and factor in 48 ms against SuperLU's 18 ms (measured), so it stops here
 #: and its large sparse rest goes to SuperLU.
 MAX_LEVELS = 16
+#: At most this many products ``b_rp b_sp`` in all levels (the plan keeps three indices for
+#: each: ~50 MB, and a factorisation ~20 ms): ATP takes 264,000; beyond, SuperLU.
+MAX_PRODUCTS = 2_000_000
 #: The core is factored densely when it has at most this many unknowns (an 11.5 MB matrix,
 #: ~0.4 GFlop) and, beyond 300, fills at least this share of its square; otherwise its own
 #: elimination is sparse (long chains, grids, "nearby" arenas) and SuperLU's is used.
@@ -174,7 +177,8 @@ _PLANS_KEPT = 4
 
 def elimination_plan(a: Any) -> EliminationPlan | None:
     """A plan to factor matrices of ``a``'s pattern by levels and a dense core, or None when the
-    core would be too large or too sparse (:data:`CORE_MAX`, :data:`CORE_MIN_DENSITY`).
+    core would be too large or too sparse (:data:`CORE_MAX`, :data:`CORE_MIN_DENSITY`) or the
+    levels too costly (:data:`MAX_PRODUCTS`).
 
     Examples
     --------
@@ -221,7 +225,7 @@ def _make_plan(a: Any) -> EliminationPlan | None:
     filled.sort_indices()
     row_of = np.repeat(np.arange(n), np.diff(filled.indptr)).astype(np.int64)
     keys = row_of * n + filled.indices
-    plan_levels, start = [], 0
+    plan_levels, start, products = [], 0, 0
     for level in levels:
         size, stop = len(level), start + len(level)
         lo, hi = filled.indptr[start], filled.indptr[stop]
@@ -230,6 +234,9 @@ def _make_plan(a: Any) -> EliminationPlan | None:
         link_pos = np.arange(lo, hi)[after]
         owner, r = owner_all[after], cols[after]
         counts = np.bincount(owner, minlength=size)
+        products += int((counts.astype(np.int64) ** 2).sum())
+        if products > MAX_PRODUCTS:
+            return None
         first = np.concatenate([[0], np.cumsum(counts)])
         # every ordered pair of one pivot's links
         reps = counts[owner]
