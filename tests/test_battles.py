@@ -380,3 +380,23 @@ def test_anonymous_is_the_old_name_of_anonymous_only():
     with pytest.warns(DeprecationWarning, match=r"filter_battles\(anonymous=...\) is now anonymous_only="):
         old = filter_battles(b, anonymous=True)
     pd.testing.assert_frame_equal(old.to_frame(), filter_battles(b, anonymous_only=True).to_frame())
+
+
+@pytest.mark.parametrize("counted", [False, True])
+def test_aggregate_counts_every_cell_or_sorts_the_battles_with_the_same_result(monkeypatch, counted):
+    """Few battles among many models are sorted, many among few counted in every possible cell:
+    the same PairCounts either way (with and without a count column)."""
+    from arena_stats.data import aggregate as agg
+    from arena_stats.data.battles import Battles
+    from arena_stats.data.simulate import simulate_arena
+    frame = simulate_arena(300, 2000, seed=4).battles.frame.copy()
+    if counted:
+        frame["count"] = np.random.default_rng(0).integers(1, 4, len(frame)).astype(np.float64)
+    battles = Battles(frame)
+    assert ("count" in battles.frame) == counted
+    got = {}
+    for path, per_battle in (("sort", 0), ("count", 10**9)):
+        monkeypatch.setattr(agg, "DENSE_CELLS_PER_BATTLE", per_battle)
+        got[path] = agg.aggregate(battles)
+    for field in ("i", "j", "cell_pair", "cell_outcome", "cell_count", "cell_weight"):
+        np.testing.assert_array_equal(getattr(got["sort"], field), getattr(got["count"], field))
