@@ -97,8 +97,10 @@ def _levels(graph: sparse.csr_matrix) -> tuple[list[np.ndarray], np.ndarray, spa
     return levels, ids, g
 
 
-@dataclass
+@dataclass(eq=False)
 class _Level:
+    """One level of a plan: where its pivots, links and products sit in the filled values."""
+
     start: int
     size: int
     pivot_pos: np.ndarray      # positions of the pivots in the filled values
@@ -115,7 +117,7 @@ class _Level:
     r_order: np.ndarray
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class EliminationPlan:
     """How to factor a pattern (made by :func:`elimination_plan`; serves every matrix whose
     pattern is within it: a bootstrap's rounds, a fit's iterations).
