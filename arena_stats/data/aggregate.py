@@ -31,7 +31,7 @@ __all__ = ["PairCounts", "aggregate", "counts_from_table", "filter_counts", "mod
 DENSE_CELL_LIMIT = 50_000_000
 #: ... and at most this many cells per battle: a counting pass over every possible cell costs
 #: ~2 ns a cell whatever the battles, sorting ~10 ns a battle x log. ATP 2000-2024 (75,000
-#: matches, 2,639 players: 28 M cells) took 0.48 s and 223 MB by counting, 8 ms by sorting;
+#: matches, 2,639 players: 28 M cells) took 0.48 s and 223 MB by counting, 5 ms by sorting;
 #: arenas of hundreds of models and millions of votes keep the counting pass.
 DENSE_CELLS_PER_BATTLE = 16
 
